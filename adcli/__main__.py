@@ -1,0 +1,3 @@
+from adcli._cli.main import main
+
+main()

@@ -1,0 +1,42 @@
+"""``adcli``: the command group. Imports only click so that ``adcli --help`` stays instant."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from adcli import __version__
+from adcli._cli.check import check_command
+
+EXIT_CODES = """\b
+Exit codes:
+  0  every check passed
+  1  a check failed (or was inconclusive, unless --allow-inconclusive)
+  2  bad usage or a spec that cannot be loaded or built
+"""
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=EXIT_CODES,
+)
+@click.version_option(__version__, prog_name="adcli")
+def cli() -> None:
+    """Check, choose and budget automatic differentiation in JAX, from YAML specs.
+
+    A spec describes a function (a formula or a Python callable) and the shapes of its
+    inputs; see docs/spec.md. Start with: adcli check specs/
+    """
+
+
+cli.add_command(check_command)
+
+
+def main() -> None:
+    """Console entry point: click's usage errors exit 2, as documented."""
+    try:
+        cli.main(prog_name="adcli", standalone_mode=True)
+    except KeyboardInterrupt:  # a user interrupt is not a crash
+        click.echo("interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,521 @@
+"""First-order checks of one input at one point: JVP and VJP against FD, and each other.
+
+The input is viewed as a flat real vector and checked by one of two methods:
+
+* ``full``: every coordinate is perturbed (a full FD Jacobian, one batched call) and
+  compared element by element with ``jacfwd``/``jacrev``; used when d·m is small.
+* ``directions``: a few Gaussian directions scaled by |x| (FD along each, one batched
+  call) against JVPs, VJPs (⟨Jᵀu, v⟩ vs ⟨u, FD⟩) and the adjoint identity; failures are
+  localised to coordinates by group testing.
+
+See ``adcli._finite_diff`` for the FD error model and ``adcli._compare`` for tolerances.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from adcli import _finite_diff as fdiff
+from adcli._builder import Problem
+from adcli._compare import block_rms, compare, default_rtol
+from adcli._localize import localize, range_masks
+from adcli._probe import InputProbe, promote
+from adcli._results import Comparison, Mismatch
+
+FULL_MAX_D = 256
+FULL_MAX_DM = 1 << 16
+HESSIAN_FULL_MAX_D = 512
+
+
+@dataclass
+class Point:
+    """Everything the checks of one input at one point share."""
+
+    probe: InputProbe
+    point: int
+    method: str
+    x0: jax.Array
+    scale: np.ndarray  # per coordinate: |x|, or 1 where x = 0
+    inputs: dict[str, Any]
+    constants: dict[str, Any]
+    ref_inputs: dict[str, Any]
+    ref_constants: dict[str, Any]
+    rtol: float
+    atol: float
+    eps: float  # machine epsilon of the FD reference evaluation
+    rng: np.random.Generator
+    modes: dict[str, str | None]  # mode -> None if usable, else why not
+
+    @property
+    def name(self) -> str:
+        return self.probe.name
+
+
+def compute_dtype(problem: Problem, name: str) -> str:
+    """The lowest-precision floating dtype among an input's leaves and the output."""
+    leaves = jax.tree_util.tree_leaves(problem.input_structs[name])
+    leaves += jax.tree_util.tree_leaves(problem.output_struct)
+    floats = [jnp.dtype(s.dtype) for s in leaves if jnp.issubdtype(s.dtype, jnp.inexact)]
+    if not floats:
+        return "float64"
+    return str(max(floats, key=lambda dt: float(jnp.finfo(dt).eps)))
+
+
+def choose_method(requested: str, d: int, m: int) -> str:
+    if requested != "auto":
+        return requested
+    return "full" if d <= FULL_MAX_D and d * m <= FULL_MAX_DM else "directions"
+
+
+def make_point(
+    problem: Problem,
+    probe: InputProbe,
+    point: int,
+    inputs: dict[str, Any],
+    constants: dict[str, Any],
+    modes: tuple[str, ...],
+    method: str,
+) -> Point:
+    x0 = probe.layout.flatten(inputs[probe.name])
+    dtype = compute_dtype(problem, probe.name)
+    promoted = probe.promoted or probe.use_promoted_reference(x0, inputs, constants)
+    eps = float(np.finfo(np.float64).eps) if promoted else float(jnp.finfo(dtype).eps)
+    scale = np.abs(np.asarray(x0))
+    scale[~(scale > 0)] = 1.0
+    opts = problem.spec.check
+    seed_key = [opts.seed, point, zlib.crc32(probe.name.encode())]
+    support = {mode: probe.supports(mode, x0, inputs, constants) for mode in modes}
+    return Point(
+        probe=probe,
+        point=point,
+        method=choose_method(method, probe.d, probe.m),
+        x0=x0,
+        scale=scale,
+        inputs=inputs,
+        constants=constants,
+        ref_inputs=promote(inputs) if promoted else inputs,
+        ref_constants=promote(constants) if promoted else constants,
+        rtol=opts.rtol if opts.rtol is not None else default_rtol(dtype),
+        atol=opts.atol or 0.0,
+        eps=eps,
+        rng=np.random.default_rng(seed_key),
+        modes=support,
+    )
+
+
+# --- finite differences with refinement ---------------------------------------------------
+
+
+Sampler = Callable[[np.ndarray, float], np.ndarray]  # (rows, h) -> (6, len(rows), q)
+
+
+def fd_estimate(
+    sample: Sampler,
+    center: np.ndarray,
+    n: int,
+    eps: float,
+    needs_more: Callable[[fdiff.Estimate], np.ndarray],
+) -> fdiff.Estimate:
+    """FD for n rows at the coarsest level, refining only the rows ``needs_more`` names.
+
+    ``center`` is g at the point: one row for all (q,), or one per row (n, q)."""
+    h = fdiff.level_step(eps, 0)
+    est = fdiff.combine(sample(np.arange(n), h), center, h, eps)
+    for level in range(1, fdiff.LEVELS):
+        redo = np.nonzero(needs_more(est))[0]
+        if redo.size == 0:
+            break
+        h = fdiff.level_step(eps, level)
+        finer = fdiff.combine(sample(redo, h), center[redo] if center.ndim == 2 else center, h, eps)
+        old = fdiff.Estimate(*(np.asarray(a)[redo] for a in dataclasses.astuple(est)))
+        merged = fdiff.best([old, finer])
+        parts = [np.array(a, copy=True) for a in dataclasses.astuple(est)]
+        for part, new in zip(parts, dataclasses.astuple(merged), strict=True):
+            part[redo] = new
+        est = fdiff.Estimate(*parts)
+    return est
+
+
+def _failing_rows(
+    est: fdiff.Estimate, candidates: list[np.ndarray], scale: np.ndarray, rtol: float, atol: float
+) -> np.ndarray:
+    """Rows with an untrusted element, or where some AD candidate is outside tolerance."""
+    bad = ~est.trusted
+    tol = 2.0 * np.where(est.trusted, est.error, 0) + rtol * (np.abs(est.value) + scale) + atol
+    for ad in candidates:
+        bad = bad | (np.abs(ad - est.value) > tol) | ~np.isfinite(ad)
+    return bad.reshape(bad.shape[0], -1).any(axis=1)
+
+
+def directions_for(pt: Point, count: int) -> np.ndarray:
+    """Gaussian directions scaled elementwise by |x|, rounded to the input's own dtypes."""
+    z = pt.rng.standard_normal((count, pt.probe.d)) * pt.scale
+    layout = pt.probe.layout
+    return np.stack([np.asarray(layout.flatten(layout.unflatten(jnp.asarray(v)))) for v in z])
+
+
+def cotangents_for(pt: Point, count: int) -> np.ndarray:
+    if pt.probe.m == 1:
+        return np.ones((1, 1))
+    return pt.rng.standard_normal((count, pt.probe.m))
+
+
+# --- first order ----------------------------------------------------------------------------
+
+
+def check_first_order(pt: Point, directions: int) -> tuple[list[Comparison], dict[str, Any]]:
+    """fwd, rev and adjoint comparisons for one input at one point.
+
+    Also returns what later checks reuse: the FD estimate, directions and AD values.
+    """
+    if pt.method == "full":
+        return _first_order_full(pt)
+    return _first_order_directions(pt, directions)
+
+
+def _skipped(pt: Point, kind: str, reason: str) -> Comparison:
+    return Comparison(
+        point=pt.point, wrt=pt.name, kind=kind, method=pt.method, verdict="skipped", reason=reason
+    )
+
+
+def _first_order_full(pt: Point) -> tuple[list[Comparison], dict[str, Any]]:
+    probe, d = pt.probe, pt.probe.d
+    jac: dict[str, np.ndarray] = {}
+    for mode in ("fwd", "rev"):
+        if mode in pt.modes and pt.modes[mode] is None:
+            jac[mode] = (probe.jacobian_fwd if mode == "fwd" else probe.jacobian_rev)(
+                pt.x0, pt.inputs, pt.constants
+            ).T * pt.scale[:, None]  # (d, m), scaled
+    center = probe.center(pt.x0, pt.ref_inputs, pt.ref_constants, ref=True)
+
+    def sample(rows: np.ndarray, h: float) -> np.ndarray:
+        return probe.fd_coordinates(
+            pt.x0, rows, pt.scale, h, pt.ref_inputs, pt.ref_constants, ref=True
+        )
+
+    scale_rows = block_rms(np.stack(list(jac.values())) if jac else np.zeros((1, d, 1)), axis=1)[0]
+    est = fd_estimate(
+        sample,
+        center,
+        d,
+        pt.eps,
+        lambda e: _failing_rows(e, list(jac.values()), scale_rows, pt.rtol, pt.atol),
+    )
+    s = pt.scale[:, None]
+    out: list[Comparison] = []
+    names = (lambda i: probe.layout.describe(i[0]), lambda i: probe.out_layout.describe(i[1]))
+    block = block_rms(est.value, axis=0)  # per output: RMS over the (scaled) coordinates
+    for mode in ("fwd", "rev"):
+        if mode not in pt.modes:
+            continue
+        if pt.modes[mode] is not None:
+            out.append(_skipped(pt, mode, str(pt.modes[mode])))
+            continue
+        out.append(
+            compare(
+                point=pt.point,
+                wrt=pt.name,
+                kind=mode,
+                method="full",
+                ad=jac[mode] / s,
+                reference=est.value / s,
+                scale=block / s,
+                rtol=pt.rtol,
+                atol=pt.atol,
+                fd_error=est.error / s,
+                trusted=est.trusted,
+                step=est.step * s,
+                slope_jump=est.slope_jump,
+                name_in=names[0],
+                name_out=names[1],
+            )
+        )
+    if "fwd" in jac and "rev" in jac:
+        out.append(
+            compare(
+                point=pt.point,
+                wrt=pt.name,
+                kind="adjoint",
+                method="full",
+                ad=jac["fwd"] / s,
+                reference=jac["rev"] / s,
+                scale=block / s,
+                rtol=pt.rtol,
+                atol=pt.atol,
+                name_in=names[0],
+                name_out=names[1],
+            )
+        )
+    _diagnose_transpose_full(pt, out, jac, est)
+    return out, {"fd": est, "jac": jac}
+
+
+def _diagnose_transpose_full(
+    pt: Point, out: list[Comparison], jac: dict[str, np.ndarray], est: fdiff.Estimate
+) -> None:
+    """Name a missing transpose: AD equals FD with a matrix input (or the Jacobian) transposed."""
+    layout = pt.probe.layout
+    fd = est.value / pt.scale[:, None]
+    tol = 2 * np.where(est.trusted, est.error, np.inf) / pt.scale[:, None] + pt.rtol * (
+        np.abs(fd) + block_rms(fd, axis=None)
+    )
+    for i, comp in enumerate(out):
+        if comp.verdict != "fail" or comp.kind not in jac:
+            continue
+        ad = jac[comp.kind] / pt.scale[:, None]
+        hit = None
+        if layout.square_matrix_leaves():
+            perm = layout.transpose_permutation()
+            if np.all(np.abs(ad[perm] - fd) <= tol):
+                hit = f"AD equals FD with '{pt.name}' transposed: a missing transpose"
+        if hit is None and fd.shape[0] == fd.shape[1] and np.all(np.abs(ad.T - fd) <= tol):
+            hit = "AD equals the transposed FD Jacobian: a missing transpose"
+        if hit:
+            out[i] = dataclasses.replace(comp, diagnosis=hit)
+
+
+def _first_order_directions(pt: Point, count: int) -> tuple[list[Comparison], dict[str, Any]]:
+    probe = pt.probe
+    dirs = directions_for(pt, count)
+    cots = cotangents_for(pt, count)
+    jvps = w = None
+    if "fwd" in pt.modes and pt.modes["fwd"] is None:
+        jvps = probe.jvp(pt.x0, dirs, pt.inputs, pt.constants)  # (K, m)
+    if "rev" in pt.modes and pt.modes["rev"] is None:
+        w = probe.vjp(pt.x0, cots, pt.inputs, pt.constants)  # (J, d)
+    est = fd_directions(pt, dirs, jvps, w, cots)
+    out: list[Comparison] = []
+    for mode, ad in (("fwd", jvps), ("rev", w)):
+        if mode not in pt.modes:
+            continue
+        if ad is None:
+            out.append(_skipped(pt, mode, str(pt.modes[mode])))
+            continue
+        comp = (_compare_fwd if mode == "fwd" else _compare_rev)(pt, dirs, ad, cots, est)
+        if comp.verdict == "fail":
+            comp = _localized(pt, comp, mode, dirs, cots, ad, est)
+        out.append(comp)
+    if jvps is not None and w is not None:
+        out.append(
+            compare(
+                point=pt.point,
+                wrt=pt.name,
+                kind="adjoint",
+                method="directions",
+                ad=cots @ jvps.T,
+                reference=w @ dirs.T,
+                scale=np.abs(cots) @ np.abs(jvps).T + np.abs(w) @ np.abs(dirs).T,
+                rtol=pt.rtol,
+                atol=pt.atol,
+                name_in=lambda i: f"{pt.name}·v{i[1]}",
+                name_out=lambda i: f"⟨u{i[0]}, ·⟩",
+            )
+        )
+    return out, {"fd": est, "dirs": dirs, "cots": cots, "jvp": jvps, "vjp": w}
+
+
+def fd_directions(
+    pt: Point, dirs: np.ndarray, jvps: np.ndarray | None, w: np.ndarray | None, cots: np.ndarray
+) -> fdiff.Estimate:
+    """FD along each direction (K, m), refined where it is untrusted or disagrees with AD."""
+    probe = pt.probe
+    center = probe.center(pt.x0, pt.ref_inputs, pt.ref_constants, ref=True)
+
+    def sample(rows: np.ndarray, h: float) -> np.ndarray:
+        return probe.fd_directions(pt.x0, dirs[rows], h, pt.ref_inputs, pt.ref_constants, ref=True)
+
+    def needs_more(e: fdiff.Estimate) -> np.ndarray:
+        more = _failing_rows(
+            e, [jvps] if jvps is not None else [], block_rms(e.value), pt.rtol, pt.atol
+        )
+        if w is not None:
+            ad = (w @ dirs.T).T  # (K, J)
+            ref = e.value @ cots.T
+            tol = (
+                2 * (np.where(e.trusted, e.error, 0) @ np.abs(cots).T)
+                + pt.rtol * (np.abs(ref) + (np.abs(dirs) @ np.abs(w).T))
+                + pt.atol
+            )
+            more |= (np.abs(ad - ref) > tol).any(axis=1)
+        return more
+
+    return fd_estimate(sample, center, len(dirs), pt.eps, needs_more)
+
+
+def _compare_fwd(
+    pt: Point,
+    dirs: np.ndarray,
+    jvps: np.ndarray,
+    cots: np.ndarray,
+    est: fdiff.Estimate,
+    kind: str = "fwd",
+    tag: str = "v",
+) -> Comparison:
+    return compare(
+        point=pt.point,
+        wrt=pt.name,
+        kind=kind,
+        method="directions",
+        ad=jvps,
+        reference=est.value,
+        scale=block_rms(est.value),
+        rtol=pt.rtol,
+        atol=pt.atol,
+        fd_error=est.error,
+        trusted=est.trusted,
+        step=est.step,
+        slope_jump=est.slope_jump,
+        name_in=lambda i: f"{pt.name}·{tag}{i[0]}",
+        name_out=lambda i: pt.probe.out_layout.describe(i[1]),
+    )
+
+
+def _compare_rev(
+    pt: Point,
+    dirs: np.ndarray,
+    w: np.ndarray,
+    cots: np.ndarray,
+    est: fdiff.Estimate,
+    kind: str = "rev",
+    tag: str = "v",
+) -> Comparison:
+    trusted = est.trusted.all(axis=1)  # per direction
+    error = np.where(est.trusted, est.error, 0.0) @ np.abs(cots).T  # (K, J)
+    jump = np.where(np.isfinite(est.slope_jump), est.slope_jump, 0) @ np.abs(cots).T
+    scalar_out = pt.probe.m == 1
+    return compare(
+        point=pt.point,
+        wrt=pt.name,
+        kind=kind,
+        method="directions",
+        ad=(w @ dirs.T).T,
+        reference=est.value @ cots.T,
+        scale=np.abs(dirs) @ np.abs(w).T,
+        rtol=pt.rtol,
+        atol=pt.atol,
+        fd_error=error,
+        trusted=np.broadcast_to(trusted[:, None], error.shape),
+        step=np.min(est.step, axis=1)[:, None] * np.ones(error.shape),
+        slope_jump=jump,
+        name_in=lambda i: f"{pt.name}·{tag}{i[0]}",
+        name_out=(lambda i: pt.probe.out_layout.describe(0))
+        if scalar_out
+        else (lambda i: f"⟨u{i[1]}, ·⟩"),
+    )
+
+
+def _localized(
+    pt: Point,
+    comp: Comparison,
+    mode: str,
+    dirs: np.ndarray,
+    cots: np.ndarray,
+    ad: np.ndarray,
+    est: fdiff.Estimate,
+) -> Comparison:
+    """Find the faulty coordinates by group testing and report them element by element."""
+    probe = pt.probe
+    k = int(comp.worst[0].input_index.rpartition("v")[2]) if comp.worst else 0
+    base = dirs[k]
+    j = int(np.argmax(np.abs(cots @ np.ones(probe.m)))) if mode == "rev" else 0
+
+    def test(ranges: np.ndarray) -> np.ndarray:
+        sub = range_masks(ranges, probe.d) * base
+        if mode == "fwd":
+            sub_ad = probe.jvp(pt.x0, sub, pt.inputs, pt.constants)
+            sub_est = fd_directions(pt, sub, sub_ad, None, cots)
+            result = _compare_fwd(pt, sub, sub_ad, cots, sub_est)
+            margins = _row_margins(sub_ad, sub_est, pt)
+        else:
+            sub_est = fd_directions(pt, sub, None, ad[j : j + 1], cots[j : j + 1])
+            result = _compare_rev(pt, sub, ad[j : j + 1], cots[j : j + 1], sub_est)
+            ref = sub_est.value @ cots[j]
+            tol = (
+                2 * (np.where(sub_est.trusted, sub_est.error, 0) @ np.abs(cots[j]))
+                + pt.rtol * (np.abs(ref) + np.abs(sub) @ np.abs(ad[j]))
+                + pt.atol
+            )
+            margins = np.abs(sub @ ad[j] - ref) / np.maximum(tol, 1e-300)
+        del result
+        return margins
+
+    found = localize(test, probe.d)
+    singles = [lo for lo, hi in found if hi - lo == 1]
+    names = [
+        probe.layout.describe(lo)
+        if hi - lo == 1
+        else f"{probe.layout.describe(lo)} … {probe.layout.describe(hi - 1)}"
+        for lo, hi in found
+    ]
+    worst = list(comp.worst)
+    if singles:
+        worst = _element_rows(pt, mode, np.asarray(singles), ad, cots) or worst
+    text = ", ".join(names) if names else "no single coordinate (the errors only show together)"
+    return dataclasses.replace(
+        comp,
+        locations=tuple(names),
+        worst=tuple(worst),
+        reason=f"localised by group testing to {text}",
+    )
+
+
+def _row_margins(ad: np.ndarray, est: fdiff.Estimate, pt: Point) -> np.ndarray:
+    tol = (
+        2 * np.where(est.trusted, est.error, 0)
+        + pt.rtol * (np.abs(est.value) + block_rms(est.value))
+        + pt.atol
+    )
+    return np.max(
+        np.where(est.trusted, np.abs(ad - est.value) / np.maximum(tol, 1e-300), 0), axis=1
+    )
+
+
+def _element_rows(
+    pt: Point, mode: str, coords: np.ndarray, ad: np.ndarray, cots: np.ndarray
+) -> list[Mismatch]:
+    """Element-level AD vs FD for the localised coordinates (∂ output / ∂ coordinate)."""
+    probe = pt.probe
+    center = probe.center(pt.x0, pt.ref_inputs, pt.ref_constants, ref=True)
+    s = pt.scale[coords][:, None]
+
+    def sample(rows: np.ndarray, h: float) -> np.ndarray:
+        return probe.fd_coordinates(
+            pt.x0, coords[rows], pt.scale, h, pt.ref_inputs, pt.ref_constants, ref=True
+        )
+
+    est = fd_estimate(sample, center, len(coords), pt.eps, lambda e: ~e.trusted.all(axis=1))
+    if mode == "fwd":
+        units = np.zeros((len(coords), probe.d))
+        units[np.arange(len(coords)), coords] = 1.0
+        col = probe.jvp(pt.x0, units, pt.inputs, pt.constants)  # (c, m)
+    elif probe.m == 1:
+        col = ad[0][coords][:, None]
+    else:
+        return []
+    comp = compare(
+        point=pt.point,
+        wrt=pt.name,
+        kind=mode,
+        method="full",
+        ad=col,
+        reference=est.value / s,
+        scale=block_rms(est.value / s),
+        rtol=pt.rtol,
+        atol=pt.atol,
+        fd_error=est.error / s,
+        trusted=est.trusted,
+        step=est.step * s,
+        name_in=lambda i: probe.layout.describe(int(coords[i[0]])),
+        name_out=lambda i: probe.out_layout.describe(i[1]),
+    )
+    return list(comp.worst)

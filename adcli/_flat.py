@@ -1,0 +1,108 @@
+"""Flat real views of pytrees: every derivative check works on vectors in Rᵈ.
+
+A complex leaf contributes its real parts then its imaginary parts (JAX treats C as R²),
+so finite differences, tangents and cotangents are all real vectors, and an index into the
+flat vector can be named back (``params['w'][2, 0] (imag)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+@dataclass(frozen=True)
+class _Leaf:
+    path: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    offset: int
+    size: int  # number of real entries (2 × elements for complex)
+
+    @property
+    def is_complex(self) -> bool:
+        return bool(np.issubdtype(self.dtype, np.complexfloating))
+
+
+class FlatLayout:
+    """Maps a pytree of arrays (or ShapeDtypeStructs) to a flat real vector and back."""
+
+    def __init__(self, example: Any, name: str) -> None:
+        leaves_with_paths, self.treedef = jax.tree_util.tree_flatten_with_path(example)
+        self.name = name
+        leaves = []
+        offset = 0
+        for path, leaf in leaves_with_paths:
+            shape = tuple(int(n) for n in np.shape(leaf))
+            dtype = np.dtype(leaf.dtype)
+            count = int(np.prod(shape, dtype=np.int64))
+            size = 2 * count if np.issubdtype(dtype, np.complexfloating) else count
+            leaves.append(_Leaf(name + jax.tree_util.keystr(path), shape, dtype, offset, size))
+            offset += size
+        self.leaves: tuple[_Leaf, ...] = tuple(leaves)
+        self.size = offset
+
+    def flatten(self, tree: Any, dtype: Any = jnp.float64) -> jax.Array:
+        """The tree's leaves as one real vector of ``dtype`` (traceable)."""
+        parts = []
+        for leaf, value in zip(self.leaves, jax.tree_util.tree_leaves(tree), strict=True):
+            flat = jnp.ravel(value)
+            if leaf.is_complex:
+                parts += [jnp.real(flat).astype(dtype), jnp.imag(flat).astype(dtype)]
+            else:
+                parts.append(flat.astype(dtype))
+        if not parts:
+            return jnp.zeros((0,), dtype)
+        return jnp.concatenate(parts) if len(parts) > 1 else parts[0]
+
+    def unflatten(self, vector: jax.Array, dtypes: dict[str, Any] | None = None) -> Any:
+        """The tree from a flat real vector; each leaf cast to its dtype (or ``dtypes[path]``)."""
+        values = []
+        for leaf in self.leaves:
+            dtype = (dtypes or {}).get(leaf.path, leaf.dtype)
+            chunk = vector[leaf.offset : leaf.offset + leaf.size]
+            if leaf.is_complex:
+                half = leaf.size // 2
+                value = jax.lax.complex(chunk[:half], chunk[half:]).astype(dtype)
+            else:
+                value = chunk.astype(dtype)
+            values.append(value.reshape(leaf.shape))
+        return jax.tree_util.tree_unflatten(self.treedef, values)
+
+    def describe(self, index: int) -> str:
+        """A readable name for one entry of the flat vector, e.g. ``x[3, 1]`` or ``z[0] (imag)``."""
+        for leaf in self.leaves:
+            if leaf.offset <= index < leaf.offset + leaf.size:
+                local = index - leaf.offset
+                part = ""
+                if leaf.is_complex:
+                    half = leaf.size // 2
+                    part = " (imag)" if local >= half else " (real)"
+                    local %= half
+                if not leaf.shape:
+                    return leaf.path + part
+                where = np.unravel_index(local, leaf.shape)
+                return f"{leaf.path}[{', '.join(str(int(i)) for i in where)}]" + part
+        raise IndexError(index)
+
+    def square_matrix_leaves(self) -> tuple[_Leaf, ...]:
+        """Real leaves whose last two axes are square (candidates for a missing transpose)."""
+        return tuple(
+            leaf
+            for leaf in self.leaves
+            if len(leaf.shape) >= 2 and leaf.shape[-1] == leaf.shape[-2] > 1 and not leaf.is_complex
+        )
+
+    def transpose_permutation(self) -> np.ndarray:
+        """Index permutation that transposes the last two axes of every square-matrix leaf."""
+        perm = np.arange(self.size)
+        for leaf in self.square_matrix_leaves():
+            local = np.arange(leaf.size).reshape(leaf.shape)
+            perm[leaf.offset : leaf.offset + leaf.size] = (
+                np.swapaxes(local, -1, -2).ravel() + leaf.offset
+            )
+        return perm

@@ -1,0 +1,329 @@
+"""Batched, jit-compiled evaluations of one spec input's flat view g: Rᵈ → Rᵐ.
+
+Every perturbed evaluation a check needs at one point (the FD stencil along many
+directions or coordinates, JVPs, VJPs, HVPs) runs as one vmapped, jit-compiled call,
+chunked to stay within a memory budget, never a Python loop over coordinates. Arguments
+are passed (not closed over) so that every point reuses the same compiled program.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from adcli._builder import Problem
+from adcli._finite_diff import OFFSETS
+from adcli._flat import FlatLayout
+
+MEMORY_BUDGET = 1 << 30  # bytes of perturbed inputs/outputs alive in one chunk
+_LOW_PRECISION = re.compile(r"\b(f32|bf16|f16|c64)\[")
+
+
+def _promote_dtype(dtype: Any) -> Any:
+    dtype = jnp.dtype(dtype)
+    if jnp.issubdtype(dtype, jnp.complexfloating):
+        return jnp.dtype(jnp.complex128)
+    if jnp.issubdtype(dtype, jnp.floating):
+        return jnp.dtype(jnp.float64)
+    return dtype
+
+
+def promote(tree: Any) -> Any:
+    """Cast every floating leaf to float64 (complex to complex128); exact, no rounding."""
+    return jax.tree_util.tree_map(lambda a: jnp.asarray(a, _promote_dtype(a.dtype)), tree)
+
+
+class InputProbe:
+    """Evaluations of ``g(x) = flat(f(inputs with wrt=unflat(x), constants))``."""
+
+    def __init__(self, problem: Problem, name: str) -> None:
+        self.problem = problem
+        self.name = name
+        self.layout = FlatLayout(problem.input_structs[name], name)
+        self.out_layout = FlatLayout(problem.output_struct, "out")
+        self.d, self.m = self.layout.size, self.out_layout.size
+        self.promoted_dtypes = {
+            leaf.path: _promote_dtype(leaf.dtype) for leaf in self.layout.leaves
+        }
+        per_eval = 32 * (self.d + self.m) + 1
+        self.chunk = int(max(1, min(4096, MEMORY_BUDGET // (per_eval * len(OFFSETS)))))
+        self._g_native = self._make_g(promoted=False)
+        self._g_ref = self._g_native
+        self.promoted = False
+        self._jit: dict[str, Callable[..., Any]] = {}
+
+    # -- the function and its properties ------------------------------------------------
+    def _make_g(self, promoted: bool) -> Callable[..., Any]:
+        dtypes = self.promoted_dtypes if promoted else None
+
+        def g(x: jax.Array, inputs: Any, constants: Any) -> jax.Array:
+            value = self.layout.unflatten(x, dtypes)
+            out = self.problem.call({**inputs, self.name: value}, constants)
+            return self.out_layout.flatten(out, jnp.float64)
+
+        return g
+
+    def jaxpr(self, x0: jax.Array, inputs: Any, constants: Any) -> Any:
+        return jax.make_jaxpr(self._g_native)(x0, inputs, constants)
+
+    def use_promoted_reference(self, x0: jax.Array, inputs: Any, constants: Any) -> bool:
+        """Make the FD reference the float64 version of f if f runs wholly in float64 then.
+
+        Returns whether it does. Must be called before any reference evaluation."""
+        g = self._make_g(promoted=True)
+        try:
+            text = str(jax.make_jaxpr(g)(x0, promote(inputs), promote(constants)))
+        except Exception:  # user code that insists on its own dtypes: use it as it is
+            return False
+        if _LOW_PRECISION.search(text) is not None:
+            return False
+        self._g_ref, self.promoted = g, True
+        return True
+
+    def supports(self, mode: str, x0: jax.Array, inputs: Any, constants: Any) -> str | None:
+        """None if ``mode`` ('fwd' or 'rev') can be traced, else the reason it cannot."""
+        g = self._g_native
+        # Lowered, not just traced: JAX reports a custom_vjp's missing JVP only when lowering.
+        try:
+            if mode == "fwd":
+                fn = lambda x: jax.jvp(lambda y: g(y, inputs, constants), (x,), (x,))[1]  # noqa: E731
+            else:
+                fn = lambda x: jax.vjp(lambda y: g(y, inputs, constants), x)[1](  # noqa: E731
+                    jnp.zeros(self.m))
+            jax.jit(fn).lower(x0)
+        except Exception as exc:
+            text = str(exc).strip().splitlines()
+            return f"{type(exc).__name__}: {text[0] if text else ''}"
+        return None
+
+    # -- chunked batching ---------------------------------------------------------------
+    def _batched(
+        self, key: str, fn: Callable[..., Any], batch: np.ndarray, *rest: Any, axis: int = 0
+    ) -> np.ndarray:
+        """Apply ``fn(batch_chunk, *rest)`` over fixed-size chunks of ``batch`` (its axis 0);
+        the chunks' results are joined along ``axis``. The last chunk is padded so that
+        every chunk has one shape and one compiled program."""
+        compiled = self._jit.setdefault(key, jax.jit(fn))
+        n = batch.shape[0]
+        size = min(self.chunk, max(n, 1))
+        outs = []
+        for start in range(0, n, size):
+            part = batch[start : start + size]
+            keep = part.shape[0]
+            if keep < size:
+                part = np.concatenate([part, np.repeat(part[:1], size - keep, axis=0)])
+            out = np.asarray(compiled(jnp.asarray(part), *rest))
+            outs.append(np.take(out, np.arange(keep), axis=axis))
+        return np.concatenate(outs, axis=axis)
+
+    # -- finite differences -------------------------------------------------------------
+    def center(self, x0: jax.Array, inputs: Any, constants: Any, ref: bool) -> np.ndarray:
+        g = self._g_ref if ref else self._g_native
+        return np.asarray(self._jit.setdefault(f"center{ref}", jax.jit(g))(x0, inputs, constants))
+
+    def fd_directions(
+        self,
+        x0: jax.Array,
+        directions: np.ndarray,
+        h: float,
+        inputs: Any,
+        constants: Any,
+        ref: bool,
+    ) -> np.ndarray:
+        """g at x0 + t·v for t in OFFSETS·h and each direction v (rows): (6, K, m)."""
+        g = self._g_ref if ref else self._g_native
+
+        def fn(dirs: jax.Array, x0: jax.Array, ts: jax.Array, inputs: Any, constants: Any) -> Any:
+            at = lambda t, v: g(x0 + t * v, inputs, constants)  # noqa: E731
+            return jax.vmap(lambda t: jax.vmap(lambda v: at(t, v))(dirs))(ts)
+
+        return self._batched(
+            f"fd-dir-{ref}", fn, directions, x0, jnp.asarray(OFFSETS * h), inputs, constants, axis=1
+        )
+
+    def fd_gradient(
+        self,
+        x0: jax.Array,
+        u: np.ndarray,
+        directions: np.ndarray,
+        h: float,
+        inputs: Any,
+        constants: Any,
+    ) -> np.ndarray:
+        """∇φ (promoted, reverse mode) at x0 + t·w for each direction w: (6, K, d)."""
+        grad = self.grad_phi(ref=True)
+
+        def fn(
+            dirs: jax.Array, x0: jax.Array, u: jax.Array, ts: jax.Array, inputs: Any, constants: Any
+        ) -> Any:
+            at = lambda t, w: grad(x0 + t * w, u, inputs, constants)  # noqa: E731
+            return jax.vmap(lambda t: jax.vmap(lambda w: at(t, w))(dirs))(ts)
+
+        return self._batched(
+            "fd-grad",
+            fn,
+            directions,
+            x0,
+            jnp.asarray(u),
+            jnp.asarray(OFFSETS * h),
+            inputs,
+            constants,
+            axis=1,
+        )
+
+    def fd_second_fwd(
+        self,
+        x0: jax.Array,
+        u: np.ndarray,
+        pairs: np.ndarray,
+        h: float,
+        inputs: Any,
+        constants: Any,
+    ) -> np.ndarray:
+        """⟨u, J(x0 + t·w)·v⟩ (promoted, forward mode) for each pair (v, w): (6, K, 1)."""
+        g = self._g_ref
+
+        def fn(
+            vw: jax.Array, x0: jax.Array, u: jax.Array, ts: jax.Array, inputs: Any, constants: Any
+        ) -> Any:
+            def at(t: jax.Array, pair: jax.Array) -> jax.Array:
+                out = jax.jvp(lambda y: g(y, inputs, constants), (x0 + t * pair[1],), (pair[0],))
+                return jnp.dot(u, out[1])[None]
+
+            return jax.vmap(lambda t: jax.vmap(lambda p: at(t, p))(vw))(ts)
+
+        return self._batched(
+            "fd-fwd-fwd",
+            fn,
+            pairs,
+            x0,
+            jnp.asarray(u),
+            jnp.asarray(OFFSETS * h),
+            inputs,
+            constants,
+            axis=1,
+        )
+
+    def fd_coordinates(
+        self,
+        x0: jax.Array,
+        index: np.ndarray,
+        scale: np.ndarray,
+        h: float,
+        inputs: Any,
+        constants: Any,
+        ref: bool,
+    ) -> np.ndarray:
+        """g at x0 + t·sᵢ·eᵢ for t in OFFSETS·h and each coordinate i: (6, C, m)."""
+        g = self._g_ref if ref else self._g_native
+
+        def fn(
+            idx: jax.Array, x0: jax.Array, s: jax.Array, ts: jax.Array, inputs: Any, constants: Any
+        ) -> Any:
+            at = lambda t, i: g(x0.at[i].add(t * s[i]), inputs, constants)  # noqa: E731
+            return jax.vmap(lambda t: jax.vmap(lambda i: at(t, i))(idx))(ts)
+
+        return self._batched(
+            f"fd-coord-{ref}",
+            fn,
+            index,
+            x0,
+            jnp.asarray(scale),
+            jnp.asarray(OFFSETS * h),
+            inputs,
+            constants,
+            axis=1,
+        )
+
+    # -- first-order AD -----------------------------------------------------------------
+    def jvp(self, x0: jax.Array, directions: np.ndarray, inputs: Any, constants: Any) -> np.ndarray:
+        """J·v for each direction v (rows): (K, m)."""
+        g = self._g_native
+
+        def fn(dirs: jax.Array, x0: jax.Array, inputs: Any, constants: Any) -> Any:
+            tangent = lambda v: jax.jvp(lambda y: g(y, inputs, constants), (x0,), (v,))[1]  # noqa: E731
+            return jax.vmap(tangent)(dirs)
+
+        return self._batched("jvp", fn, directions, x0, inputs, constants)
+
+    def vjp(self, x0: jax.Array, cotangents: np.ndarray, inputs: Any, constants: Any) -> np.ndarray:
+        """Jᵀ·u for each cotangent u (rows): (J, d)."""
+        g = self._g_native
+
+        def fn(cots: jax.Array, x0: jax.Array, inputs: Any, constants: Any) -> Any:
+            pull = jax.vjp(lambda y: g(y, inputs, constants), x0)[1]
+            return jax.vmap(lambda u: pull(u)[0])(cots)
+
+        return self._batched("vjp", fn, cotangents, x0, inputs, constants)
+
+    def jacobian_fwd(self, x0: jax.Array, inputs: Any, constants: Any) -> np.ndarray:
+        """The full Jacobian (m, d) from d JVPs along the unit vectors."""
+        g = self._g_native
+
+        def fn(idx: jax.Array, x0: jax.Array, inputs: Any, constants: Any) -> Any:
+            def column(i: jax.Array) -> jax.Array:
+                e = jnp.zeros_like(x0).at[i].set(1.0)
+                return jax.jvp(lambda y: g(y, inputs, constants), (x0,), (e,))[1]
+
+            return jax.vmap(column)(idx)
+
+        return self._batched("jacfwd", fn, np.arange(self.d), x0, inputs, constants).T
+
+    def jacobian_rev(self, x0: jax.Array, inputs: Any, constants: Any) -> np.ndarray:
+        """The full Jacobian (m, d) from m VJPs along the unit cotangents."""
+        return self.vjp(x0, np.eye(self.m), inputs, constants)
+
+    # -- second order: φ(x) = ⟨u, g(x)⟩ ---------------------------------------------------
+    def grad_phi(self, ref: bool) -> Callable[..., Any]:
+        """(x, u, inputs, constants) ↦ ∇φ(x) = J(x)ᵀu by reverse mode."""
+        g = self._g_ref if ref else self._g_native
+
+        def grad(x: jax.Array, u: jax.Array, inputs: Any, constants: Any) -> jax.Array:
+            return jax.vjp(lambda y: g(y, inputs, constants), x)[1](u)[0]
+
+        return grad
+
+    def hvp(
+        self,
+        how: str,
+        x0: jax.Array,
+        u: np.ndarray,
+        directions: np.ndarray,
+        inputs: Any,
+        constants: Any,
+    ) -> np.ndarray:
+        """H_φ·w for each direction w, by 'fwd-over-rev' or 'rev-over-rev': (K, d)."""
+        grad = self.grad_phi(ref=False)
+
+        def fn(dirs: jax.Array, x0: jax.Array, u: jax.Array, inputs: Any, constants: Any) -> Any:
+            gr = lambda y: grad(y, u, inputs, constants)  # noqa: E731
+            if how == "fwd-over-rev":
+                return jax.vmap(lambda w: jax.jvp(gr, (x0,), (w,))[1])(dirs)
+            pull = jax.vjp(gr, x0)[1]
+            return jax.vmap(lambda w: pull(w)[0])(dirs)
+
+        return self._batched(f"hvp-{how}", fn, directions, x0, jnp.asarray(u), inputs, constants)
+
+    def second_fwd(
+        self, x0: jax.Array, u: np.ndarray, pairs: np.ndarray, inputs: Any, constants: Any
+    ) -> np.ndarray:
+        """vᵀ H_φ w by forward-over-forward for each row (v, w) of ``pairs`` (K, 2, d): (K,)."""
+        g = self._g_native
+
+        def fn(vw: jax.Array, x0: jax.Array, u: jax.Array, inputs: Any, constants: Any) -> Any:
+            def one(pair: jax.Array) -> jax.Array:
+                def inner(y: jax.Array) -> jax.Array:
+                    return jnp.dot(
+                        u, jax.jvp(lambda z: g(z, inputs, constants), (y,), (pair[0],))[1]
+                    )
+
+                return jax.jvp(inner, (x0,), (pair[1],))[1]
+
+            return jax.vmap(one)(vw)
+
+        return self._batched("fwd-fwd", fn, pairs, x0, jnp.asarray(u), inputs, constants)

@@ -1,0 +1,1 @@
+"""Reporters: render result objects (terminal, JSON); they compute nothing."""

@@ -1,0 +1,161 @@
+"""Terminal report of a CheckReport: a line per spec, the detail of what failed and why."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from adcli._results import CheckReport, Comparison, SpecResult
+
+_STYLE = {
+    "pass": ("PASS", "bold green"),
+    "fail": ("FAIL", "bold red"),
+    "inconclusive": ("INCONCLUSIVE", "bold yellow"),
+    "skipped": ("SKIPPED", "yellow"),
+    "error": ("ERROR", "bold red"),
+}
+KIND_TEXT = {
+    "fwd": "forward mode (JVP) vs FD",
+    "rev": "reverse mode (VJP) vs FD",
+    "adjoint": "adjoint identity ⟨u, Jv⟩ (fwd) = ⟨Jᵀu, v⟩ (rev)",
+    "hvp:fwd-over-rev": "Hessian-vector product, fwd-over-rev, vs FD of the gradient",
+    "hvp:rev-over-rev": "Hessian-vector product, rev-over-rev, vs FD of the gradient",
+    "hvp:fwd-over-fwd": "vᵀHw, fwd-over-fwd, vs FD of the JVP",
+    "hessian-symmetry": "Hessian symmetry wᵀHv = vᵀHw",
+    "expect-grad:ad": "expect.grad formula vs AD",
+    "expect-grad:fd": "expect.grad formula vs FD",
+    "expect-hessian:ad": "expect.hessian formula vs AD",
+    "expect-hessian:fd": "expect.hessian formula vs FD",
+    "value": "function value",
+}
+
+
+def num(x: float | None) -> str:
+    if x is None:
+        return "-"
+    if x != x:  # NaN
+        return "nan"
+    if x == 0 or 1e-3 <= abs(x) < 1e5:
+        return f"{x:.6g}"
+    return f"{x:.3e}"
+
+
+def short(x: float) -> str:
+    return f"{x:.2g}" if x == x else "-"
+
+
+def render(report: CheckReport, console: Console, *, verbose: bool = False) -> None:
+    """Print the report: one line per spec; details of failures (of everything with -v)."""
+    for message in report.errors:
+        console.print(Text("ERROR ", style="bold red") + Text(message))
+    backend = next((r.backend for r in report.results if r.backend != "-"), "-")
+    if report.results:
+        console.print(
+            f"[dim]margin = |AD − reference| ÷ tolerance (≤ 1 passes) · backend {backend}[/dim]")
+    for result in report.results:
+        _spec_line(result, console)
+        if result.error:
+            console.print(Text("    " + result.error, style="red"))
+            continue
+        if verbose or result.verdict in ("fail", "inconclusive"):
+            _details(result, console, verbose=verbose)
+    _summary(report, console)
+
+
+def _spec_line(result: SpecResult, console: Console) -> None:
+    label, style = _STYLE[result.verdict]
+    where = f"{result.file}:{result.line}" if result.file else ""
+    line = Text()
+    line.append(f"{label:<13}", style=style)
+    line.append(f"{result.name}", style="bold")
+    line.append(f"  {where}", style="dim")
+    if result.verdict != "error":
+        line.append(f"  margin {short(result.margin)}")
+        line.append(f"  {result.method}  {', '.join(sorted(set(result.dtypes.values())))}",
+                    style="dim")
+        line.append(f"  seed {result.seed} · {result.points} pt · {result.seconds:.1f}s",
+                    style="dim")
+    console.print(line)
+
+
+def _details(result: SpecResult, console: Console, *, verbose: bool) -> None:
+    shown = [c for c in result.comparisons if verbose or c.verdict in ("fail", "inconclusive")]
+    if verbose:
+        console.print(_overview(result))
+    seen: set[tuple[str, str]] = set()
+    for comp in shown:
+        if comp.verdict not in ("fail", "inconclusive"):
+            continue
+        # One table per input and kind: later points repeat the same story.
+        key = (comp.wrt, comp.kind)
+        if key in seen and not verbose:
+            continue
+        seen.add(key)
+        _comparison(comp, console)
+    others = [c for c in result.comparisons if c.verdict in ("fail", "inconclusive")]
+    if len(others) > len(seen) and not verbose:
+        console.print(f"    [dim]… {len(others) - len(seen)} more failing comparisons at other "
+                      "points (-v shows all)[/dim]")
+    for note in result.notes:
+        console.print(Text("    note: " + note, style="cyan"))
+    for line in result.diagnoses:
+        console.print(Text("    → " + line, style="bold magenta"))
+
+
+def _comparison(comp: Comparison, console: Console) -> None:
+    label, style = _STYLE[comp.verdict]
+    head = Text("    ")
+    head.append(f"{comp.wrt}", style="bold")
+    head.append(f" · {KIND_TEXT.get(comp.kind, comp.kind)} · point {comp.point} · {comp.method}")
+    head.append(f" · {comp.failed}/{comp.compared} outside tolerance · ", style="dim")
+    head.append(label, style=style)
+    console.print(head)
+    if comp.reason:
+        console.print(Text("      " + comp.reason))
+    if comp.worst:
+        table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False)
+        columns = ("input", "output", "AD", "reference", "step", "FD error", "tolerance",
+                   "margin")
+        for i, column in enumerate(columns):
+            table.add_column(column, justify="left" if i < 2 else "right", style="dim" if i >= 4
+                             else None)
+        if comp.kind.startswith("expect-"):
+            table.columns[2].header = "formula"
+        for m in comp.worst:
+            table.add_row(escape(m.input_index), escape(m.output_index), num(m.ad),
+                          num(m.reference), num(m.step), num(m.fd_error), num(m.tolerance),
+                          short(m.margin))
+        console.print(table, style=None)
+    if comp.diagnosis:
+        console.print(Text("      pattern: " + comp.diagnosis, style="magenta"))
+
+
+def _overview(result: SpecResult) -> Table:
+    table = Table(box=None, padding=(0, 1), title=None, show_edge=False)
+    for column in ("pt", "input", "check", "method", "verdict", "margin", "compared",
+                   "max rel err", "note"):
+        table.add_column(column)
+    for c in result.comparisons:
+        label, style = _STYLE[c.verdict]
+        table.add_row(str(c.point), escape(c.wrt), c.kind, c.method, Text(label, style=style),
+                      short(c.margin), str(c.compared), short(c.max_rel_error),
+                      escape(c.reason or "") if c.verdict == "skipped" else "")
+    return table
+
+
+def _summary(report: CheckReport, console: Console) -> None:
+    counts = {v: 0 for v in ("pass", "fail", "inconclusive", "skipped", "error")}
+    for r in report.results:
+        counts[r.verdict] += 1
+    counts["error"] += len(report.errors)
+    parts = [f"{counts['pass']} passed", f"{counts['fail']} failed"]
+    if counts["inconclusive"]:
+        parts.append(f"{counts['inconclusive']} inconclusive")
+    if counts["skipped"]:
+        parts.append(f"{counts['skipped']} skipped")
+    if counts["error"]:
+        parts.append(f"{counts['error']} errors")
+    style = "bold green" if report.exit_code == 0 else "bold red"
+    console.print(Text(", ".join(parts) + f" in {report.seconds:.1f}s", style=style))

@@ -1,0 +1,114 @@
+"""Check spec files (or Spec objects) into a CheckReport: what the CLI and ``adcli.check`` call."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+from adcli._errors import SpecError, UsageError, did_you_mean
+from adcli._load import apply_overrides, find_spec_files, load_file
+from adcli._results import CheckReport, SpecResult
+from adcli._spec import METHODS, Spec
+
+# (spec name, what is being done) -> None; called before each spec and each step.
+Progress = Callable[[str, str], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Overrides:
+    """Command-line settings that replace a spec's own."""
+
+    dims: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    points: int | None = None
+    seed: int | None = None
+    method: str | None = None
+    order: int | None = None
+    only: tuple[str, ...] = ()  # spec names to run (all if empty)
+
+
+def collect_specs(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Spec], list[str]]:
+    """Every spec under ``paths``; files that cannot be loaded become error messages."""
+    specs: list[Spec] = []
+    errors: list[str] = []
+    for file in find_spec_files(paths):
+        try:
+            specs += load_file(file)
+        except SpecError as exc:
+            errors.append(exc.format())
+    return specs, errors
+
+
+def apply(specs: list[Spec], overrides: Overrides) -> list[Spec]:
+    """Apply overrides; a ``--dim`` applies to the specs that have that dim."""
+    if overrides.method is not None and overrides.method not in METHODS:
+        raise UsageError(f"--method: expected one of {', '.join(METHODS)}")
+    known_dims = {d for s in specs for d in s.dims}
+    for name in overrides.dims:
+        if name not in known_dims:
+            hint = did_you_mean(name, known_dims)
+            raise UsageError(f"--dim {name}: no spec has a dim '{name}'" +
+                             (f" ({hint})" if hint else ""))
+    if overrides.only:
+        names = {s.name for s in specs}
+        for name in overrides.only:
+            if name not in names:
+                hint = did_you_mean(name, names)
+                raise UsageError(f"--spec {name}: no such spec" + (f" ({hint})" if hint else ""))
+        specs = [s for s in specs if s.name in overrides.only]
+    out = []
+    for spec in specs:
+        dims = {k: v for k, v in overrides.dims.items() if k in spec.dims}
+        spec = apply_overrides(spec, dims=dims, points=overrides.points, seed=overrides.seed)
+        check = {}
+        if overrides.method is not None:
+            check["method"] = overrides.method
+        if overrides.order is not None:
+            check["order"] = overrides.order
+        if check:
+            spec = spec.replace(check=dataclasses.replace(spec.check, **check))
+        out.append(spec)
+    return out
+
+
+def check_specs(specs: Sequence[Spec], *, errors: Sequence[str] = (),
+                progress: Progress | None = None, allow_inconclusive: bool = False) -> CheckReport:
+    """Check each spec; a spec that cannot be built is reported as an error, not raised."""
+    from adcli._check import check_spec  # jax is imported here, not at start-up
+
+    start = time.perf_counter()
+    results: list[SpecResult] = []
+    for spec in specs:
+        if progress:
+            progress(spec.name, "building")
+        try:
+            result = check_spec(
+                spec, progress=(lambda what, n=spec.name: progress(n, what)) if progress else None)
+        except SpecError as exc:
+            result = SpecResult(
+                name=spec.name, file=spec.where.file, line=exc.line or spec.where.line,
+                verdict="error", seed=spec.check.seed, points=spec.check.points,
+                dims=dict(spec.dims), backend="-", dtypes={}, method="-", error=exc.format())
+        results.append(result)
+    return CheckReport(results=tuple(results), seconds=time.perf_counter() - start,
+                       allow_inconclusive=allow_inconclusive, errors=tuple(errors))
+
+
+def check(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | Spec,
+          *, overrides: Overrides | None = None, progress: Progress | None = None,
+          allow_inconclusive: bool = False) -> CheckReport:
+    """Check the specs in files/directories (or one Spec) and return the report.
+
+    Raises:
+        SpecError: a path does not exist. UsageError: an override does not apply.
+    """
+    if isinstance(paths, Spec):
+        specs, errors = [paths], []
+    else:
+        if isinstance(paths, str | os.PathLike):
+            paths = [paths]
+        specs, errors = collect_specs(paths)
+    specs = apply(specs, overrides or Overrides())
+    return check_specs(specs, errors=errors, progress=progress,
+                       allow_inconclusive=allow_inconclusive)
