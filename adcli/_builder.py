@@ -40,11 +40,18 @@ class Problem:
     output_struct: Any
     expect_grad: dict[str, Callable[..., Any]] = field(default_factory=dict)
     expect_hessian: dict[str, Callable[..., Any]] = field(default_factory=dict)
-    _leaf_specs: dict[str, Any] = field(default_factory=dict, repr=False)
+    _compiled: dict[str, Callable[..., Any]] = field(default_factory=dict, repr=False)
 
     def call(self, inputs: Mapping[str, Any], constants: Mapping[str, Any]) -> Any:
         """The spec's function at ``inputs`` (with the ``constants``)."""
         return self.fn(**inputs, **constants)
+
+    def evaluate(self, key: str, fn: Callable[..., Any], inputs: Mapping[str, Any],
+                 constants: Mapping[str, Any]) -> Any:
+        """``fn(**inputs, **constants)`` compiled once per ``key`` (not run op by op)."""
+        if key not in self._compiled:
+            self._compiled[key] = jax.jit(lambda i, c: fn(**i, **c))
+        return self._compiled[key](dict(inputs), dict(constants))
 
     def sample_inputs(self, point: int, seed: int | None = None) -> dict[str, Any]:
         """The inputs at sample point ``point`` (deterministic in spec seed and point)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,8 +23,25 @@ Progress = Callable[[str], None]
 
 
 def enable_x64() -> None:
-    """adcli computes its references in float64; JAX must allow it."""
+    """Configure JAX for adcli: float64 allowed (the FD reference needs it), and a
+    persistent compilation cache, since compiling dominates a check's time and specs are
+    re-checked unchanged run after run. ``ADCLI_CACHE_DIR`` moves the cache; setting it
+    to an empty string turns it off."""
     jax.config.update("jax_enable_x64", True)
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    default = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
+                           "adcli", "jax")
+    cache = os.environ.get("ADCLI_CACHE_DIR", default)
+    if cache and jax.config.jax_compilation_cache_dir is None:
+        jax.config.update("jax_compilation_cache_dir", cache)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+_configured = False
 
 
 def check_spec(spec: Spec, *, progress: Progress | None = None) -> SpecResult:
@@ -93,7 +111,7 @@ def check_problem(problem: Problem, *, progress: Progress | None = None) -> Spec
 
 
 def _value_problem(problem: Problem, inputs: Any, constants: Any, point: int) -> Comparison | None:
-    out = problem.call(inputs, constants)
+    out = problem.evaluate("f", problem.fn, inputs, constants)
     for path, leaf in jax.tree_util.tree_flatten_with_path(out)[0]:
         values = np.asarray(leaf)
         if not np.all(np.isfinite(values)):

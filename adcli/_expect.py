@@ -33,13 +33,14 @@ def check_expect(
     return out
 
 
-def _evaluate(pt: Point, fn: Any) -> np.ndarray:
-    return np.asarray(fn(**pt.inputs, **pt.constants))
+def _evaluate(pt: Point, problem: Problem, kind: str) -> np.ndarray:
+    fn = getattr(problem, f"expect_{kind}")[pt.name]
+    return np.asarray(problem.evaluate(f"expect-{kind}-{pt.name}", fn, pt.inputs, pt.constants))
 
 
 def _grad(pt: Point, problem: Problem, first: dict[str, Any]) -> list[Comparison]:
     probe = pt.probe
-    expected = np.asarray(probe.layout.flatten(_evaluate(pt, problem.expect_grad[pt.name])))
+    expected = np.asarray(probe.layout.flatten(_evaluate(pt, problem, "grad")))
     s = pt.scale
     names = {
         "name_in": lambda i: probe.layout.describe(i[-1]),
@@ -124,7 +125,7 @@ def _hessian(pt: Point, problem: Problem, count: int) -> list[Comparison]:
                 reason="expect.hessian is not supported for complex inputs",
             )
         ]
-    matrix = _evaluate(pt, problem.expect_hessian[pt.name]).reshape(d, d)
+    matrix = _evaluate(pt, problem, "hessian").reshape(d, d)
     full = d <= HESSIAN_FULL_MAX_D
     dirs = np.diag(pt.scale) if full else directions_for(pt, count)
     expected = dirs @ matrix.T  # row k: H_expect · w_k

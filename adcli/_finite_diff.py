@@ -7,7 +7,9 @@ its truncation error, and a rounding floor of 7·ε·max|g|/h (the Richardson we
 amplify ε·|g|/h by at most 6.6) bounds its rounding error. A level is *trusted* when the
 differences D(h) − D(h/2) and D(h/2) − D(h/4) shrink by about 4× (smooth, h in the
 asymptotic range) or are both within the rounding floor; at a kink or under noise they
-do not, and that level is not used. Levels are tried from coarse to fine (step ratio 1/32),
+do not, and that level is not used; nor is one whose second difference grows like 1/h
+as the step shrinks (a kink inside the stencil, where central differences can agree
+with each other and still be wrong). Levels are tried from coarse to fine (step ratio 1/32),
 so a kink near the point is stepped under instead of reported.
 
 The base step is h₀ = ε^(1/7), optimal for an O(h⁶) formula, times the magnitude of each
@@ -62,7 +64,15 @@ def combine(values: np.ndarray, center: np.ndarray, h: float, eps: float) -> Est
     within_noise = (np.abs(delta1) <= 8 * noise_d4) & (np.abs(delta2) <= 8 * noise_d4)
     asymptotic = (ratio >= 2.5) & (ratio <= 6.5)
     finite = np.all(np.isfinite(g), axis=0) & np.isfinite(center)
-    trusted = finite & (within_noise | asymptotic)
+    # A kink inside the stencil: central differences may agree with each other (relu at 0
+    # gives 1/2 at every step) but the second difference grows like 1/h instead of
+    # staying put; the one-sided slopes then differ by O(1) rather than O(h).
+    s2_wide = (g[0] - 2 * center + g[1]) / h**2
+    s2_narrow = (g[4] - 2 * center + g[5]) / (h / 4) ** 2
+    noise_s2 = 64 * eps * magnitude / h**2
+    kink = np.abs(s2_narrow - s2_wide) > np.maximum(
+        0.5 * np.maximum(np.abs(s2_wide), np.abs(s2_narrow)), 10 * noise_s2)
+    trusted = finite & (within_noise | asymptotic) & ~kink
     error = np.where(trusted, np.abs(rr - r2) + rounding, np.inf)
     right = (g[4] - center) / (h / 4)
     left = (center - g[5]) / (h / 4)

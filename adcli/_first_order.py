@@ -87,7 +87,7 @@ def make_point(
 ) -> Point:
     x0 = probe.layout.flatten(inputs[probe.name])
     dtype = compute_dtype(problem, probe.name)
-    promoted = probe.promoted or probe.use_promoted_reference(x0, inputs, constants)
+    promoted = probe.use_promoted_reference(x0, inputs, constants)
     eps = float(np.finfo(np.float64).eps) if promoted else float(jnp.finfo(dtype).eps)
     scale = np.abs(np.asarray(x0))
     scale[~(scale > 0)] = 1.0
@@ -159,8 +159,7 @@ def _failing_rows(
 def directions_for(pt: Point, count: int) -> np.ndarray:
     """Gaussian directions scaled elementwise by |x|, rounded to the input's own dtypes."""
     z = pt.rng.standard_normal((count, pt.probe.d)) * pt.scale
-    layout = pt.probe.layout
-    return np.stack([np.asarray(layout.flatten(layout.unflatten(jnp.asarray(v)))) for v in z])
+    return pt.probe.layout.round_to_leaves(z)
 
 
 def cotangents_for(pt: Point, count: int) -> np.ndarray:

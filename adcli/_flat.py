@@ -89,6 +89,19 @@ class FlatLayout:
                 return f"{leaf.path}[{', '.join(str(int(i)) for i in where)}]" + part
         raise IndexError(index)
 
+    def round_to_leaves(self, vectors: np.ndarray) -> np.ndarray:
+        """Round flat float64 vectors (rows) to each leaf's own precision, back in float64.
+
+        A tangent rounded this way is exactly representable in the function's dtype, so
+        AD in float32 and FD in float64 see the very same direction.
+        """
+        out = np.array(vectors, dtype=np.float64, copy=True)
+        for leaf in self.leaves:
+            real = np.dtype(jnp.finfo(leaf.dtype).dtype)
+            part = out[..., leaf.offset : leaf.offset + leaf.size]
+            out[..., leaf.offset : leaf.offset + leaf.size] = part.astype(real).astype(np.float64)
+        return out
+
     def square_matrix_leaves(self) -> tuple[_Leaf, ...]:
         """Real leaves whose last two axes are square (candidates for a missing transpose)."""
         return tuple(

@@ -55,6 +55,8 @@ class InputProbe:
         self._g_native = self._make_g(promoted=False)
         self._g_ref = self._g_native
         self.promoted = False
+        self._promotion_tried = False
+        self._support: dict[str, str | None] = {}
         self._jit: dict[str, Callable[..., Any]] = {}
 
     # -- the function and its properties ------------------------------------------------
@@ -75,6 +77,9 @@ class InputProbe:
         """Make the FD reference the float64 version of f if f runs wholly in float64 then.
 
         Returns whether it does. Must be called before any reference evaluation."""
+        if self._promotion_tried:
+            return self.promoted
+        self._promotion_tried = True
         g = self._make_g(promoted=True)
         try:
             text = str(jax.make_jaxpr(g)(x0, promote(inputs), promote(constants)))
@@ -87,6 +92,11 @@ class InputProbe:
 
     def supports(self, mode: str, x0: jax.Array, inputs: Any, constants: Any) -> str | None:
         """None if ``mode`` ('fwd' or 'rev') can be traced, else the reason it cannot."""
+        if mode not in self._support:
+            self._support[mode] = self._supports(mode, x0, inputs, constants)
+        return self._support[mode]
+
+    def _supports(self, mode: str, x0: jax.Array, inputs: Any, constants: Any) -> str | None:
         g = self._g_native
         # Lowered, not just traced: JAX reports a custom_vjp's missing JVP only when lowering.
         try:
@@ -110,7 +120,9 @@ class InputProbe:
         every chunk has one shape and one compiled program."""
         compiled = self._jit.setdefault(key, jax.jit(fn))
         n = batch.shape[0]
-        size = min(self.chunk, max(n, 1))
+        # Batch sizes are powers of two (up to the chunk) so that refining a few rows
+        # reuses a compiled program instead of compiling one per row count.
+        size = min(self.chunk, 1 << max(n - 1, 0).bit_length())
         outs = []
         for start in range(0, n, size):
             part = batch[start : start + size]
