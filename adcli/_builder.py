@@ -46,8 +46,13 @@ class Problem:
         """The spec's function at ``inputs`` (with the ``constants``)."""
         return self.fn(**inputs, **constants)
 
-    def evaluate(self, key: str, fn: Callable[..., Any], inputs: Mapping[str, Any],
-                 constants: Mapping[str, Any]) -> Any:
+    def evaluate(
+        self,
+        key: str,
+        fn: Callable[..., Any],
+        inputs: Mapping[str, Any],
+        constants: Mapping[str, Any],
+    ) -> Any:
         """``fn(**inputs, **constants)`` compiled once per ``key`` (not run op by op)."""
         if key not in self._compiled:
             self._compiled[key] = jax.jit(lambda i, c: fn(**i, **c))
@@ -228,7 +233,8 @@ def _compare_output(want: Any, got: Any, path: str) -> tuple[str, str] | None:
         if not isinstance(got, jax.ShapeDtypeStruct):
             return (
                 path,
-                f"declared one array of shape {list(shape)}, but the function returns {_describe(got)}",
+                f"declared one array of shape {list(shape)}, "
+                f"but the function returns {_describe(got)}",
             )
         if tuple(got.shape) != shape:
             return (
@@ -242,7 +248,8 @@ def _compare_output(want: Any, got: Any, path: str) -> tuple[str, str] | None:
         if not isinstance(got, tuple | list) or len(got) != len(want):
             return (
                 path,
-                f"declared a tuple of {len(want)} arrays, but the function returns {_describe(got)}",
+                f"declared a tuple of {len(want)} arrays, "
+                f"but the function returns {_describe(got)}",
             )
         for i, (w, g) in enumerate(zip(want, got, strict=True)):
             found = _compare_output(w, g, f"{path}[{i}]")

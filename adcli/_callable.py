@@ -41,8 +41,12 @@ def _names(fn: Callable[..., Any], count: int) -> list[str]:
 
 
 def problem_from_callable(
-    fn: Callable[..., Any], args: Sequence[Any], *, wrt: Sequence[int] | None = None,
-    constants: dict[str, Any] | None = None, options: CheckOptions | None = None,
+    fn: Callable[..., Any],
+    args: Sequence[Any],
+    *,
+    wrt: Sequence[int] | None = None,
+    constants: dict[str, Any] | None = None,
+    options: CheckOptions | None = None,
 ) -> Problem:
     """A Problem for ``fn(*args, **constants)`` checked at exactly ``args``.
 
@@ -68,19 +72,34 @@ def problem_from_callable(
     output = jax.eval_shape(lambda i, c: call(**i, **c), input_structs, constant_structs)
     name = getattr(fn, "__name__", type(fn).__name__)
     spec = Spec(
-        name=name, function=Formula(python=f"{getattr(fn, '__module__', '?')}:{name}"),
-        inputs={n: ArraySpec(shape=()) for n in names}, check=options,
+        name=name,
+        function=Formula(python=f"{getattr(fn, '__module__', '?')}:{name}"),
+        inputs={n: ArraySpec(shape=()) for n in names},
+        check=options,
     )
-    return _GivenPoint(spec=spec, dims={}, fn=call, input_structs=input_structs,
-                       constant_structs=constant_structs, output_struct=output,
-                       given_inputs=inputs, given_constants={k: jnp.asarray(v)
-                                                             for k, v in constants.items()})
+    return _GivenPoint(
+        spec=spec,
+        dims={},
+        fn=call,
+        input_structs=input_structs,
+        constant_structs=constant_structs,
+        output_struct=output,
+        given_inputs=inputs,
+        given_constants={k: jnp.asarray(v) for k, v in constants.items()},
+    )
 
 
 def check_function(
-    fn: Callable[..., Any], *args: Any, wrt: Sequence[int] | None = None, order: int = 1,
-    modes: Sequence[str] = ("fwd", "rev"), method: str = "auto", directions: int = 3,
-    rtol: float | None = None, atol: float | None = None, seed: int = 0,
+    fn: Callable[..., Any],
+    *args: Any,
+    wrt: Sequence[int] | None = None,
+    order: int = 1,
+    modes: Sequence[str] = ("fwd", "rev"),
+    method: str = "auto",
+    directions: int = 3,
+    rtol: float | None = None,
+    atol: float | None = None,
+    seed: int = 0,
 ) -> SpecResult:
     """Check the derivatives of ``fn`` at ``args`` (arrays or pytrees) against FD.
 
@@ -94,6 +113,14 @@ def check_function(
     from adcli._check import check_problem, enable_x64
 
     enable_x64()
-    options = CheckOptions(order=order, modes=tuple(modes), points=1, method=method,
-                           directions=directions, rtol=rtol, atol=atol, seed=seed)
+    options = CheckOptions(
+        order=order,
+        modes=tuple(modes),
+        points=1,
+        method=method,
+        directions=directions,
+        rtol=rtol,
+        atol=atol,
+        seed=seed,
+    )
     return check_problem(problem_from_callable(fn, args, wrt=wrt, options=options))

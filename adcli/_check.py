@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from collections.abc import Callable
@@ -32,8 +31,9 @@ def enable_x64() -> None:
     if _configured:
         return
     _configured = True
-    default = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
-                           "adcli", "jax")
+    default = os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "adcli", "jax"
+    )
     cache = os.environ.get("ADCLI_CACHE_DIR", default)
     if cache and jax.config.jax_compilation_cache_dir is None:
         jax.config.update("jax_compilation_cache_dir", cache)
@@ -91,7 +91,9 @@ def check_problem(problem: Problem, *, progress: Progress | None = None) -> Spec
                 comparisons += check_second_order(pt, opts.directions)
             comparisons += check_expect(pt, problem, reuse, opts.directions)
     notes = _relevant_notes(notes, comparisons)
-    verdict = worst_verdict([c.verdict for c in comparisons if c.verdict != "skipped"] or ["skipped"])
+    verdict = worst_verdict(
+        [c.verdict for c in comparisons if c.verdict != "skipped"] or ["skipped"]
+    )
     return SpecResult(
         name=spec.name,
         file=spec.where.file,
@@ -135,7 +137,7 @@ def _value_problem(problem: Problem, inputs: Any, constants: Any, point: int) ->
 
 
 _CUSTOM = {
-    "custom_vjp_call": "uses jax.custom_vjp: forward mode is unavailable and the VJP rule is checked",
+    "custom_vjp_call": "uses jax.custom_vjp: forward mode is unavailable, the VJP rule is checked",
     "custom_jvp_call": "uses jax.custom_jvp: the JVP rule is checked (reverse mode transposes it)",
     "stop_gradient": "uses stop_gradient (perhaps inside a library function such as logsumexp "
     "or solve): where it cuts the graph AD legitimately differs from FD",
@@ -178,11 +180,12 @@ def _relevant_notes(notes: list[str], comparisons: list[Comparison]) -> list[str
     kept = []
     for note in dict.fromkeys(notes):
         wrt = note.partition(":")[0]
-        if "custom_vjp" in note and (wrt in fwd_skipped or wrt in failing):
-            kept.append(note)
-        elif "float64" in note or "does not run" in note:
-            kept.append(note)
-        elif wrt in failing:
+        if (
+            ("custom_vjp" in note and (wrt in fwd_skipped or wrt in failing))
+            or "float64" in note
+            or "does not run" in note
+            or wrt in failing
+        ):
             kept.append(note)
     return kept
 

@@ -43,6 +43,8 @@ def block_rms(values: np.ndarray, axis: int | None = -1) -> np.ndarray:
     return np.sqrt(np.mean(finite**2, axis=axis, keepdims=True))
 
 
+# NaN/inf in AD or FD values are verdicts here (fail, untrusted), not warnings.
+@np.errstate(invalid="ignore", divide="ignore", over="ignore")
 def compare(
     *,
     point: int,
@@ -73,8 +75,7 @@ def compare(
     base_tol = rtol * (np.abs(np.where(np.isfinite(ref), ref, 0.0)) + scale) + atol
     tol = SAFETY * np.where(ok_fd, error, 0.0) + base_tol
     diff = np.abs(ad - ref)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        margin = np.where(tol > 0, diff / tol, np.where(diff > 0, np.inf, 0.0))
+    margin = np.where(tol > 0, diff / np.where(tol > 0, tol, 1.0), np.where(diff > 0, np.inf, 0.0))
     ad_bad = ~np.isfinite(ad)
     margin = np.where(ad_bad, np.inf, margin)
     failed = ok_fd & (margin > 1)
@@ -114,8 +115,8 @@ def compare(
             )
         )
     decided = np.where(ok_fd | ad_bad, margin, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = diff / np.maximum(np.abs(ref), np.abs(ad))
+    big = np.maximum(np.abs(ref), np.abs(ad))
+    rel = np.where(big > 0, diff / np.where(big > 0, big, 1.0), 0.0)
     return Comparison(
         point=point,
         wrt=wrt,
@@ -125,16 +126,20 @@ def compare(
         margin=float(np.max(decided)) if decided.size else 0.0,
         compared=n_compared,
         failed=int(failed.sum() + undecided.sum()),
-        max_abs_error=float(np.nanmax(np.where(ok_fd, diff, 0.0))) if diff.size else 0.0,
-        max_rel_error=float(np.nanmax(np.where(ok_fd & np.isfinite(rel), rel, 0.0)))
-        if diff.size
-        else 0.0,
+        max_abs_error=_max(np.where(ok_fd, diff, 0.0)),
+        max_rel_error=_max(np.where(ok_fd, rel, 0.0)),
         step=None if step is None or np.size(step) == 0 else float(np.min(step)),
         worst=tuple(worst),
         reason=reason,
-        diagnosis=ratio_pattern(ad[failed & ~ad_bad], ref[failed & ~ad_bad],
-                                tol[failed & ~ad_bad], labels_for(kind)),
+        diagnosis=ratio_pattern(
+            ad[failed & ~ad_bad], ref[failed & ~ad_bad], tol[failed & ~ad_bad], labels_for(kind)
+        ),
     )
+
+
+def _max(values: np.ndarray) -> float:
+    """Largest entry, with NaN (an AD value that is not a number) counting as infinite."""
+    return float(np.max(np.where(np.isnan(values), np.inf, values), initial=0.0))
 
 
 def _undecided_reason(
@@ -158,8 +163,10 @@ def _undecided_reason(
     return f"FD cannot decide at {where}: its estimates do not converge as the step shrinks"
 
 
-def ratio_pattern(ad: np.ndarray, ref: np.ndarray, tol: np.ndarray,
-                  labels: tuple[str, str] = ("AD", "FD")) -> str | None:
+@np.errstate(invalid="ignore", divide="ignore", over="ignore")
+def ratio_pattern(
+    ad: np.ndarray, ref: np.ndarray, tol: np.ndarray, labels: tuple[str, str] = ("AD", "FD")
+) -> str | None:
     """Recognise AD = r × FD (a scale bug) or AD = −FD (a sign flip) over failing elements."""
     clear = np.abs(ref) > 10 * tol
     if clear.sum() < 2:

@@ -46,6 +46,8 @@ class Estimate:
     slope_jump: np.ndarray  # S, |right − left one-sided slope| at the finest step tried
 
 
+# Steps that leave the domain give NaN/inf: they make a level untrusted, not a warning.
+@np.errstate(invalid="ignore", divide="ignore", over="ignore")
 def combine(values: np.ndarray, center: np.ndarray, h: float, eps: float) -> Estimate:
     """One level: ``values`` has shape (6, *S) for the offsets OFFSETS·h, ``center`` is g(0)."""
     g = values.astype(np.float64)
@@ -71,7 +73,8 @@ def combine(values: np.ndarray, center: np.ndarray, h: float, eps: float) -> Est
     s2_narrow = (g[4] - 2 * center + g[5]) / (h / 4) ** 2
     noise_s2 = 64 * eps * magnitude / h**2
     kink = np.abs(s2_narrow - s2_wide) > np.maximum(
-        0.5 * np.maximum(np.abs(s2_wide), np.abs(s2_narrow)), 10 * noise_s2)
+        0.5 * np.maximum(np.abs(s2_wide), np.abs(s2_narrow)), 10 * noise_s2
+    )
     trusted = finite & (within_noise | asymptotic) & ~kink
     error = np.where(trusted, np.abs(rr - r2) + rounding, np.inf)
     right = (g[4] - center) / (h / 4)
@@ -81,6 +84,7 @@ def combine(values: np.ndarray, center: np.ndarray, h: float, eps: float) -> Est
     return Estimate(value, error, trusted, np.full(np.shape(value), h), jump)
 
 
+@np.errstate(invalid="ignore")
 def best(estimates: list[Estimate]) -> Estimate:
     """Element by element, the trusted level with the smallest error bound.
 

@@ -14,7 +14,6 @@ See ``adcli._finite_diff`` for the FD error model and ``adcli._compare`` for tol
 from __future__ import annotations
 
 import dataclasses
-import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass

@@ -104,7 +104,8 @@ class InputProbe:
                 fn = lambda x: jax.jvp(lambda y: g(y, inputs, constants), (x,), (x,))[1]  # noqa: E731
             else:
                 fn = lambda x: jax.vjp(lambda y: g(y, inputs, constants), x)[1](  # noqa: E731
-                    jnp.zeros(self.m))
+                    jnp.zeros(self.m)
+                )
             jax.jit(fn).lower(x0)
         except Exception as exc:
             text = str(exc).strip().splitlines()

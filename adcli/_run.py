@@ -48,8 +48,9 @@ def apply(specs: list[Spec], overrides: Overrides) -> list[Spec]:
     for name in overrides.dims:
         if name not in known_dims:
             hint = did_you_mean(name, known_dims)
-            raise UsageError(f"--dim {name}: no spec has a dim '{name}'" +
-                             (f" ({hint})" if hint else ""))
+            raise UsageError(
+                f"--dim {name}: no spec has a dim '{name}'" + (f" ({hint})" if hint else "")
+            )
     if overrides.only:
         names = {s.name for s in specs}
         for name in overrides.only:
@@ -72,8 +73,13 @@ def apply(specs: list[Spec], overrides: Overrides) -> list[Spec]:
     return out
 
 
-def check_specs(specs: Sequence[Spec], *, errors: Sequence[str] = (),
-                progress: Progress | None = None, allow_inconclusive: bool = False) -> CheckReport:
+def check_specs(
+    specs: Sequence[Spec],
+    *,
+    errors: Sequence[str] = (),
+    progress: Progress | None = None,
+    allow_inconclusive: bool = False,
+) -> CheckReport:
     """Check each spec; a spec that cannot be built is reported as an error, not raised."""
     from adcli._check import check_spec  # jax is imported here, not at start-up
 
@@ -84,20 +90,38 @@ def check_specs(specs: Sequence[Spec], *, errors: Sequence[str] = (),
             progress(spec.name, "building")
         try:
             result = check_spec(
-                spec, progress=(lambda what, n=spec.name: progress(n, what)) if progress else None)
+                spec, progress=(lambda what, n=spec.name: progress(n, what)) if progress else None
+            )
         except SpecError as exc:
             result = SpecResult(
-                name=spec.name, file=spec.where.file, line=exc.line or spec.where.line,
-                verdict="error", seed=spec.check.seed, points=spec.check.points,
-                dims=dict(spec.dims), backend="-", dtypes={}, method="-", error=exc.format())
+                name=spec.name,
+                file=spec.where.file,
+                line=exc.line or spec.where.line,
+                verdict="error",
+                seed=spec.check.seed,
+                points=spec.check.points,
+                dims=dict(spec.dims),
+                backend="-",
+                dtypes={},
+                method="-",
+                error=exc.format(),
+            )
         results.append(result)
-    return CheckReport(results=tuple(results), seconds=time.perf_counter() - start,
-                       allow_inconclusive=allow_inconclusive, errors=tuple(errors))
+    return CheckReport(
+        results=tuple(results),
+        seconds=time.perf_counter() - start,
+        allow_inconclusive=allow_inconclusive,
+        errors=tuple(errors),
+    )
 
 
-def check(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | Spec,
-          *, overrides: Overrides | None = None, progress: Progress | None = None,
-          allow_inconclusive: bool = False) -> CheckReport:
+def check(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | Spec,
+    *,
+    overrides: Overrides | None = None,
+    progress: Progress | None = None,
+    allow_inconclusive: bool = False,
+) -> CheckReport:
     """Check the specs in files/directories (or one Spec) and return the report.
 
     Raises:
@@ -110,5 +134,6 @@ def check(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | Spe
             paths = [paths]
         specs, errors = collect_specs(paths)
     specs = apply(specs, overrides or Overrides())
-    return check_specs(specs, errors=errors, progress=progress,
-                       allow_inconclusive=allow_inconclusive)
+    return check_specs(
+        specs, errors=errors, progress=progress, allow_inconclusive=allow_inconclusive
+    )

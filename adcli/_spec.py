@@ -61,7 +61,7 @@ class Init:
 
 @dataclass(frozen=True)
 class ArraySpec:
-    """One array (a pytree leaf): shape entries are ints or dim expressions such as ``n``, ``2*n``."""
+    """One array (a pytree leaf); shape entries are ints or dim expressions (``n``, ``2*n``)."""
 
     shape: tuple[int | str, ...]
     dtype: str | None = "float64"  # None only in outputs: "do not check the dtype"
@@ -71,9 +71,9 @@ class ArraySpec:
 
 
 # A pytree of arrays: a leaf, or a mapping of names to subtrees.
-Tree = Union[ArraySpec, Mapping[str, "Tree"]]
+Tree = Union[ArraySpec, Mapping[str, "Tree"]]  # noqa: UP007 (a recursive alias needs Union)
 # Declared output: one leaf, a tuple of leaves, or a mapping of names to leaves (or subtrees).
-OutputSpec = Union[ArraySpec, tuple["OutputSpec", ...], Mapping[str, "OutputSpec"]]
+OutputSpec = Union[ArraySpec, tuple["OutputSpec", ...], Mapping[str, "OutputSpec"]]  # noqa: UP007
 
 
 @dataclass(frozen=True)

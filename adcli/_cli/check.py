@@ -17,8 +17,9 @@ def _parse_dims(values: tuple[str, ...]) -> dict[str, int]:
     for item in values:
         name, sep, size = item.partition("=")
         if not sep or not name.strip() or not size.strip().lstrip("-").isdigit():
-            raise click.BadParameter(f"expected NAME=SIZE (e.g. n=1000), got {item!r}",
-                                     param_hint="--dim")
+            raise click.BadParameter(
+                f"expected NAME=SIZE (e.g. n=1000), got {item!r}", param_hint="--dim"
+            )
         dims[name.strip()] = int(size)
     return dims
 
@@ -39,27 +40,63 @@ def write_atomically(path: str, text: str) -> None:
 
 @click.command("check")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--dim", "dims", multiple=True, metavar="NAME=SIZE",
-              help="Override a named size, e.g. --dim n=10000 (repeatable).")
+@click.option(
+    "--dim",
+    "dims",
+    multiple=True,
+    metavar="NAME=SIZE",
+    help="Override a named size, e.g. --dim n=10000 (repeatable).",
+)
 @click.option("--points", type=click.IntRange(min=1), help="Random evaluation points per spec.")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed of the points and directions.")
-@click.option("--method", type=click.Choice(["auto", "full", "directions"]),
-              help="Full Jacobian, random directions, or chosen by size (auto).")
+@click.option(
+    "--method",
+    type=click.Choice(["auto", "full", "directions"]),
+    help="Full Jacobian, random directions, or chosen by size (auto).",
+)
 @click.option("--order", type=click.IntRange(1, 2), help="2 also checks second derivatives.")
-@click.option("--spec", "only", multiple=True, metavar="NAME",
-              help="Check only the spec(s) with this name (repeatable).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Report format on stdout.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help="Also write the JSON report to this file (atomically).")
+@click.option(
+    "--spec",
+    "only",
+    multiple=True,
+    metavar="NAME",
+    help="Check only the spec(s) with this name (repeatable).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Report format on stdout.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Also write the JSON report to this file (atomically).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Show every comparison, not only failures.")
-@click.option("--allow-inconclusive", is_flag=True,
-              help="Exit 0 when checks are only inconclusive (FD could not decide).")
+@click.option(
+    "--allow-inconclusive",
+    is_flag=True,
+    help="Exit 0 when checks are only inconclusive (FD could not decide).",
+)
 @click.option("--no-color", is_flag=True, help="Plain output without colours.")
-def check_command(paths: tuple[str, ...], dims: tuple[str, ...], points: int | None,
-                  seed: int | None, method: str | None, order: int | None,
-                  only: tuple[str, ...], fmt: str, output: str | None, verbose: bool,
-                  allow_inconclusive: bool, no_color: bool) -> None:
+def check_command(
+    paths: tuple[str, ...],
+    dims: tuple[str, ...],
+    points: int | None,
+    seed: int | None,
+    method: str | None,
+    order: int | None,
+    only: tuple[str, ...],
+    fmt: str,
+    output: str | None,
+    verbose: bool,
+    allow_inconclusive: bool,
+    no_color: bool,
+) -> None:
     """Compare forward/reverse-mode derivatives and hand formulas against finite differences.
 
     PATHS are spec files or directories (every *.yaml/*.yml under them).
@@ -73,18 +110,27 @@ def check_command(paths: tuple[str, ...], dims: tuple[str, ...], points: int | N
     from rich.console import Console
 
     overrides_dims = _parse_dims(dims)
-    out = Console(no_color=no_color, highlight=False, soft_wrap=False,
-                  width=None if sys.stdout.isatty() else 140)
+    out = Console(
+        no_color=no_color,
+        highlight=False,
+        soft_wrap=False,
+        width=None if sys.stdout.isatty() else 140,
+    )
     err = Console(stderr=True, no_color=no_color, highlight=False)
     try:
         from adcli._run import Overrides, apply, check_specs, collect_specs
 
         specs, errors = collect_specs(paths)
-        specs = apply(specs, Overrides(dims=overrides_dims, points=points, seed=seed,
-                                       method=method, order=order, only=only))
+        specs = apply(
+            specs,
+            Overrides(
+                dims=overrides_dims, points=points, seed=seed, method=method, order=order, only=only
+            ),
+        )
         with _progress(err, len(specs)) as progress:
-            report = check_specs(specs, errors=errors, progress=progress,
-                                 allow_inconclusive=allow_inconclusive)
+            report = check_specs(
+                specs, errors=errors, progress=progress, allow_inconclusive=allow_inconclusive
+            )
     except AdcliError as exc:
         err.print(f"[bold red]adcli: error:[/bold red] {exc}", highlight=False, markup=True)
         sys.exit(exc.exit_code)
@@ -114,8 +160,13 @@ class _progress:
             return None
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        self.live = Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                             TimeElapsedColumn(), console=self.console, transient=True)
+        self.live = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
+        )
         self.live.start()
         task = self.live.add_task("starting", total=self.total)
         names: list[str] = []
@@ -123,8 +174,11 @@ class _progress:
         def update(spec: str, what: str) -> None:
             if spec not in names:
                 names.append(spec)
-            self.live.update(task, description=f"[{len(names)}/{self.total}] {spec}: {what}",
-                             completed=len(names) - 1)
+            self.live.update(
+                task,
+                description=f"[{len(names)}/{self.total}] {spec}: {what}",
+                completed=len(names) - 1,
+            )
 
         return update
 

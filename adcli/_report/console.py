@@ -53,7 +53,8 @@ def render(report: CheckReport, console: Console, *, verbose: bool = False) -> N
     backend = next((r.backend for r in report.results if r.backend != "-"), "-")
     if report.results:
         console.print(
-            f"[dim]margin = |AD − reference| ÷ tolerance (≤ 1 passes) · backend {backend}[/dim]")
+            f"[dim]margin = |AD − reference| ÷ tolerance (≤ 1 passes) · backend {backend}[/dim]"
+        )
     for result in report.results:
         _spec_line(result, console)
         if result.error:
@@ -73,10 +74,12 @@ def _spec_line(result: SpecResult, console: Console) -> None:
     line.append(f"  {where}", style="dim")
     if result.verdict != "error":
         line.append(f"  margin {short(result.margin)}")
-        line.append(f"  {result.method}  {', '.join(sorted(set(result.dtypes.values())))}",
-                    style="dim")
-        line.append(f"  seed {result.seed} · {result.points} pt · {result.seconds:.1f}s",
-                    style="dim")
+        line.append(
+            f"  {result.method}  {', '.join(sorted(set(result.dtypes.values())))}", style="dim"
+        )
+        line.append(
+            f"  seed {result.seed} · {result.points} pt · {result.seconds:.1f}s", style="dim"
+        )
     console.print(line)
 
 
@@ -96,8 +99,10 @@ def _details(result: SpecResult, console: Console, *, verbose: bool) -> None:
         _comparison(comp, console)
     others = [c for c in result.comparisons if c.verdict in ("fail", "inconclusive")]
     if len(others) > len(seen) and not verbose:
-        console.print(f"    [dim]… {len(others) - len(seen)} more failing comparisons at other "
-                      "points (-v shows all)[/dim]")
+        console.print(
+            f"    [dim]… {len(others) - len(seen)} more failing comparisons at other "
+            "points (-v shows all)[/dim]"
+        )
     for note in result.notes:
         console.print(Text("    note: " + note, style="cyan"))
     for line in result.diagnoses:
@@ -116,17 +121,24 @@ def _comparison(comp: Comparison, console: Console) -> None:
         console.print(Text("      " + comp.reason))
     if comp.worst:
         table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False)
-        columns = ("input", "output", "AD", "reference", "step", "FD error", "tolerance",
-                   "margin")
+        columns = ("input", "output", "AD", "reference", "step", "FD error", "tolerance", "margin")
         for i, column in enumerate(columns):
-            table.add_column(column, justify="left" if i < 2 else "right", style="dim" if i >= 4
-                             else None)
+            table.add_column(
+                column, justify="left" if i < 2 else "right", style="dim" if i >= 4 else None
+            )
         if comp.kind.startswith("expect-"):
             table.columns[2].header = "formula"
         for m in comp.worst:
-            table.add_row(escape(m.input_index), escape(m.output_index), num(m.ad),
-                          num(m.reference), num(m.step), num(m.fd_error), num(m.tolerance),
-                          short(m.margin))
+            table.add_row(
+                escape(m.input_index),
+                escape(m.output_index),
+                num(m.ad),
+                num(m.reference),
+                num(m.step),
+                num(m.fd_error),
+                num(m.tolerance),
+                short(m.margin),
+            )
         console.print(table, style=None)
     if comp.diagnosis:
         console.print(Text("      pattern: " + comp.diagnosis, style="magenta"))
@@ -134,14 +146,31 @@ def _comparison(comp: Comparison, console: Console) -> None:
 
 def _overview(result: SpecResult) -> Table:
     table = Table(box=None, padding=(0, 1), title=None, show_edge=False)
-    for column in ("pt", "input", "check", "method", "verdict", "margin", "compared",
-                   "max rel err", "note"):
+    for column in (
+        "pt",
+        "input",
+        "check",
+        "method",
+        "verdict",
+        "margin",
+        "compared",
+        "max rel err",
+        "note",
+    ):
         table.add_column(column)
     for c in result.comparisons:
         label, style = _STYLE[c.verdict]
-        table.add_row(str(c.point), escape(c.wrt), c.kind, c.method, Text(label, style=style),
-                      short(c.margin), str(c.compared), short(c.max_rel_error),
-                      escape(c.reason or "") if c.verdict == "skipped" else "")
+        table.add_row(
+            str(c.point),
+            escape(c.wrt),
+            c.kind,
+            c.method,
+            Text(label, style=style),
+            short(c.margin),
+            str(c.compared),
+            short(c.max_rel_error),
+            escape(c.reason or "") if c.verdict == "skipped" else "",
+        )
     return table
 
 
