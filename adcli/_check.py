@@ -51,6 +51,11 @@ def check_spec(spec: Spec, *, progress: Progress | None = None) -> SpecResult:
         SpecError: if the spec cannot be built into a runnable function.
     """
     enable_x64()
+    if spec.check.dims:  # check-only sizes, unless the caller already applied them
+        from adcli._load import apply_overrides
+
+        spec = apply_overrides(spec, dims=spec.check.dims)
+        spec = spec.replace(check=dataclasses.replace(spec.check, dims={}))
     return check_problem(build(spec), progress=progress)
 
 

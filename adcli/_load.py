@@ -201,7 +201,7 @@ def _build(r: Reader) -> Spec:
         constants=constants,
         dims=dims,
         output=None if top.get("output") is None else _output(r, top["output"], "output", dims),
-        check=_check(r, top.get("check"), inputs, constants),
+        check=_check(r, top.get("check"), inputs, constants, dims),
         expect=_expect(r, top.get("expect"), inputs, constants),
         description=description or "",
         where=r.where("name"),
@@ -215,11 +215,11 @@ def _identifier(r: Reader, name: str, path: str, what: str) -> None:
         r.fail(path, f"'{name}' is not a valid {what} name", "use letters, digits and _", key=True)
 
 
-def _dims(r: Reader, value: Any) -> dict[str, int]:
-    dims = r.mapping(value, "dims", expected="a mapping of names to sizes, e.g. {n: 100}")
+def _dims(r: Reader, value: Any, path: str = "dims") -> dict[str, int]:
+    dims = r.mapping(value, path, expected="a mapping of names to sizes, e.g. {n: 100}")
     for name, size in dims.items():
-        _identifier(r, name, f"dims.{name}", "dim")
-        r.integer(size, f"dims.{name}", minimum=1)
+        _identifier(r, name, f"{path}.{name}", "dim")
+        r.integer(size, f"{path}.{name}", minimum=1)
     return dims
 
 
@@ -320,7 +320,11 @@ def _not_constant(r: Reader, name: Any, path: str, constants: Mapping[str, Any],
 
 
 def _check(
-    r: Reader, value: Any, inputs: Mapping[str, Any], constants: Mapping[str, Any]
+    r: Reader,
+    value: Any,
+    inputs: Mapping[str, Any],
+    constants: Mapping[str, Any],
+    dims: Mapping[str, int],
 ) -> CheckOptions:
     m = {k: v for k, v in r.mapping(value, "check", CHECK_KEYS).items() if v is not None}
     opts: dict[str, Any] = {}
@@ -349,6 +353,13 @@ def _check(
     for key in ("rtol", "atol"):
         if key in m:
             opts[key] = r.number(m[key], f"check.{key}", minimum=0)
+    if "dims" in m:
+        sizes = _dims(r, m["dims"], path="check.dims")
+        for name in sizes:
+            if name not in dims:
+                hint = did_you_mean(name, dims) or f"dims: {', '.join(dims) or 'none'}"
+                r.fail(f"check.dims.{name}", f"'{name}' is not a dim of this spec", hint, key=True)
+        opts["dims"] = sizes
     return CheckOptions(**opts)
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from adcli._errors import SpecError, UsageError, did_you_mean
 from adcli._load import apply_overrides, find_spec_files, load_file
@@ -60,15 +61,14 @@ def apply(specs: list[Spec], overrides: Overrides) -> list[Spec]:
         specs = [s for s in specs if s.name in overrides.only]
     out = []
     for spec in specs:
-        dims = {k: v for k, v in overrides.dims.items() if k in spec.dims}
+        dims = {**spec.check.dims, **{k: v for k, v in overrides.dims.items() if k in spec.dims}}
         spec = apply_overrides(spec, dims=dims, points=overrides.points, seed=overrides.seed)
-        check = {}
+        check: dict[str, Any] = {"dims": {}}
         if overrides.method is not None:
             check["method"] = overrides.method
         if overrides.order is not None:
             check["order"] = overrides.order
-        if check:
-            spec = spec.replace(check=dataclasses.replace(spec.check, **check))
+        spec = spec.replace(check=dataclasses.replace(spec.check, **check))
         out.append(spec)
     return out
 

@@ -103,6 +103,8 @@ class CheckOptions:
     rtol: float | None = None  # None: the per-dtype default of adcli._tolerance
     atol: float | None = None
     seed: int = 0
+    # Sizes for checking only (a large model is checked small, analysed at full size).
+    dims: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
