@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -55,8 +56,9 @@ def render(report: CheckReport, console: Console, *, verbose: bool = False) -> N
         console.print(
             f"[dim]margin = |AD − reference| ÷ tolerance (≤ 1 passes) · backend {backend}[/dim]"
         )
+    width = max((len(r.name) for r in report.results), default=0)
     for result in report.results:
-        _spec_line(result, console)
+        _spec_line(result, console, width)
         if result.error:
             console.print(Text("    " + result.error, style="red"))
             continue
@@ -65,12 +67,12 @@ def render(report: CheckReport, console: Console, *, verbose: bool = False) -> N
     _summary(report, console)
 
 
-def _spec_line(result: SpecResult, console: Console) -> None:
+def _spec_line(result: SpecResult, console: Console, width: int) -> None:
     label, style = _STYLE[result.verdict]
     where = f"{result.file}:{result.line}" if result.file else ""
     line = Text()
     line.append(f"{label:<13}", style=style)
-    line.append(f"{result.name}", style="bold")
+    line.append(f"{result.name:<{width}}", style="bold")
     line.append(f"  {where}", style="dim")
     if result.verdict != "error":
         line.append(f"  margin {short(result.margin)}")
@@ -86,7 +88,7 @@ def _spec_line(result: SpecResult, console: Console) -> None:
 def _details(result: SpecResult, console: Console, *, verbose: bool) -> None:
     shown = [c for c in result.comparisons if verbose or c.verdict in ("fail", "inconclusive")]
     if verbose:
-        console.print(_overview(result))
+        console.print(Padding(_overview(result), (0, 0, 0, 4), expand=False))
     seen: set[tuple[str, str]] = set()
     for comp in shown:
         if comp.verdict not in ("fail", "inconclusive"):
@@ -139,7 +141,7 @@ def _comparison(comp: Comparison, console: Console) -> None:
                 num(m.tolerance),
                 short(m.margin),
             )
-        console.print(table, style=None)
+        console.print(Padding(table, (0, 0, 0, 6), expand=False))
     if comp.diagnosis:
         console.print(Text("      pattern: " + comp.diagnosis, style="magenta"))
 
@@ -155,9 +157,9 @@ def _overview(result: SpecResult) -> Table:
         "margin",
         "compared",
         "max rel err",
-        "note",
     ):
         table.add_column(column)
+    table.add_column("note", overflow="ellipsis", no_wrap=True, max_width=60)
     for c in result.comparisons:
         label, style = _STYLE[c.verdict]
         table.add_row(
