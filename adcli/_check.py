@@ -12,7 +12,7 @@ import numpy as np
 
 from adcli._builder import Problem, build
 from adcli._expect import check_expect
-from adcli._first_order import check_first_order, compute_dtype, make_point
+from adcli._first_order import check_first_order, make_point
 from adcli._probe import InputProbe
 from adcli._results import Comparison, SpecResult, worst_verdict
 from adcli._second_order import check_second_order
@@ -72,6 +72,7 @@ def check_problem(problem: Problem, *, progress: Progress | None = None) -> Spec
     comparisons: list[Comparison] = []
     notes: list[str] = []
     methods: dict[str, str] = {}
+    dtypes: dict[str, str] = {}
     for point in range(opts.points):
         inputs = problem.sample_inputs(point)
         bad_value = _value_problem(problem, inputs, constants, point)
@@ -82,13 +83,13 @@ def check_problem(problem: Problem, *, progress: Progress | None = None) -> Spec
             if progress:
                 progress(f"point {point + 1}/{opts.points}, input {name}")
             pt = make_point(problem, probe, point, inputs, constants, opts.modes, opts.method)
-            methods[name] = pt.method
+            methods[name], dtypes[name] = pt.method, pt.dtype
             if point == 0:
                 notes += _jaxpr_notes(probe, pt.x0, inputs, constants)
-                if not probe.promoted and compute_dtype(problem, name) != "float64":
+                if not probe.promoted and pt.dtype != "float64":
                     notes.append(
-                        f"{name}: FD reference computed in {compute_dtype(problem, name)} "
-                        "(the function does not run in float64)"
+                        f"{name}: the function computes in {pt.dtype} and does not run "
+                        "wholly in float64, so FD is taken in its own precision"
                     )
             first, reuse = check_first_order(pt, opts.directions)
             comparisons += first
@@ -108,7 +109,7 @@ def check_problem(problem: Problem, *, progress: Progress | None = None) -> Spec
         points=opts.points,
         dims=dict(problem.dims),
         backend=jax.default_backend(),
-        dtypes={name: compute_dtype(problem, name) for name in probes},
+        dtypes=dtypes,
         method=", ".join(f"{n}: {m}" for n, m in methods.items()),
         comparisons=tuple(comparisons),
         notes=tuple(dict.fromkeys(notes)),

@@ -53,20 +53,11 @@ class Point:
     eps: float  # machine epsilon of the FD reference evaluation
     rng: np.random.Generator
     modes: dict[str, str | None]  # mode -> None if usable, else why not
+    dtype: str = "float64"  # the least precise dtype f computes in
 
     @property
     def name(self) -> str:
         return self.probe.name
-
-
-def compute_dtype(problem: Problem, name: str) -> str:
-    """The lowest-precision floating dtype among an input's leaves and the output."""
-    leaves = jax.tree_util.tree_leaves(problem.input_structs[name])
-    leaves += jax.tree_util.tree_leaves(problem.output_struct)
-    floats = [jnp.dtype(s.dtype) for s in leaves if jnp.issubdtype(s.dtype, jnp.inexact)]
-    if not floats:
-        return "float64"
-    return str(max(floats, key=lambda dt: float(jnp.finfo(dt).eps)))
 
 
 def choose_method(requested: str, d: int, m: int) -> str:
@@ -85,7 +76,7 @@ def make_point(
     method: str,
 ) -> Point:
     x0 = probe.layout.flatten(inputs[probe.name])
-    dtype = compute_dtype(problem, probe.name)
+    dtype = probe.compute_dtype(x0, inputs, constants)
     promoted = probe.use_promoted_reference(x0, inputs, constants)
     eps = float(np.finfo(np.float64).eps) if promoted else float(jnp.finfo(dtype).eps)
     scale = np.abs(np.asarray(x0))
@@ -108,6 +99,7 @@ def make_point(
         eps=eps,
         rng=np.random.default_rng(seed_key),
         modes=support,
+        dtype=dtype,
     )
 
 

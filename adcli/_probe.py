@@ -38,6 +38,22 @@ def promote(tree: Any) -> Any:
     return jax.tree_util.tree_map(lambda a: jnp.asarray(a, _promote_dtype(a.dtype)), tree)
 
 
+def _float_dtypes(jaxpr: Any) -> set[Any]:
+    """Real floating dtypes of every variable in a jaxpr and its sub-jaxprs."""
+    found: set[Any] = set()
+    for eqn in jaxpr.eqns:
+        for var in (*eqn.invars, *eqn.outvars):
+            dtype = getattr(getattr(var, "aval", None), "dtype", None)
+            if dtype is not None and jnp.issubdtype(dtype, jnp.inexact):
+                found.add(jnp.dtype(jnp.finfo(dtype).dtype))
+        for value in eqn.params.values():
+            for sub in value if isinstance(value, tuple | list) else (value,):
+                inner = getattr(sub, "jaxpr", sub)
+                if hasattr(inner, "eqns"):
+                    found |= _float_dtypes(inner)
+    return found
+
+
 class InputProbe:
     """Evaluations of ``g(x) = flat(f(inputs with wrt=unflat(x), constants))``."""
 
@@ -57,6 +73,7 @@ class InputProbe:
         self.promoted = False
         self._promotion_tried = False
         self._support: dict[str, str | None] = {}
+        self._jaxpr: Any = None
         self._jit: dict[str, Callable[..., Any]] = {}
 
     # -- the function and its properties ------------------------------------------------
@@ -71,7 +88,19 @@ class InputProbe:
         return g
 
     def jaxpr(self, x0: jax.Array, inputs: Any, constants: Any) -> Any:
-        return jax.make_jaxpr(self._g_native)(x0, inputs, constants)
+        if self._jaxpr is None:
+            self._jaxpr = jax.make_jaxpr(self._g_native)(x0, inputs, constants)
+        return self._jaxpr
+
+    def compute_dtype(self, x0: jax.Array, inputs: Any, constants: Any) -> str:
+        """The least precise floating dtype f computes in (inputs, intermediates, output).
+
+        It sets the rounding allowance of the derivative: a float32 function that
+        computes in bfloat16 inside has bfloat16-accurate derivatives."""
+        found = _float_dtypes(self.jaxpr(x0, inputs, constants).jaxpr)
+        if not found:
+            return "float64"
+        return str(max(found, key=lambda dt: (float(jnp.finfo(dt).eps), str(dt))))
 
     def use_promoted_reference(self, x0: jax.Array, inputs: Any, constants: Any) -> bool:
         """Make the FD reference the float64 version of f if f runs wholly in float64 then.

@@ -1,0 +1,138 @@
+"""Find a narrow cut in a function's jaxpr and split the function there: f = g ∘ h.
+
+A *cut* is one intermediate array v that every path from the input x to the output passes
+through: once v is known, the output no longer depends on x. If v has k entries with
+k < min(n, m), the Jacobian factors as J = J_g (m×k) · J_h (k×n), and the *mixed* mode
+computes J_h by k VJPs, J_g by k JVPs and one k-inner product — fewer passes than either
+plain mode when k ≪ min(n, m).
+
+Only the top level of the jaxpr is searched: a narrow value inside a ``jax.jit``-wrapped
+sub-function (one ``pjit`` equation) is not seen.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+MAX_TRIED = 400  # intermediates tried, narrowest first (each try is one pass over the jaxpr)
+
+
+@dataclass(frozen=True)
+class Split:
+    """f(x, rest) = g(h(x, rest), rest), with the cut value flattened to a k-vector."""
+
+    h: Callable[[Any, Any], jax.Array]  # (x, rest) -> v, shape (k,)
+    g: Callable[[jax.Array, Any], jax.Array]  # (v, rest) -> y, shape (m,)
+    shape: tuple[int, ...]
+    dtype: str
+    size: int
+    primitive: str
+    source: str | None
+
+
+def find_cut(
+    fn: Callable[[Any, Any], jax.Array], x: Any, rest: Any, *, max_size: int
+) -> Split | None:
+    """The narrowest intermediate of ``fn(x, rest)`` that separates x from the output.
+
+    ``x``/``rest`` may be ShapeDtypeStructs (nothing is computed). Only intermediates with
+    fewer than ``max_size`` entries qualify; None when there is none.
+    """
+    closed = jax.make_jaxpr(fn)(x, rest)
+    jaxpr = closed.jaxpr
+    x_vars = set(jaxpr.invars[:1])  # fn flattens x into one vector: the first invar
+    tainted = _taint(jaxpr, x_vars, blocked=None)
+    candidates = []
+    for index, eqn in enumerate(jaxpr.eqns):
+        for var in eqn.outvars:
+            if var in tainted and _size(var) < max_size and hasattr(var, "aval"):
+                candidates.append((_size(var), index, var))
+    candidates.sort(key=lambda c: (c[0], c[1]))
+    for size, index, var in candidates[:MAX_TRIED]:
+        after = _taint(jaxpr, x_vars, blocked=var)
+        if any(not _is_literal(v) and v in after for v in jaxpr.outvars):
+            continue
+        eqn = jaxpr.eqns[index]
+        return Split(
+            h=_sub_function(closed, jaxpr.invars, [var], size),
+            g=_sub_function(closed, [var, *jaxpr.invars[1:]], jaxpr.outvars, size, cut=var),
+            shape=tuple(int(d) for d in var.aval.shape),
+            dtype=str(var.aval.dtype),
+            size=size,
+            primitive=str(eqn.primitive),
+            source=source_line(eqn),
+        )
+    return None
+
+
+def source_line(eqn: Any) -> str | None:
+    """``file:line (function)`` of the user code that made an equation, or None.
+
+    Uses a private JAX helper (``source_info_util.summarize``), isolated here with a
+    fallback because private modules move between releases.
+    """
+    try:
+        from jax._src import source_info_util
+
+        text = source_info_util.summarize(eqn.source_info)
+    except Exception:  # the private API moved: the cut is still named by its shape
+        return None
+    return text if text and not text.startswith("unknown") else None
+
+
+def _size(var: Any) -> int:
+    return math.prod(int(d) for d in getattr(var.aval, "shape", ()))
+
+
+def _is_literal(atom: Any) -> bool:
+    return not hasattr(atom, "count") and hasattr(atom, "val")
+
+
+def _taint(jaxpr: Any, sources: set[Any], blocked: Any) -> set[Any]:
+    """Variables that depend on ``sources``; ``blocked`` is treated as not depending."""
+    tainted = set(sources)
+    for eqn in jaxpr.eqns:
+        if any(not _is_literal(v) and v in tainted for v in eqn.invars):
+            tainted.update(v for v in eqn.outvars if v is not blocked)
+    return tainted
+
+
+def _live(jaxpr: Any, outs: list[Any], given: set[Any]) -> list[Any]:
+    """The equations needed to compute ``outs`` when the ``given`` variables are known."""
+    needed = {v for v in outs if not _is_literal(v)} - given
+    keep = []
+    for eqn in reversed(jaxpr.eqns):
+        if any(v in needed for v in eqn.outvars) and not all(v in given for v in eqn.outvars):
+            keep.append(eqn)
+            needed.update(v for v in eqn.invars if not _is_literal(v) and v not in given)
+    return keep[::-1]
+
+
+def _sub_function(
+    closed: Any, invars: list[Any], outvars: list[Any], size: int, cut: Any = None
+) -> Callable[..., jax.Array]:
+    from jax.extend import core as jcore
+
+    jaxpr = closed.jaxpr
+    given = set(invars) | set(jaxpr.constvars)
+    eqns = _live(jaxpr, list(outvars), given)
+    if cut is not None:  # g: drop the equation that made v, and anything before that needs x
+        eqns = [e for e in eqns if cut not in e.outvars]
+    sub = jcore.Jaxpr(jaxpr.constvars, invars, outvars, eqns)
+    run = jcore.jaxpr_as_fun(jcore.ClosedJaxpr(sub, closed.consts))
+    shape = tuple(int(d) for d in cut.aval.shape) if cut is not None else None
+
+    def call(first: Any, rest: Any) -> jax.Array:
+        leaves = jax.tree_util.tree_leaves(rest)
+        if shape is not None:  # g: the cut arrives flat
+            first = jnp.reshape(first, shape)
+        outs = run(first, *leaves)
+        return jnp.reshape(outs[0], (-1,)) if cut is None else jnp.reshape(outs[0], (-1,))
+
+    return call
