@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable
@@ -13,6 +14,7 @@ import numpy as np
 from adcli._builder import Problem, build
 from adcli._expect import check_expect
 from adcli._first_order import check_first_order, make_point
+from adcli._jaxpr import equations
 from adcli._probe import InputProbe
 from adcli._results import Comparison, SpecResult, worst_verdict
 from adcli._second_order import check_second_order
@@ -157,22 +159,12 @@ def _jaxpr_notes(probe: InputProbe, x0: Any, inputs: Any, constants: Any) -> lis
 
 # Primitives whose inner jaxprs carry their own derivative rules (e.g. jnp.linalg.solve's
 # stop_gradient inside custom_linear_solve): what happens inside them is not the user's.
-_OPAQUE = {"custom_vjp_call", "custom_jvp_call", "custom_linear_solve", "custom_lin"}
+_OPAQUE = frozenset({"custom_vjp_call", "custom_jvp_call", "custom_linear_solve", "custom_lin"})
 
 
 def primitives(jaxpr: Any) -> set[str]:
     """Names of the primitives a jaxpr uses, looking into sub-jaxprs except custom rules."""
-    found: set[str] = set()
-    for eqn in jaxpr.eqns:
-        found.add(eqn.primitive.name)
-        if eqn.primitive.name in _OPAQUE:
-            continue
-        for value in eqn.params.values():
-            for sub in value if isinstance(value, tuple | list) else (value,):
-                inner = getattr(sub, "jaxpr", sub)
-                if hasattr(inner, "eqns"):
-                    found |= primitives(inner)
-    return found
+    return {eqn.primitive.name for eqn in equations(jaxpr, opaque=_OPAQUE)}
 
 
 def _relevant_notes(notes: list[str], comparisons: list[Comparison]) -> list[str]:

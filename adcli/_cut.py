@@ -133,6 +133,6 @@ def _sub_function(
         if shape is not None:  # g: the cut arrives flat
             first = jnp.reshape(first, shape)
         outs = run(first, *leaves)
-        return jnp.reshape(outs[0], (-1,)) if cut is None else jnp.reshape(outs[0], (-1,))
+        return jnp.reshape(outs[0], (-1,))
 
     return call

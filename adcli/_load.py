@@ -17,8 +17,10 @@ from adcli._shapes import read_array, recheck_sizes
 from adcli._spec import (
     METHODS,
     MODES,
+    MEMORY_FIGURES,
     CheckOptions,
     Expect,
+    MemoryOptions,
     Formula,
     OutputSpec,
     Spec,
@@ -36,6 +38,7 @@ TOP_KEYS = (
     "output",
     "check",
     "expect",
+    "memory",
 )
 CHECK_KEYS = tuple(f.name for f in dataclasses.fields(CheckOptions))
 
@@ -203,6 +206,7 @@ def _build(r: Reader) -> Spec:
         output=None if top.get("output") is None else _output(r, top["output"], "output", dims),
         check=_check(r, top.get("check"), inputs, constants, dims),
         expect=_expect(r, top.get("expect"), inputs, constants),
+        memory=None if top.get("memory") is None else _memory(r, top["memory"]),
         description=description or "",
         where=r.where("name"),
         base_dir=r.base_dir,
@@ -378,3 +382,30 @@ def _expect(
                 r.fail(child(path, name), f"'{name}' is not an input", hint, key=True)
         found[what] = {n: _formula(r, f, child(path, n)) for n, f in formulas.items()}
     return Expect(**found)
+
+
+def _memory(r: Reader, value: Any) -> MemoryOptions:
+    """``memory: {budget: 8GB, figure: residuals, layers: 48}`` (the CI guard of adcli memory)."""
+    from adcli._sizes import SIZE_HELP, parse_size
+
+    keys = tuple(f.name for f in dataclasses.fields(MemoryOptions))
+    m = r.mapping(value, "memory", keys, expected="a mapping such as {budget: 8GB}")
+    opts: dict[str, Any] = {}
+    if m.get("budget") is not None:
+        budget = m["budget"]
+        if isinstance(budget, bool) or not isinstance(budget, str | int):
+            r.fail("memory.budget", f"expected {SIZE_HELP}, got {kind_of(budget)}")
+        try:
+            opts["budget"] = parse_size(budget)
+        except ValueError as exc:
+            r.fail("memory.budget", str(exc))
+    if m.get("figure") is not None:
+        figure = m["figure"]
+        if figure not in MEMORY_FIGURES:
+            hint = did_you_mean(str(figure), MEMORY_FIGURES)
+            hint = hint or f"expected one of: {', '.join(MEMORY_FIGURES)}"
+            r.fail("memory.figure", f"unknown figure {figure!r}", hint)
+        opts["figure"] = figure
+    if m.get("layers") is not None:
+        opts["layers"] = r.integer(m["layers"], "memory.layers", minimum=1)
+    return MemoryOptions(**opts)

@@ -19,6 +19,7 @@ import numpy as np
 from adcli._builder import Problem
 from adcli._finite_diff import OFFSETS
 from adcli._flat import FlatLayout
+from adcli._jaxpr import equations
 
 MEMORY_BUDGET = 1 << 30  # bytes of perturbed inputs/outputs alive in one chunk
 _LOW_PRECISION = re.compile(r"\b(f32|bf16|f16|c64)\[")
@@ -41,16 +42,11 @@ def promote(tree: Any) -> Any:
 def _float_dtypes(jaxpr: Any) -> set[Any]:
     """Real floating dtypes of every variable in a jaxpr and its sub-jaxprs."""
     found: set[Any] = set()
-    for eqn in jaxpr.eqns:
+    for eqn in equations(jaxpr):
         for var in (*eqn.invars, *eqn.outvars):
             dtype = getattr(getattr(var, "aval", None), "dtype", None)
             if dtype is not None and jnp.issubdtype(dtype, jnp.inexact):
                 found.add(jnp.dtype(jnp.finfo(dtype).dtype))
-        for value in eqn.params.values():
-            for sub in value if isinstance(value, tuple | list) else (value,):
-                inner = getattr(sub, "jaxpr", sub)
-                if hasattr(inner, "eqns"):
-                    found |= _float_dtypes(inner)
     return found
 
 

@@ -107,6 +107,20 @@ class CheckOptions:
     dims: Mapping[str, int] = field(default_factory=dict)
 
 
+# What ``memory.figure`` may name (see docs/memory.md): the residuals the backward pass
+# stores, or the compiler's temporary / total bytes of the value-and-VJP program.
+MEMORY_FIGURES = ("residuals", "compiled-temp", "compiled-peak")
+
+
+@dataclass(frozen=True)
+class MemoryOptions:
+    """The ``memory:`` section: a CI budget for ``adcli memory`` (exit 1 when exceeded)."""
+
+    budget: int | None = None  # bytes; None: no guard
+    figure: str = "residuals"  # one of MEMORY_FIGURES
+    layers: int | None = None  # treat the function as one block of a stack of this many
+
+
 @dataclass(frozen=True)
 class Expect:
     """Hand-derived derivatives, by input name."""
@@ -127,6 +141,7 @@ class Spec:
     output: OutputSpec | None = None
     check: CheckOptions = field(default_factory=CheckOptions)
     expect: Expect = field(default_factory=Expect)
+    memory: MemoryOptions | None = None
     description: str = ""
     where: Where = field(default_factory=Where)
     base_dir: str = "."  # directory that relative ``python:`` paths are resolved against

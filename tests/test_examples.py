@@ -163,9 +163,7 @@ EXPECTED: dict[str, Expected] = {
             "AD = 0.5 × FD (a scale bug)",
         ),
         ratios={**{("x", k): 0.5 for k in SECOND_ORDER}, ("x", "expect-hessian:ad"): 2.0},
-        patterns={
-            ("x", "expect-hessian:ad"): "constant ratio: the formula = 2 × AD (a scale bug)"
-        },
+        patterns={("x", "expect-hessian:ad"): "constant ratio: the formula = 2 × AD (a scale bug)"},
     ),
     "softplus_wrong_region": Expected(
         verdicts=_first_order(SKIP, FAIL, adjoint=None),

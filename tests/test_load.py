@@ -291,6 +291,10 @@ BAD_CASES = [
     ("output_list_of_sizes", 6, "output[0]", r"expected an output such as {shape: \[n\]}, got"),
     ("not_a_mapping", 1, None, r"a spec must be a mapping .* got a list"),
     ("empty", None, None, r"no spec in this file \(it is empty\)"),
+    ("memory_bad_budget", 6, "memory.budget", r"unknown unit 'gigs' in '8 gigs' \(units: B, kB"),
+    ("memory_bad_number", 5, "memory.budget", r"expected a size such as 8GB, 512MiB or 1.5 GB"),
+    ("memory_unknown_figure", 7, "memory.figure", r"unknown figure 'residual' \(did you mean 're"),
+    ("memory_unknown_key", 6, "memory.bugdet", r"unknown key 'bugdet' \(did you mean 'budget'\?"),
 ]
 
 

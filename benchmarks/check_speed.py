@@ -1,0 +1,254 @@
+"""Speed: time to check a correct function as d grows, adcli against jax.test_util.check_grads
+and torch.autograd.gradcheck; plus the CLI end to end on a 10⁶-parameter spec and
+``adcli --help``.
+
+    python benchmarks/check_speed.py            # full grid (about 6 minutes on 2 cores)
+    python benchmarks/check_speed.py --quick    # smoke run (under a minute)
+
+Times are wall-clock seconds on the CPU backend: the median of --repeats runs after a first
+call that is reported apart (it includes JAX tracing and XLA compilation, with an empty
+adcli compilation cache). A cell whose first call takes over 10 s is repeated once.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from _common import (
+    CASES,
+    REPO,
+    TORCH_MISSING,
+    Timing,
+    emit,
+    fmt_ratio,
+    fmt_s,
+    header,
+    parse_args,
+    run_adcli,
+    run_check_grads,
+    run_torch,
+    table,
+    time_calls,
+    torch,
+    write_json,
+)
+
+FULL_MAX = 10**4  # adcli full and torch full mode are O(d) function evaluations: capped here
+BUDGET_S = 10.0
+SPEC = os.path.join("benchmarks", "specs", "million.yaml")
+TOOLS = ("adcli auto", "adcli full", "check_grads", "torch full", "torch fast")
+
+
+def sizes(quick: bool, case: str) -> list[int]:
+    if case == "logistic":
+        return [10, 1000] if quick else [10, 100, 1000, 10**4, 10**5, 10**6]
+    return [10, 100] if quick else [10, 100, 1000, 10**4]
+
+
+def warm_up() -> None:
+    """One tiny check per tool, so that one-off costs (first jit, torch start-up) do not land
+    in the first row of the table."""
+    for case in CASES.values():
+        x, c = case.point(3, 0)
+        run_adcli(case.jax_fn, x, c)
+        run_check_grads(case.jax_fn, x, c)
+        if torch is not None:
+            run_torch(case.torch_fn, x, c, fast=False)
+            run_torch(case.torch_fn, x, c, fast=True)
+
+
+def time_case(name: str, quick: bool, repeats: int) -> dict[int, dict[str, Timing | float]]:
+    case = CASES[name]
+    results: dict[int, dict[str, Timing | float]] = {}
+    for d in sizes(quick, name):
+        x, c = case.point(d, 0)
+        calls = {
+            "adcli auto": lambda: run_adcli(case.jax_fn, x, c),
+            "adcli full": lambda: run_adcli(case.jax_fn, x, c, method="full"),
+            "check_grads": lambda: run_check_grads(case.jax_fn, x, c),
+            "torch full": lambda: run_torch(case.torch_fn, x, c, fast=False),
+            "torch fast": lambda: run_torch(case.torch_fn, x, c, fast=True),
+        }
+        if torch is None:
+            del calls["torch full"], calls["torch fast"]
+        if d > FULL_MAX:
+            calls.pop("adcli full")
+            calls.pop("torch full", None)
+        row: dict[str, Timing | float] = {}
+        for tool, call in calls.items():
+            row[tool] = time_calls(call, repeats, budget_s=BUDGET_S)
+            emit(f"  {name} d={d:>7} {tool:<12} {fmt_s(row[tool].median):>7} s "
+                 f"(first {fmt_s(row[tool].first)}, verdicts {set(row[tool].verdicts)})")
+        results[d] = row
+    _estimate_torch_full(results)
+    return results
+
+
+def _estimate_torch_full(results: dict[int, dict[str, Timing | float]]) -> None:
+    """Extrapolate torch full mode past FULL_MAX from its two largest measured sizes
+    (t ∝ d^k with the measured k, at least 1; the true cost grows like d² once the
+    function evaluations dominate): an estimate, labelled as such."""
+    measured = sorted(d for d, row in results.items() if isinstance(row.get("torch full"), Timing))
+    if len(measured) < 2:
+        return
+    d0, d1 = measured[-2:]
+    t0, t1 = results[d0]["torch full"].median, results[d1]["torch full"].median
+    k = max(1.0, math.log(t1 / t0) / math.log(d1 / d0))
+    for d, row in results.items():
+        if d > d1:
+            row["torch full est"] = t1 * (d / d1) ** k
+
+
+def render_case(name: str, results: dict[int, dict[str, Timing | float]], repeats: int) -> str:
+    rows, notes = [], []
+    for d, row in results.items():
+        cells = [f"{d:.0e}".replace("e+0", "e") if d >= 1000 else str(d)]
+        for tool in TOOLS:
+            t = row.get(tool)
+            if isinstance(t, Timing):
+                flag = "" if set(t.verdicts) <= {"pass"} else "!"
+                if flag:
+                    notes.append(f"! {tool} at d={d}: verdicts {t.verdicts} on a CORRECT function")
+                cells.append(f"{fmt_s(t.median)}{flag} ({fmt_s(t.first)})")
+            elif tool == "torch full" and "torch full est" in row:
+                cells.append(f"~{fmt_s(row['torch full est'])} est.")
+            elif tool in ("adcli full", "torch full"):
+                cells.append("too slow")
+            else:
+                cells.append("–")
+
+        def med(tool: str) -> float | None:
+            t = row.get(tool)
+            return t.median if isinstance(t, Timing) else None
+
+        cells += [
+            fmt_ratio(med("torch full"), med("adcli full")),
+            fmt_ratio(med("torch fast"), med("adcli auto")),
+            fmt_ratio(med("check_grads"), med("adcli auto")),
+        ]
+        rows.append(cells)
+    columns = ["d", *TOOLS, "torch full/adcli full", "torch fast/adcli auto",
+               "check_grads/adcli auto"]
+    title = (f"{CASES[name].label}: seconds to check a correct float64 function, "
+             f"median of {repeats} (first call)")
+    notes += [
+        "adcli auto = full Jacobian for d ≤ 256 (and d·m ≤ 65536), random directions above.",
+        f"adcli full and torch full (one FD column per coordinate) run for d ≤ {FULL_MAX:.0e}; "
+        "'est.' extrapolates torch full from its two largest sizes.",
+        "Ratios > 1× mean adcli was faster. check_grads: order 1, modes fwd+rev.",
+    ]
+    if torch is None:
+        notes.append(TORCH_MISSING)
+    return table(title, columns, rows, notes)
+
+
+# --- the CLI in a fresh process ---------------------------------------------------------
+
+
+def adcli_command() -> list[str]:
+    script = os.path.join(os.path.dirname(sys.executable), "adcli")
+    return [script] if os.path.exists(script) else [sys.executable, "-m", "adcli"]
+
+
+def run_cli(args: list[str], cache: str | None) -> tuple[float, int, str]:
+    env = dict(os.environ)
+    if cache is not None:
+        env["ADCLI_CACHE_DIR"] = cache
+    start = time.perf_counter()
+    proc = subprocess.run(adcli_command() + args, cwd=REPO, env=env, capture_output=True,
+                          text=True)
+    return time.perf_counter() - start, proc.returncode, proc.stdout + proc.stderr
+
+
+def time_cli(quick: bool, repeats: int) -> dict[str, object]:
+    n = 1 if quick else repeats
+    cold, warm, codes, last = [], [], [], ""
+    for _ in range(n):
+        cache = tempfile.mkdtemp(prefix="adcli-bench-cli-")
+        seconds, rc, last = run_cli(["check", SPEC], cache)
+        cold.append(seconds)
+        codes.append(rc)
+        seconds, rc, _ = run_cli(["check", SPEC], cache)  # the same cache, now filled
+        warm.append(seconds)
+        codes.append(rc)
+        shutil.rmtree(cache, ignore_errors=True)
+    helps = [run_cli(["--help"], None)[0] for _ in range(3 if quick else 5)]
+    probe = subprocess.run(
+        [sys.executable, "-c", "import sys, adcli._cli.main; print('jax' in sys.modules)"],
+        cwd=REPO, capture_output=True, text=True)
+    return {"cold": cold, "warm": warm, "exit_codes": codes, "help": helps,
+            "help_imports_jax": probe.stdout.strip(), "output": last}
+
+
+def render_cli(cli: dict[str, object]) -> str:
+    cold, warm, helps = cli["cold"], cli["warm"], cli["help"]
+    rows = [
+        [f"adcli check {SPEC}, empty compilation cache", fmt_s(statistics.median(cold)),
+         f"{fmt_s(min(cold))}–{fmt_s(max(cold))}", len(cold), "< 20 s"],
+        [f"adcli check {SPEC}, cache from the run before", fmt_s(statistics.median(warm)),
+         f"{fmt_s(min(warm))}–{fmt_s(max(warm))}", len(warm), ""],
+        ["adcli --help", f"{statistics.median(helps):.3f}",
+         f"{min(helps):.3f}–{max(helps):.3f}", len(helps), "< 0.3 s"],
+    ]
+    notes = [
+        "Fresh subprocess each run: python start-up, imports, spec loading, tracing, "
+        "compiling and checking included.",
+        "million.yaml: logistic_million (x: 10⁶) and mlp_million (W1 999×999, b1, w2, b2: "
+        "10⁶ parameters), 2 points each, fwd + rev.",
+        f"exit codes: {sorted(set(cli['exit_codes']))}; importing the CLI imports jax: "
+        f"{cli['help_imports_jax']}",
+    ]
+    return table("CLI end to end, wall seconds (median, min–max)",
+                 ["command", "median s", "range", "runs", "target"], rows, notes)
+
+
+def render_targets(results: dict[str, dict], cli: dict[str, object]) -> str:
+    rows = []
+    for name, res in results.items():
+        row = res.get(FULL_MAX, {})
+        a, t = row.get("adcli full"), row.get("torch full")
+        if isinstance(a, Timing) and isinstance(t, Timing):
+            r = t.median / a.median
+            rows.append([f"full Jacobian at d=1e4, {name}: torch full / adcli full ≥ 3×",
+                         f"{r:.2g}×", "met" if r >= 3 else "NOT met"])
+    cold = statistics.median(cli["cold"])
+    rows.append(["adcli check million.yaml (cold) < 20 s", f"{cold:.1f} s",
+                 "met" if cold < 20 else "NOT met"])
+    help_s = statistics.median(cli["help"])
+    rows.append(["adcli --help < 0.3 s", f"{help_s:.3f} s", "met" if help_s < 0.3 else "NOT met"])
+    notes = ["One-coordinate error at d=1e4 in < 1/20 of torch full mode: see check_power.py."]
+    return table("Targets", ["target", "measured", "status"], rows, notes)
+
+
+def main() -> None:
+    args = parse_args(__doc__)
+    emit(header("adcli benchmarks: check_speed" + (" (--quick)" if args.quick else "")))
+    emit()
+    warm_up()
+    results = {}
+    for name in ("logistic", "tanh_layer"):
+        results[name] = time_case(name, args.quick, args.repeats)
+        emit()
+        emit(render_case(name, results[name], args.repeats))
+        emit()
+    cli = time_cli(args.quick, args.repeats)
+    emit(render_cli(cli))
+    emit()
+    emit(render_targets(results, cli))
+    write_json(args.json, {
+        "cases": {n: {d: {k: (v.to_dict() if isinstance(v, Timing) else v)
+                          for k, v in row.items()} for d, row in r.items()}
+                  for n, r in results.items()},
+        "cli": cli,
+    })
+
+
+if __name__ == "__main__":
+    main()
