@@ -7,6 +7,7 @@ inputs, flattened by FlatLayout) and ``rest`` (the other inputs, the constants, 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,20 +18,11 @@ import numpy as np
 
 from adcli._builder import Problem
 from adcli._cut import Split, find_cut
+from adcli._decide import ORDER as ORDER
 from adcli._errors import UsageError
 from adcli._flat import FlatLayout
 
 TARGETS = ("jacobian", "hessian", "hvp")
-# Fixed preference order: the last tie-break after predicted FLOPs and memory.
-ORDER = (
-    "reverse",
-    "forward",
-    "mixed",
-    "rev-over-rev",
-    "fwd-over-rev",
-    "rev-over-fwd",
-    "fwd-over-fwd",
-)
 
 
 @dataclass(frozen=True)
@@ -57,6 +49,10 @@ class FlatProblem:
     out_layout: FlatLayout
     problem: Problem
 
+    def describe_input(self, index: int) -> str:
+        """A flat input index by name: ``x[3]``, ``params['w1'][0, 2]``."""
+        return re.sub(r"^\['([^']*)'\]", r"\1", self.in_layout.describe(index))
+
     def sample(self, point: int = 0) -> tuple[jax.Array, Any]:
         """x and rest at a sample point of the spec (``rest['v']`` is a seeded unit vector)."""
         inputs = self.problem.sample_inputs(point)
@@ -67,9 +63,7 @@ class FlatProblem:
             "constants": self.problem.sample_constants(),
         }
         if "v" in self.rest_struct:
-            v = np.random.default_rng([self.problem.spec.check.seed, point, 7]).normal(
-                size=self.n
-            )
+            v = np.random.default_rng([self.problem.spec.check.seed, point, 7]).normal(size=self.n)
             rest["v"] = jnp.asarray(v / np.linalg.norm(v), self.dtype)
         return x, rest
 
@@ -105,9 +99,7 @@ def flatten_problem(problem: Problem, *, with_vector: bool = False) -> FlatProbl
     )
 
 
-def make_candidates(
-    flat: FlatProblem, target: str, *, cut: Split | None = None
-) -> list[Candidate]:
+def make_candidates(flat: FlatProblem, target: str, *, cut: Split | None = None) -> list[Candidate]:
     """The candidates for ``target`` (jacobian: forward, reverse, and mixed if ``cut``)."""
     n, m, f = flat.n, flat.m, flat.fn
     if target == "jacobian":

@@ -78,8 +78,10 @@ def compare(
     margin = np.where(tol > 0, diff / np.where(tol > 0, tol, 1.0), np.where(diff > 0, np.inf, 0.0))
     ad_bad = ~np.isfinite(ad)
     margin = np.where(ad_bad, np.inf, margin)
+    # FD too uncertain to tell a 5% error: agreement within its error bar proves nothing.
+    vague = ok_fd & (SAFETY * np.where(ok_fd, error, 0.0) > 0.05 * (np.abs(ref) + scale))
     failed = ok_fd & (margin > 1)
-    undecided = ~ok_fd & ~ad_bad & ~(margin <= 1)
+    undecided = ~ad_bad & ((~ok_fd & ~(margin <= 1)) | (vague & ~failed & (diff > base_tol)))
     failed |= ad_bad
     n_compared = int(ad.size)
     reason = None
@@ -92,7 +94,13 @@ def compare(
     elif undecided.any():
         verdict = "inconclusive"
         idx = np.unravel_index(int(np.argmax(undecided)), ad.shape)
-        reason = _undecided_reason(ref, slope_jump, idx, name_in(idx), step)
+        if ok_fd[idx]:
+            reason = (
+                f"FD cannot decide at {name_in(idx)}: its error bound {error[idx]:.2g} is "
+                f"above 5% of the value (the function is too noisy here for FD)"
+            )
+        else:
+            reason = _undecided_reason(ref, slope_jump, idx, name_in(idx), step)
     shown = failed | undecided
     order = np.argsort(
         -np.where(shown, np.where(np.isfinite(margin), margin, 1e300), -1), axis=None

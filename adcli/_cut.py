@@ -13,6 +13,7 @@ sub-function (one ``pjit`` equation) is not seen.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -83,7 +84,14 @@ def source_line(eqn: Any) -> str | None:
         text = source_info_util.summarize(eqn.source_info)
     except Exception:  # the private API moved: the cut is still named by its shape
         return None
-    return text if text and not text.startswith("unknown") else None
+    if not text or text.startswith("unknown"):
+        return None
+    path, sep, rest = text.partition(":")
+    if sep and os.path.isabs(path):  # a path under the working directory reads better short
+        relative = os.path.relpath(path)
+        if not relative.startswith(".."):
+            text = relative + sep + rest
+    return text
 
 
 def _size(var: Any) -> int:

@@ -15,13 +15,13 @@ from typing import Any
 from adcli._errors import SpecError, UsageError, did_you_mean
 from adcli._shapes import read_array, recheck_sizes
 from adcli._spec import (
+    MEMORY_FIGURES,
     METHODS,
     MODES,
-    MEMORY_FIGURES,
     CheckOptions,
     Expect,
-    MemoryOptions,
     Formula,
+    MemoryOptions,
     OutputSpec,
     Spec,
     Tree,

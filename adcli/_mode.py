@@ -39,8 +39,8 @@ CLOSE = 3.0  # time the candidates predicted within 3× of the best
 MEASURES = ("close", "all", "none")
 Progress = Callable[[str], None]
 TIMING_METHOD = (
-    "first call discarded, 1 warm-up, interleaved rounds (order rotated), "
-    "block_until_ready, median per call; tie = paired ratio within the noise band"
+    "median of interleaved rounds after a discarded first call and a warm-up "
+    "(block_until_ready); a tie = within the paired noise band"
 )
 
 
@@ -110,8 +110,7 @@ def choose_mode(
         candidates = make_candidates(flat, target, cut=split)
     budget = default_memory_budget() if memory_budget is None else memory_budget
     results, compiled = _predict_and_compile(flat, candidates, budget, say)
-    results = _time(flat, results, compiled, measure, time_budget, say)
-    results, errors = results
+    results, errors = _time(flat, results, compiled, measure, time_budget, say)
     recommendation, reason, tied, predicted = decide(
         results, target=target, n=flat.n, m=flat.m, cut=_cut_info(split)
     )
@@ -200,9 +199,7 @@ def _time(
     for r in runnable:
         if r.name not in chosen:
             best = min(_cost(c) for c in runnable)
-            out[r.name] = replace(
-                r, status=f"not timed: predicted {_cost(r) / best:.3g}× the best FLOPs"
-            )
+            out[r.name] = replace(r, status=f"not timed: {_cost(r) / best:.2g}× the best FLOPs")
     errors: list[str] = []
     if chosen:
         say(f"timing {', '.join(chosen)}")

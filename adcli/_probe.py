@@ -313,8 +313,14 @@ class InputProbe:
         return self._batched("jacfwd", fn, np.arange(self.d), x0, inputs, constants).T
 
     def jacobian_rev(self, x0: jax.Array, inputs: Any, constants: Any) -> np.ndarray:
-        """The full Jacobian (m, d) from m VJPs along the unit cotangents."""
-        return self.vjp(x0, np.eye(self.m), inputs, constants)
+        """The full Jacobian (m, d) from m VJPs along the unit cotangents (built on device)."""
+        g = self._g_native
+
+        def fn(idx: jax.Array, x0: jax.Array, inputs: Any, constants: Any) -> Any:
+            pull = jax.vjp(lambda y: g(y, inputs, constants), x0)[1]
+            return jax.vmap(lambda i: pull(jnp.zeros(self.m).at[i].set(1.0))[0])(idx)
+
+        return self._batched("jacrev", fn, np.arange(self.m), x0, inputs, constants)
 
     # -- second order: φ(x) = ⟨u, g(x)⟩ ---------------------------------------------------
     def grad_phi(self, ref: bool) -> Callable[..., Any]:

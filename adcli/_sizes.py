@@ -21,8 +21,7 @@ _UNITS = {
 }
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([A-Za-z]*)\s*$")
 SIZE_HELP = (
-    "a size such as 8GB, 512MiB or 1.5 GB "
-    "(kB/MB/GB/TB are powers of 1000, KiB/MiB/GiB/TiB of 1024)"
+    "a size such as 8GB, 512MiB or 1.5 GB (kB/MB/GB/TB are powers of 1000, KiB/MiB/GiB/TiB of 1024)"
 )
 
 

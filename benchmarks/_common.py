@@ -53,15 +53,27 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # --- command line -------------------------------------------------------------------------
 
 
-def parse_args(doc: str, default_repeats: int = 3, argv: Sequence[str] | None = None
-               ) -> argparse.Namespace:
+def parse_args(
+    doc: str, default_repeats: int = 3, argv: Sequence[str] | None = None
+) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="small grid for a smoke run (under a minute)")
-    parser.add_argument("--repeats", type=int, default=default_repeats, metavar="N",
-                        help=f"timed runs per cell after the first call (default {default_repeats})")
-    parser.add_argument("--seeds", type=int, default=20, metavar="N",
-                        help="random points per power cell (default 20)")
+    parser.add_argument(
+        "--quick", action="store_true", help="small grid for a smoke run (under a minute)"
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=default_repeats,
+        metavar="N",
+        help=f"timed runs after the first call (default {default_repeats})",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=20,
+        metavar="N",
+        help="random points per power cell (default 20)",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the raw rows as JSON")
     return parser.parse_args(argv)
 
@@ -143,6 +155,7 @@ class Case:
 
     name: str
     label: str
+    short: str
     jax_fn: Callable[..., Any]
     torch_fn: Callable[..., Any]
 
@@ -169,10 +182,17 @@ class Case:
 
 
 CASES = {
-    "logistic": Case("logistic", "(a) ln(1+exp⟨a,x⟩)", _jax_logistic, _torch_logistic),
-    "mlp": Case("mlp", "(b) tanh MLP loss", _jax_mlp, _torch_mlp),
-    "tanh_layer": Case("tanh_layer", "(c) tanh(Ax), m=min(d,100)", _jax_tanh_layer,
-                       _torch_tanh_layer),
+    "logistic": Case(
+        "logistic", "(a) ln(1+exp⟨a,x⟩)", "(a) logistic", _jax_logistic, _torch_logistic
+    ),
+    "mlp": Case("mlp", "(b) tanh MLP loss, flat params, batch 32", "(b) MLP", _jax_mlp, _torch_mlp),
+    "tanh_layer": Case(
+        "tanh_layer",
+        "(c) tanh(Ax), m=min(d,100)",
+        "(c) tanh(Ax)",
+        _jax_tanh_layer,
+        _torch_tanh_layer,
+    ),
 }
 
 
@@ -257,7 +277,8 @@ class Outcome:
     verdict: str
     seconds: float
     detail: str = ""
-    locations: tuple[str, ...] = ()
+    locations: tuple[str, ...] = ()  # adcli: comparison.locations of failing comparisons
+    worst_inputs: tuple[str, ...] = ()  # adcli: input_index of their worst mismatches
     margin: float | None = None
 
     @property
@@ -270,16 +291,18 @@ def run_adcli(fn, x, consts, extra=(), *, method="auto", modes=("fwd", "rev"), s
     """adcli's check_function at (x, consts, *extra), differentiating x only."""
     start = time.perf_counter()
     try:
-        res = check_function(fn, x, consts, *extra, wrt=[0], method=method, modes=modes,
-                             seed=seed)
+        res = check_function(fn, x, consts, *extra, wrt=[0], method=method, modes=modes, seed=seed)
     except Exception as exc:  # a crash is a result too
         return Outcome("error", time.perf_counter() - start, f"{type(exc).__name__}: {exc}")
     seconds = time.perf_counter() - start
     bad = [c for c in res.comparisons if c.verdict in ("fail", "inconclusive")]
     locations = tuple(dict.fromkeys(loc for c in bad for loc in c.locations))
-    detail = "; ".join(f"{c.kind} {c.verdict} margin {c.margin:.3g}" + (
-        f" ({c.diagnosis})" if c.diagnosis else "") for c in bad)
-    return Outcome(res.verdict, seconds, detail, locations, res.margin)
+    worst = tuple(dict.fromkeys(w.input_index for c in bad for w in c.worst))
+    detail = "; ".join(
+        f"{c.kind} {c.verdict} margin {c.margin:.3g}" + (f" ({c.diagnosis})" if c.diagnosis else "")
+        for c in bad
+    )
+    return Outcome(res.verdict, seconds, detail, locations, worst, res.margin)
 
 
 def run_check_grads(fn, x, consts, extra=(), *, modes=("fwd", "rev")) -> Outcome:
@@ -309,12 +332,14 @@ def run_torch(fn, x, consts, extra=(), *, fast: bool, seed: int = 0) -> Outcome:
     torch.manual_seed(seed)
     sink = io.StringIO()
     start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(sink), \
-            contextlib.redirect_stderr(sink):
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        contextlib.redirect_stdout(sink),
+        contextlib.redirect_stderr(sink),
+    ):
         warnings.simplefilter("always")
         try:
-            ok = gradcheck(lambda x: fn(x, ct, *et), (xt,), fast_mode=fast,
-                           raise_exception=False)
+            ok = gradcheck(lambda x: fn(x, ct, *et), (xt,), fast_mode=fast, raise_exception=False)
         except Exception as exc:
             return Outcome("error", time.perf_counter() - start, f"{type(exc).__name__}: {exc}")
     seconds = time.perf_counter() - start
@@ -392,6 +417,14 @@ def fmt_s(seconds: float | None) -> str:
     return f"{seconds:.4f}"
 
 
+def fmt_d(d: int) -> str:
+    """10, 100, 10³, 10⁴, ... (powers of ten above 100 as powers)."""
+    exp = len(str(d)) - 1
+    if d >= 1000 and d == 10**exp:
+        return "10" + str(exp).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    return str(d)
+
+
 def fmt_ratio(num: float | None, den: float | None) -> str:
     if not num or not den:
         return "–"
@@ -403,15 +436,22 @@ def fmt_count(k: int, n: int) -> str:
     return f"{k}/{n}" if n else "–"
 
 
-def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
-          notes: Sequence[str] = ()) -> str:
-    """Plain text with aligned columns: the first left-aligned, the others right-aligned."""
+def table(
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    notes: Sequence[str] = (),
+    left: int = 1,
+) -> str:
+    """Plain text with aligned columns: the first ``left`` left-aligned, the rest right."""
     cells = [[str(c) for c in columns]] + [[str(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
 
     def line(row: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+        return "  ".join(
+            c.ljust(w) if i < left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
 
     rule = "-" * len(line(cells[0]))
     out = [title, rule, line(cells[0]), rule, *(line(r) for r in cells[1:]), rule]

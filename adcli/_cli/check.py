@@ -24,13 +24,17 @@ def _parse_dims(values: tuple[str, ...]) -> dict[str, int]:
     return dims
 
 
-def write_atomically(path: str, text: str) -> None:
+def write_atomically(path: str, text: str | bytes) -> None:
     """Write via a temporary file and a rename, so a reader never sees half a report."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".adcli-", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(text)
+        if isinstance(text, bytes):  # a figure (choose-mode --plot)
+            with os.fdopen(fd, "wb") as binary:
+                binary.write(text)
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8") as stream:
+                stream.write(text)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -8,6 +8,8 @@ import click
 
 from adcli import __version__
 from adcli._cli.check import check_command
+from adcli._cli.choose_mode import choose_mode_command
+from adcli._cli.memory import memory_command
 
 EXIT_CODES = """\b
 Exit codes:
@@ -31,6 +33,8 @@ def cli() -> None:
 
 
 cli.add_command(check_command)
+cli.add_command(memory_command)
+cli.add_command(choose_mode_command)
 
 
 def main() -> None:

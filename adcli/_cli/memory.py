@@ -1,0 +1,146 @@
+"""``adcli memory``: parse options, analyse each spec, render the report, return the exit code."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from adcli._cli.check import _parse_dims, write_atomically
+from adcli._errors import AdcliError
+
+
+def _parse_budget(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    from adcli._sizes import parse_size
+
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command("memory")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--layers",
+    type=click.IntRange(min=1),
+    help="Treat the function as one block of an L-layer stack and extrapolate schedules.",
+)
+@click.option(
+    "--budget",
+    callback=_parse_budget,
+    metavar="SIZE",
+    help="Activation memory to fit, e.g. 8GB or 512MiB: pick the least recompute that fits.",
+)
+@click.option("--measure", is_flag=True, help="Also run the VJP and measure peak memory and time.")
+@click.option(
+    "--no-policies", is_flag=True, help="Skip the checkpoint policies (one compile each)."
+)
+@click.option(
+    "--dim",
+    "dims",
+    multiple=True,
+    metavar="NAME=SIZE",
+    help="Override a named size, e.g. --dim batch=8 (repeatable).",
+)
+@click.option(
+    "--spec", "only", multiple=True, metavar="NAME", help="Only the spec(s) with this name."
+)
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Residual groups to list; the rest are summed.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Report format on stdout.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Also write the JSON report to this file (atomically).",
+)
+@click.option("--no-color", is_flag=True, help="Plain output without colours.")
+def memory_command(
+    paths: tuple[str, ...],
+    layers: int | None,
+    budget: int | None,
+    measure: bool,
+    no_policies: bool,
+    dims: tuple[str, ...],
+    only: tuple[str, ...],
+    top: int,
+    fmt: str,
+    output: str | None,
+    no_color: bool,
+) -> None:
+    """What reverse mode stores, what XLA allocates, and what checkpointing buys back.
+
+    Works from shapes alone (nothing is allocated) unless --measure is given. Exits 1
+    when a spec's memory.budget is exceeded (a CI guard), 2 on errors. See docs/memory.md.
+
+    \b
+    Examples:
+      adcli memory specs/memory/mlp.yaml
+      adcli memory specs/memory/gpt2_xl_block.yaml --layers 48 --budget 8GB
+      adcli memory spec.yaml --measure --dim batch=4
+      adcli memory spec.yaml --format json -o memory.json
+    """
+    import json
+
+    from rich.console import Console
+
+    overrides = _parse_dims(dims)
+    err = Console(stderr=True, no_color=no_color, highlight=False)
+    try:
+        from adcli._memory import memory_report
+
+        with err.status("analysing memory", spinner="dots") if err.is_terminal else _null():
+            report = memory_report(
+                paths,
+                dims=overrides,
+                only=only,
+                layers=layers,
+                budget=budget,
+                measure=measure,
+                policies=not no_policies,
+            )
+    except AdcliError as exc:
+        err.print(f"[bold red]adcli: error:[/bold red] {exc}", highlight=False, markup=True)
+        sys.exit(exc.exit_code)
+    from adcli._results import memory_report_dict
+
+    if output or fmt == "json":
+        text = json.dumps(memory_report_dict(report), indent=2, ensure_ascii=False)
+        if output:
+            write_atomically(output, text + "\n")
+        if fmt == "json":
+            click.echo(text)
+    if fmt == "text":
+        from adcli._report.memory_console import render
+
+        out = Console(
+            no_color=no_color,
+            highlight=False,
+            soft_wrap=False,
+            width=None if sys.stdout.isatty() else 140,
+        )
+        render(report, out, top=top)
+    sys.exit(report.exit_code)
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None

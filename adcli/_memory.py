@@ -1,0 +1,351 @@
+"""``adcli memory``: what a spec's derivatives store, what XLA allocates, what checkpointing
+would buy back, and (``--measure``) what a run really takes.
+
+Everything except ``--measure`` works on abstract values: the function is traced, lowered and
+compiled on ``jax.ShapeDtypeStruct``s, so a GPT-2-XL block at batch 32 × 1024 tokens is
+analysed without allocating it. Engines here return data (adcli._results); the CLI renders it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from adcli._builder import Problem, build
+from adcli._errors import AdcliError, UsageError, did_you_mean
+from adcli._policies import available_policies, evaluate_policy, mark_pareto
+from adcli._programs import (
+    PROGRAMS,
+    Analysis,
+    analyse,
+    compiled_memory,
+    make_program,
+    program_args,
+    tagged_names,
+)
+from adcli._residuals import block_function, residuals
+from adcli._results import (
+    Guard,
+    MemoryReport,
+    MemoryResult,
+    PolicyResult,
+    Recommendation,
+    ScheduleResult,
+)
+from adcli._schedules import Block, pick, stack_schedules
+from adcli._sizes import format_size
+from adcli._spec import Spec
+
+
+def memory_report(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    dims: Mapping[str, int] | None = None,
+    only: Sequence[str] = (),
+    layers: int | None = None,
+    budget: int | None = None,
+    measure: bool = False,
+    policies: bool = True,
+) -> MemoryReport:
+    """``analyse_memory`` for every spec under ``paths`` (files or directories).
+
+    Raises:
+        SpecError: a spec cannot be loaded or built; UsageError: a bad option.
+    """
+    from adcli._load import apply_overrides
+    from adcli._run import collect_specs
+
+    start = time.perf_counter()
+    specs, errors = collect_specs(paths)
+    if errors:
+        raise AdcliError("; ".join(errors))
+    names = [s.name for s in specs]
+    for name in only:
+        if name not in names:
+            hint = did_you_mean(name, names)
+            raise UsageError(f"--spec {name}: no such spec" + (f" ({hint})" if hint else ""))
+    chosen = [s for s in specs if not only or s.name in only]
+    for name in dims or {}:
+        if not any(name in s.dims for s in chosen):
+            hint = did_you_mean(name, {d for s in chosen for d in s.dims})
+            raise UsageError(
+                f"--dim {name}: no spec has a dim '{name}'" + (f" ({hint})" if hint else "")
+            )
+    results = []
+    for spec in chosen:
+        own = {k: v for k, v in (dims or {}).items() if k in spec.dims}
+        spec = apply_overrides(spec, dims=own) if own else spec
+        results.append(
+            analyse_memory(spec, layers=layers, budget=budget, measure=measure, policies=policies)
+        )
+    return MemoryReport(tuple(results), seconds=time.perf_counter() - start)
+
+
+def analyse_memory(
+    spec: Spec,
+    *,
+    layers: int | None = None,
+    budget: int | None = None,
+    measure: bool = False,
+    policies: bool = True,
+) -> MemoryResult:
+    """The memory figures of one spec at its full ``dims`` (not ``check.dims``).
+
+    Cost: one trace for the residuals; three lower+compile (forward, VJP, JVP); one more
+    VJP lower+compile per checkpoint policy. Only ``measure=True`` allocates and runs.
+
+    Args:
+        layers: treat the function as one block of an L-layer stack (default: the spec's
+            ``memory.layers``) and extrapolate schedules.
+        budget: bytes the recommendation must fit (default: the spec's ``memory.budget``).
+        measure: also run the VJP program on sampled inputs and measure peak memory and time.
+        policies: evaluate JAX's checkpoint policies (the slow part on large functions).
+
+    Raises:
+        SpecError: the spec cannot be built; UsageError: ``layers`` cannot be applied.
+    """
+    from adcli._check import enable_x64
+
+    enable_x64()
+    start = time.perf_counter()
+    problem = build(spec)
+    options = spec.memory
+    layers = layers if layers is not None else (options.layers if options else None)
+    budget = budget if budget is not None else (options.budget if options else None)
+    inputs, constants = problem.input_structs, problem.constant_structs
+    output = problem.output_struct
+    f = block_function(problem.fn)
+    saved = residuals(problem.fn, inputs, constants)
+    analyses: dict[str, Analysis] = {
+        kind: analyse(make_program(kind, f), program_args(kind, inputs, constants, output))
+        for kind in PROGRAMS
+    }
+    compiled = tuple(compiled_memory(kind, analyses[kind]) for kind in PROGRAMS)
+    notes = [f"residuals listed by {saved.method}"]
+    if policies and jax.default_backend() == "cpu":
+        notes.append("offload policies skipped: on CPU, host memory is the device memory")
+    notes += sorted({f"{c.program}: {c.note}" for c in compiled if c.note})
+    warnings: list[str] = []
+    results: list[PolicyResult] = []
+    if policies:
+        results = _policies(problem, analyses["vjp"], warnings)
+    carry, carry_bytes, schedules = (), 0, ()
+    block_flops: dict[str, float] = {}
+    if analyses["forward"].flops and analyses["vjp"].flops:
+        block_flops = {"forward": analyses["forward"].flops, "vjp": analyses["vjp"].flops}
+    if layers is not None:
+        carry, carry_bytes = _carry(problem)
+        if not block_flops:
+            raise UsageError("--layers needs FLOP estimates, which this backend does not give")
+        block = Block(
+            saved.bytes + carry_bytes, carry_bytes, block_flops["forward"], block_flops["vjp"]
+        )
+        per_policy = [
+            (p.name, p.residual_bytes, p.extra_flops_pct)
+            for p in results
+            if p.error is None and p.extra_flops_pct is not None and p.name != "everything_saveable"
+        ]
+        schedules = tuple(stack_schedules(block, layers, per_policy, budget))
+    guard = _guard(spec, saved.bytes, compiled, layers, carry_bytes)
+    recommendation = _recommend(saved.bytes, results, schedules, budget, layers)
+    measurement = _measure(problem, compiled) if measure else None
+    return MemoryResult(
+        name=spec.name,
+        file=spec.where.file,
+        line=spec.where.line,
+        backend=f"{jax.default_backend()} ({jax.devices()[0].device_kind})",
+        dtypes=_dtypes(problem),
+        dims=dict(problem.dims),
+        residuals=saved,
+        compiled=compiled,
+        policies=tuple(results),
+        layers=layers,
+        carry=carry,
+        carry_bytes=carry_bytes,
+        block_flops=block_flops,
+        schedules=schedules,
+        budget=budget,
+        guard=guard,
+        recommendation=recommendation,
+        measurement=measurement,
+        notes=tuple(notes),
+        warnings=tuple(warnings),
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _policies(problem: Problem, plain: Analysis, warnings: list[str]) -> list[PolicyResult]:
+    inputs, constants = problem.input_structs, problem.constant_structs
+    names = tagged_names(problem.fn, inputs, constants)
+    # On CPU the device memory is host memory: offloading to pinned_host saves nothing.
+    memories = ()
+    if jax.default_backend() != "cpu":
+        memories = tuple(m.kind for m in jax.devices()[0].addressable_memories())
+    results = []
+    for policy in available_policies(names, memories):
+        try:
+            result = evaluate_policy(
+                policy, problem.fn, inputs, constants, problem.output_struct, plain
+            )
+        except Exception as exc:  # one policy failing (e.g. offload) must not hide the others
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            result = PolicyResult(
+                policy.name,
+                policy.description,
+                0,
+                0,
+                None,
+                None,
+                None,
+                error=f"{type(exc).__name__}: {message}"[:200],
+            )
+        results.append(result)
+    stripped = [p.name for p in results if p.stripped]
+    if stripped:
+        backend = jax.default_backend()
+        warnings.append(
+            f"XLA:{backend} removed the optimisation barriers of jax.checkpoint and merged the "
+            f"recompute for {', '.join(stripped)} (no more dots after compiling than without "
+            f"checkpointing, {plain.dots_compiled}): their compiled temp bytes do not show what "
+            "the policy saves. Checkpoint the body of a lax.scan over layers instead (a loop "
+            "body keeps its recompute); the lowered FLOPs and saved bytes above show the plan."
+        )
+    return mark_pareto(results)
+
+
+def _carry(problem: Problem) -> tuple[tuple[str, ...], int]:
+    """The inputs shaped like the output: the activation the previous block hands on."""
+    out = problem.output_struct
+    if not isinstance(out, jax.ShapeDtypeStruct):
+        raise UsageError(
+            f"--layers: spec '{problem.spec.name}' returns a pytree; a block of a stack must "
+            "return one array shaped like one of its inputs (the activation it hands on)"
+        )
+    names = tuple(
+        name
+        for name, struct in problem.input_structs.items()
+        if isinstance(struct, jax.ShapeDtypeStruct)
+        and struct.shape == out.shape
+        and struct.dtype == out.dtype
+    )
+    if not names:
+        shape = f"{out.dtype}{list(out.shape)}"
+        raise UsageError(
+            f"--layers: spec '{problem.spec.name}' returns {shape}, but no input has that "
+            "shape and dtype; a block of a stack maps its input activation to one of the same "
+            "shape (e.g. x [batch, seq, hidden] -> [batch, seq, hidden])"
+        )
+    return names[:1], out.dtype.itemsize * int(jnp.prod(jnp.array(out.shape)) if out.shape else 1)
+
+
+def _guard(
+    spec: Spec, saved: int, compiled: tuple[Any, ...], layers: int | None, carry: int
+) -> Guard | None:
+    options = spec.memory
+    if options is None or options.budget is None:
+        return None
+    vjp = next(c for c in compiled if c.program == "vjp")
+    if options.figure == "residuals":
+        if layers is not None:
+            value, what = (
+                layers * (saved + carry),
+                f"activations of {layers} stacked blocks, no checkpointing",
+            )
+        else:
+            value, what = saved, "residuals the backward pass stores (arguments excluded)"
+    else:
+        field = "temp_bytes" if options.figure == "compiled-temp" else "peak_bytes"
+        value = getattr(vjp, field)
+        kind = "temporary" if field == "temp_bytes" else "total"
+        what = f"XLA {kind} bytes of the value-and-VJP program"
+        if value is None:
+            raise UsageError(
+                f"memory.figure {options.figure}: this backend gives no memory analysis; "
+                "use figure: residuals"
+            )
+    return Guard(options.figure, options.budget, int(value), value > options.budget, what)
+
+
+def _recommend(
+    saved: int,
+    policies: list[PolicyResult],
+    schedules: tuple[ScheduleResult, ...],
+    budget: int | None,
+    layers: int | None,
+) -> Recommendation | None:
+    if layers is not None:
+        options = list(schedules)
+        full = schedules[0].memory_bytes if schedules else 0
+    else:
+        options = [ScheduleResult("no checkpointing (as written)", "none", saved, 0.0, "")]
+        options += [
+            ScheduleResult(p.name, "policy", p.residual_bytes, p.extra_flops_pct, p.description)
+            for p in policies
+            if p.error is None and p.extra_flops_pct is not None and p.name != "everything_saveable"
+        ]
+        full = saved
+    if len(options) == 1 and budget is None:
+        return None
+    chosen = pick(options, budget, full)
+    if chosen is None:
+        least = min(options, key=lambda s: s.memory_bytes)
+        return Recommendation(
+            "none fits",
+            f"the least memory is {format_size(least.memory_bytes)} ({least.name}), above the "
+            f"budget of {format_size(budget)}: reduce the batch or sequence, shard, or offload",
+            least.memory_bytes,
+            least.extra_flops_pct,
+            fits=False,
+        )
+    best, why = chosen
+    stripped = any(p.stripped and p.name in best.name for p in policies)
+    reason = (
+        f"{why}: {format_size(best.memory_bytes)} of activations instead of "
+        f"{format_size(full)}, for {best.extra_flops_pct:.1f}% more FLOPs"
+    )
+    host = next((p.host_bytes for p in policies if p.name in best.name and p.host_bytes), 0)
+    if host:
+        reason += f"; {format_size(host)} per block move to host memory (transfers not counted)"
+    if stripped and layers is None:
+        reason += " (XLA strips this checkpoint on one block: apply it to a lax.scan body)"
+    return Recommendation(
+        best.name,
+        reason,
+        best.memory_bytes,
+        best.extra_flops_pct,
+        fits=None if budget is None else True,
+    )
+
+
+def _dtypes(problem: Problem) -> dict[str, str]:
+    found = {}
+    for group in (problem.input_structs, problem.constant_structs):
+        for name, tree in group.items():
+            kinds = sorted({str(leaf.dtype) for leaf in jax.tree_util.tree_leaves(tree)})
+            found[name] = ",".join(kinds)
+    found["output"] = ",".join(
+        sorted({str(leaf.dtype) for leaf in jax.tree_util.tree_leaves(problem.output_struct)})
+    )
+    return found
+
+
+def _measure(problem: Problem, compiled: tuple[Any, ...]) -> Any:
+    from adcli._measure import available_bytes, measure
+
+    vjp = next(c for c in compiled if c.program == "vjp")
+    free = available_bytes()
+    if vjp.peak_bytes is not None and free is not None and vjp.peak_bytes > 0.8 * free:
+        raise UsageError(
+            f"--measure: spec '{problem.spec.name}' needs about {format_size(vjp.peak_bytes)} "
+            f"(XLA's estimate for its value and VJP) but only {format_size(free)} is available; "
+            "measure a smaller size with --dim"
+        )
+    inputs, constants = problem.sample_inputs(0), problem.sample_constants()
+    cotangent = jax.tree_util.tree_map(lambda s: jnp.ones(s.shape, s.dtype), problem.output_struct)
+    program = make_program("vjp", block_function(problem.fn))
+    return measure(program, (inputs, constants, cotangent))

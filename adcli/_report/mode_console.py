@@ -1,0 +1,164 @@
+"""Terminal report of a ModeReport: a table of candidates, the recommendation and why."""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from adcli._results import CandidateResult, ModeReport, ModeResult, SweepResult, to_dict
+
+
+def to_json(report: ModeReport) -> str:
+    """The report as strict JSON text (docs/choose-mode.md lists the fields)."""
+    return json.dumps(to_dict(report), indent=2, ensure_ascii=False, allow_nan=False)
+
+
+def seconds(x: float | None) -> str:
+    """1.23 s, 4.5 ms, 67 µs."""
+    if x is None:
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if x >= scale:
+            return f"{x / scale:.3g} {unit}"
+    return f"{x * 1e9:.3g} ns"
+
+
+def size(x: float | None) -> str:
+    if x is None:
+        return "-"
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(x) < 1000 or unit == "TB":
+            return f"{x:.0f} {unit}" if unit == "B" else f"{x:.3g} {unit}"
+        x /= 1000
+    return "-"
+
+
+def flops(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.3g}" if x < 1e4 else f"{x:.2e}"
+
+
+def render(report: ModeReport, console: Console) -> None:
+    """Print each spec's table (or each sweep's), then any errors."""
+    for message in report.errors:
+        console.print(Text("ERROR ", style="bold red") + Text(message))
+    for result in report.results:
+        render_result(result, console)
+    for sweep in report.sweeps:
+        render_sweep(sweep, console)
+
+
+def render_result(result: ModeResult, console: Console) -> None:
+    where = f"{result.file}:{result.line}" if result.file else "<spec>"
+    dims = " ".join(f"{k}={v}" for k, v in result.dims.items())
+    console.print(
+        f"[bold]{escape(result.name)}[/bold]  [dim]{escape(where)}  {escape(dims)}[/dim]\n"
+        f"[dim]{result.target} of Rⁿ → Rᵐ with n = {result.n}, m = {result.m} · backend "
+        f"{result.backend} · {result.dtype} · memory budget {size(result.memory_budget_bytes)}"
+        "[/dim]"
+    )
+    if result.cut is not None:
+        cut = result.cut
+        shape = "×".join(str(d) for d in cut.shape) or "scalar"
+        console.print(
+            f"[dim]narrow intermediate: {cut.dtype}[{shape}] ({cut.size} entries, "
+            f"{escape(cut.primitive)}) at {escape(cut.source or 'an unknown line')}[/dim]"
+        )
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for column, justify in (
+        ("candidate", "left"),
+        ("passes", "left"),
+        ("pred. FLOPs", "right"),
+        ("compile", "right"),
+        ("run (median)", "right"),
+        ("spread", "right"),
+        ("memory", "right"),
+        ("status", "left"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for c in result.candidates:
+        table.add_row(*_row(c, result))
+    console.print(table)
+    if result.recommendation is not None:
+        console.print(
+            Text("→ ", style="bold")
+            + Text(result.recommendation, style="bold green")
+            + Text(f"  {result.reason.partition(': ')[2] or result.reason}")
+        )
+        if result.tied:
+            console.print(f"[yellow]tie within the timing noise: {', '.join(result.tied)}[/yellow]")
+    else:
+        console.print(Text(f"no recommendation: {result.reason}", style="bold red"))
+    for message in result.errors:
+        console.print(Text("ERROR ", style="bold red") + Text(message))
+    console.print(f"[dim]timing: {result.timing_method} · {result.seconds:.1f}s in all[/dim]\n")
+
+
+def _row(c: CandidateResult, result: ModeResult) -> list[Text | str]:
+    style = (
+        "bold green"
+        if c.name == result.recommendation
+        else "red"
+        if c.status.startswith(("error", "disagrees"))
+        else "yellow"
+        if c.status.startswith("skipped")
+        else ""
+    )
+    status = "ok" if c.status == "ok" and not c.samples else c.status
+    if c.status == "ok" and c.samples:
+        status = f"timed, {len(c.samples)} rounds"
+    spread = f"±{c.spread * 50:.0f}%" if c.spread is not None else "-"
+    return [
+        Text(c.name, style=style),
+        c.passes,
+        flops(c.predicted_flops),
+        seconds(c.compile_seconds),
+        seconds(c.median_seconds),
+        spread,
+        size(c.memory_bytes),
+        Text(status, style=style if style != "bold green" else ""),
+    ]
+
+
+def render_sweep(sweep: SweepResult, console: Console) -> None:
+    first = sweep.results[0] if sweep.results else None
+    backend = f"backend {first.backend} · {first.dtype}" if first else ""
+    console.print(
+        f"[bold]{escape(sweep.name)}[/bold]  [dim]sweep over {sweep.dim} · {backend}[/dim]"
+    )
+    names = [c.name for c in first.candidates] if first else []
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    table.add_column(sweep.dim, justify="right")
+    table.add_column("n", justify="right")
+    table.add_column("m", justify="right")
+    for name in names:
+        table.add_column(name, justify="right")
+    table.add_column("rev/fwd", justify="right")
+    table.add_column("recommended", justify="left")
+    table.add_column("", justify="left")
+    for p in sweep.points:
+        table.add_row(
+            str(p.value),
+            str(p.n),
+            str(p.m),
+            *[seconds(p.times.get(name)) for name in names],
+            f"{p.ratio:.3g}" if p.ratio else "-",
+            p.recommendation or "-",
+            Text("◀ crossover", style="bold yellow") if p.crossover else "",
+        )
+    console.print(table)
+    console.print(
+        f"[dim]rev/fwd > 1: forward is faster. crossover: {escape(sweep.crossover or 'none')}[/dim]"
+    )
+    for result in sweep.results:
+        for message in result.errors:
+            console.print(
+                Text(f"ERROR {sweep.dim}={result.dims.get(sweep.dim)}: ", style="bold red")
+                + Text(message)
+            )
+    console.print()
