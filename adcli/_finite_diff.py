@@ -26,13 +26,22 @@ import numpy as np
 # Multiples of the level step h at which g is evaluated, in this order.
 OFFSETS = np.array([1.0, -1.0, 0.5, -0.5, 0.25, -0.25])
 LEVEL_RATIO = 1.0 / 32.0
-LEVELS = 3
 ROUNDING_FACTOR = 7.0
 
 
+COARSE_RATIO = 8.0
+# The order levels are tried in: the base step, two finer (kinks, fast variation), then two
+# coarser (rounding: a large |f| next to a small derivative needs a longer step).
+LEVEL_ORDER = (0, 1, 2, -1, -2)
+
+
 def level_step(eps: float, level: int) -> float:
-    """The step of ``level`` (0 = coarsest) for a function evaluated with machine epsilon eps."""
-    return eps ** (1.0 / 7.0) * LEVEL_RATIO**level
+    """The step of ``level`` for a function evaluated with machine epsilon ``eps``.
+
+    Level 0 is ε^(1/7) (optimal for an O(h⁶) formula); level k > 0 is 32^k times finer,
+    level k < 0 is 8^|k| times coarser."""
+    base = eps ** (1.0 / 7.0)
+    return base * LEVEL_RATIO**level if level >= 0 else base * COARSE_RATIO ** (-level)
 
 
 @dataclass(frozen=True)
@@ -85,7 +94,9 @@ def combine(values: np.ndarray, center: np.ndarray, h: float, eps: float) -> Est
     # the differences themselves bounds the error: wider, but still honest.
     converged = within_noise | asymptotic
     trusted = finite & ~kink
-    truncation = np.abs(rr - r2)
+    # Two estimates of the O(h⁴) error that bounds RR's: they agree when h is asymptotic
+    # and the larger is the safer where it is only nearly so.
+    truncation = np.maximum(np.abs(rr - r2), np.abs(r2 - r1) / 16)
     error = np.where(converged, truncation, truncation + spread) + rounding
     error = np.where(trusted, error, np.inf)
     value = np.where(finite, rr, np.nan)

@@ -20,6 +20,7 @@ from adcli._builder import Problem
 from adcli._finite_diff import OFFSETS
 from adcli._flat import FlatLayout
 from adcli._jaxpr import equations
+from adcli._promote import promote_function
 
 MEMORY_BUDGET = 1 << 30  # bytes of perturbed inputs/outputs alive in one chunk
 _LOW_PRECISION = re.compile(r"\b(f32|bf16|f16|c64)\[")
@@ -99,21 +100,28 @@ class InputProbe:
         return str(max(found, key=lambda dt: (float(jnp.finfo(dt).eps), str(dt))))
 
     def use_promoted_reference(self, x0: jax.Array, inputs: Any, constants: Any) -> bool:
-        """Make the FD reference the float64 version of f if f runs wholly in float64 then.
+        """Make the FD reference a float64 version of f, if one can be had.
 
-        Returns whether it does. Must be called before any reference evaluation."""
+        First by casting inputs and constants; if f still computes in low precision
+        (captured float32 arrays, casts inside), by running its jaxpr promoted
+        (``adcli._promote``). Returns whether it worked. Call before any reference use.
+        """
         if self._promotion_tried:
             return self.promoted
         self._promotion_tried = True
-        g = self._make_g(promoted=True)
-        try:
-            text = str(jax.make_jaxpr(g)(x0, promote(inputs), promote(constants)))
-        except Exception:  # user code that insists on its own dtypes: use it as it is
-            return False
-        if _LOW_PRECISION.search(text) is not None:
-            return False
-        self._g_ref, self.promoted = g, True
-        return True
+        args = (x0, promote(inputs), promote(constants))
+        candidates = [lambda: self._make_g(promoted=True)]
+        candidates.append(lambda: promote_function(self._g_native, x0, inputs, constants))
+        for make in candidates:
+            try:
+                g = make()
+                text = str(jax.make_jaxpr(g)(*args))
+            except Exception:  # user code that insists on its own dtypes: try the next way
+                continue
+            if _LOW_PRECISION.search(text) is None:
+                self._g_ref, self.promoted = g, True
+                return True
+        return False
 
     def supports(self, mode: str, x0: jax.Array, inputs: Any, constants: Any) -> str | None:
         """None if ``mode`` ('fwd' or 'rev') can be traced, else the reason it cannot."""

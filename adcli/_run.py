@@ -49,8 +49,10 @@ def apply(specs: list[Spec], overrides: Overrides) -> list[Spec]:
     for name in overrides.dims:
         if name not in known_dims:
             hint = did_you_mean(name, known_dims)
+            known = ", ".join(sorted(known_dims)) or "none"
             raise UsageError(
                 f"--dim {name}: no spec has a dim '{name}'" + (f" ({hint})" if hint else "")
+                + f"; dims: {known}"
             )
     if overrides.only:
         names = {s.name for s in specs}
@@ -73,6 +75,21 @@ def apply(specs: list[Spec], overrides: Overrides) -> list[Spec]:
     return out
 
 
+class CannotCheck(Exception):
+    """The function raised while being checked (not a spec error, not an adcli bug)."""
+
+    def __init__(self, spec: Spec, exc: Exception) -> None:
+        lines = str(exc).strip().splitlines()
+        text = lines[0] if lines else ""
+        hint = ""
+        if "vmap" in text or "batch" in text.lower():
+            hint = " (adcli evaluates perturbed points in one vmapped call: the function must be vmappable)"
+        location = f"{spec.where.file}:{spec.where.line}: " if spec.where.file else ""
+        super().__init__(
+            f"{location}the function fails while being checked: {type(exc).__name__}: {text}{hint}"
+        )
+
+
 def check_specs(
     specs: Sequence[Spec],
     *,
@@ -89,14 +106,25 @@ def check_specs(
         if progress:
             progress(spec.name, "building")
         try:
-            result = check_spec(
-                spec, progress=(lambda what, n=spec.name: progress(n, what)) if progress else None
-            )
-        except SpecError as exc:
+            try:
+                result = check_spec(
+                    spec,
+                    progress=(lambda what, n=spec.name: progress(n, what)) if progress else None,
+                )
+            except (SpecError, KeyboardInterrupt):
+                raise
+            except Exception as exc:
+                # The user's function failed under a transformation adcli needs (vmap of a
+                # pure_callback, a jit of Python control flow, ...): report it against the
+                # spec and go on with the others. ADCLI_DEBUG=1 shows the traceback.
+                if os.environ.get("ADCLI_DEBUG"):
+                    raise
+                raise CannotCheck(spec, exc) from exc
+        except (SpecError, CannotCheck) as exc:
             result = SpecResult(
                 name=spec.name,
                 file=spec.where.file,
-                line=exc.line or spec.where.line,
+                line=getattr(exc, "line", None) or spec.where.line,
                 verdict="error",
                 seed=spec.check.seed,
                 points=spec.check.points,
@@ -104,7 +132,7 @@ def check_specs(
                 backend="-",
                 dtypes={},
                 method="-",
-                error=exc.format(),
+                error=exc.format() if isinstance(exc, SpecError) else str(exc),
             )
         results.append(result)
     return CheckReport(

@@ -42,7 +42,15 @@ def write_atomically(path: str, text: str | bytes) -> None:
         raise
 
 
-@click.command("check")
+EXIT_CODES = """\b
+Exit codes:
+  0  every check passed
+  1  a check failed (or was inconclusive, unless --allow-inconclusive)
+  2  bad usage or a spec that cannot be loaded or built
+"""
+
+
+@click.command("check", epilog=EXIT_CODES)
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option(
     "--dim",
@@ -112,6 +120,7 @@ def check_command(
       adcli check spec.yaml --dim n=10000 --points 3 --seed 1 -v
     """
     from rich.console import Console
+    from rich.markup import escape
 
     overrides_dims = _parse_dims(dims)
     out = Console(
@@ -120,7 +129,8 @@ def check_command(
         soft_wrap=False,
         width=None if sys.stdout.isatty() else 140,
     )
-    err = Console(stderr=True, no_color=no_color, highlight=False)
+    err = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
+    errors: list[str] = []
     try:
         from adcli._run import Overrides, apply, check_specs, collect_specs
 
@@ -136,12 +146,18 @@ def check_command(
                 specs, errors=errors, progress=progress, allow_inconclusive=allow_inconclusive
             )
     except AdcliError as exc:
-        err.print(f"[bold red]adcli: error:[/bold red] {exc}", highlight=False, markup=True)
+        for message in errors:  # files that did not load may be why an option found nothing
+            err.print(f"[bold red]adcli: error:[/bold red] {escape(message)}")
+        err.print(f"[bold red]adcli: error:[/bold red] {escape(str(exc))}")
         sys.exit(exc.exit_code)
     if output:
         from adcli._report.json_report import render as render_json
 
-        write_atomically(output, render_json(report) + "\n")
+        try:
+            write_atomically(output, render_json(report) + "\n")
+        except OSError as exc:
+            err.print(f"[bold red]adcli: error:[/bold red] cannot write {output}: {exc.strerror}")
+            sys.exit(2)
     if fmt == "json":
         from adcli._report.json_report import render as render_json
 

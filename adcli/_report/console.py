@@ -187,6 +187,6 @@ def _summary(report: CheckReport, console: Console) -> None:
     if counts["skipped"]:
         parts.append(f"{counts['skipped']} skipped")
     if counts["error"]:
-        parts.append(f"{counts['error']} errors")
+        parts.append(f"{counts['error']} error{'s' if counts['error'] > 1 else ''}")
     style = "bold green" if report.exit_code == 0 else "bold red"
     console.print(Text(", ".join(parts) + f" in {report.seconds:.1f}s", style=style))
