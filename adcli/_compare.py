@@ -43,6 +43,13 @@ def block_rms(values: np.ndarray, axis: int | None = -1) -> np.ndarray:
     return np.sqrt(np.mean(finite**2, axis=axis, keepdims=True))
 
 
+def directional_scale(values: np.ndarray) -> np.ndarray:
+    """Scale of directional derivatives (rows = directions): the RMS of each row, but never
+    below the RMS of all rows, so a direction that happens to be nearly orthogonal to
+    the gradient is judged on the scale of the others."""
+    return np.maximum(block_rms(values, axis=-1), block_rms(values, axis=None))
+
+
 # NaN/inf in AD or FD values are verdicts here (fail, untrusted), not warnings.
 @np.errstate(invalid="ignore", divide="ignore", over="ignore")
 def compare(

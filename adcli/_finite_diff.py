@@ -24,7 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 
 # Multiples of the level step h at which g is evaluated, in this order.
-OFFSETS = np.array([1.0, -1.0, 0.5, -0.5, 0.25, -0.25])
+# The last pair is a noise probe: so close to the point that g's curvature cannot show,
+# their second difference with g(0) measures the rounding noise of g itself (as Moré and
+# Wild's ECnoise does), which a model ε·|g| underestimates for long sums.
+NOISE_PROBE = 2.0**-20
+OFFSETS = np.array([1.0, -1.0, 0.5, -0.5, 0.25, -0.25, NOISE_PROBE, -NOISE_PROBE])
 LEVEL_RATIO = 1.0 / 32.0
 ROUNDING_FACTOR = 7.0
 
@@ -57,8 +61,13 @@ class Estimate:
 
 # Steps that leave the domain give NaN/inf: they make a level untrusted, not a warning.
 @np.errstate(invalid="ignore", divide="ignore", over="ignore")
-def combine(values: np.ndarray, center: np.ndarray, h: float, eps: float) -> Estimate:
-    """One level: ``values`` has shape (6, *S) for the offsets OFFSETS·h, ``center`` is g(0)."""
+def combine(
+    values: np.ndarray, center: np.ndarray, h: float, eps: float, *, strict: bool = False
+) -> Estimate:
+    """One level: ``values`` has shape (8, *S) for the offsets OFFSETS·h, ``center`` is g(0).
+
+    ``strict``: trust the level only where it has converged (used for steps longer than
+    the base step, where the error estimate of an unconverged level is not reliable)."""
     g = values.astype(np.float64)
     d1 = (g[0] - g[1]) / (2 * h)
     d2 = (g[2] - g[3]) / h
@@ -66,15 +75,17 @@ def combine(values: np.ndarray, center: np.ndarray, h: float, eps: float) -> Est
     r1 = (4 * d2 - d1) / 3
     r2 = (4 * d4 - d2) / 3
     rr = (16 * r2 - r1) / 15
-    magnitude = np.maximum(np.max(np.abs(g), axis=0), np.abs(center))
-    noise_d4 = eps * magnitude / (h / 4)
-    rounding = ROUNDING_FACTOR * eps * magnitude / h
+    magnitude = np.maximum(np.max(np.abs(g[:6]), axis=0), np.abs(center))
+    measured = np.abs(g[6] - 2 * center + g[7])  # ≈ 2.4 σ of the evaluation noise
+    noise = np.maximum(eps * magnitude, measured)
+    noise_d4 = noise / (h / 4)
+    rounding = ROUNDING_FACTOR * noise / h
     delta1, delta2 = d1 - d2, d2 - d4
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = delta1 / delta2
     within_noise = (np.abs(delta1) <= 8 * noise_d4) & (np.abs(delta2) <= 8 * noise_d4)
     asymptotic = (ratio >= 2.5) & (ratio <= 6.5)
-    finite = np.all(np.isfinite(g), axis=0) & np.isfinite(center)
+    finite = np.all(np.isfinite(g[:6]), axis=0) & np.isfinite(center)
     right = (g[4] - center) / (h / 4)
     left = (center - g[5]) / (h / 4)
     jump = np.abs(right - left)
@@ -84,7 +95,7 @@ def combine(values: np.ndarray, center: np.ndarray, h: float, eps: float) -> Est
     # staying put, and the one-sided slopes differ by far more than the differences do.
     s2_wide = (g[0] - 2 * center + g[1]) / h**2
     s2_narrow = (g[4] - 2 * center + g[5]) / (h / 4) ** 2
-    noise_s2 = 64 * eps * magnitude / h**2
+    noise_s2 = 64 * noise / h**2
     grows = np.abs(s2_narrow - s2_wide) > np.maximum(
         0.5 * np.maximum(np.abs(s2_wide), np.abs(s2_narrow)), 10 * noise_s2
     )
@@ -93,7 +104,7 @@ def combine(values: np.ndarray, center: np.ndarray, h: float, eps: float) -> Est
     # (rounding above the model, as in long sums, or h not yet asymptotic) the spread of
     # the differences themselves bounds the error: wider, but still honest.
     converged = within_noise | asymptotic
-    trusted = finite & ~kink
+    trusted = finite & ~kink & (asymptotic if strict else True)
     # Two estimates of the O(h⁴) error that bounds RR's: they agree when h is asymptotic
     # and the larger is the safer where it is only nearly so.
     truncation = np.maximum(np.abs(rr - r2), np.abs(r2 - r1) / 16)

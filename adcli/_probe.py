@@ -181,7 +181,7 @@ class InputProbe:
         constants: Any,
         ref: bool,
     ) -> np.ndarray:
-        """g at x0 + t·v for t in OFFSETS·h and each direction v (rows): (6, K, m)."""
+        """g at x0 + t·v for t in OFFSETS·h and each direction v (rows): (8, K, m)."""
         g = self._g_ref if ref else self._g_native
 
         def fn(dirs: jax.Array, x0: jax.Array, ts: jax.Array, inputs: Any, constants: Any) -> Any:
@@ -201,7 +201,7 @@ class InputProbe:
         inputs: Any,
         constants: Any,
     ) -> np.ndarray:
-        """∇φ (promoted, reverse mode) at x0 + t·w for each direction w: (6, K, d)."""
+        """∇φ (promoted, reverse mode) at x0 + t·w for each direction w: (8, K, d)."""
         grad = self.grad_phi(ref=True)
 
         def fn(
@@ -231,7 +231,7 @@ class InputProbe:
         inputs: Any,
         constants: Any,
     ) -> np.ndarray:
-        """⟨u, J(x0 + t·w)·v⟩ (promoted, forward mode) for each pair (v, w): (6, K, 1)."""
+        """⟨u, J(x0 + t·w)·v⟩ (promoted, forward mode) for each pair (v, w): (8, K, 1)."""
         g = self._g_ref
 
         def fn(
@@ -265,7 +265,7 @@ class InputProbe:
         constants: Any,
         ref: bool,
     ) -> np.ndarray:
-        """g at x0 + t·sᵢ·eᵢ for t in OFFSETS·h and each coordinate i: (6, C, m)."""
+        """g at x0 + t·sᵢ·eᵢ for t in OFFSETS·h and each coordinate i: (8, C, m)."""
         g = self._g_ref if ref else self._g_native
 
         def fn(

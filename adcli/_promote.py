@@ -20,10 +20,28 @@ import jax.numpy as jnp
 import numpy as np
 from jax.extend.core import Literal
 
-_INLINE = {"pjit", "jit", "closed_call", "core_call", "remat", "checkpoint", "custom_jvp_call",
-           "custom_vjp_call", "custom_vjp_call_jaxpr"}
-_UNSUPPORTED = {"scan", "while", "cond", "custom_linear_solve", "linear_call", "pure_callback",
-                "io_callback", "shard_map", "xla_pmap"}
+_INLINE = {
+    "pjit",
+    "jit",
+    "closed_call",
+    "core_call",
+    "remat",
+    "checkpoint",
+    "custom_jvp_call",
+    "custom_vjp_call",
+    "custom_vjp_call_jaxpr",
+}
+_UNSUPPORTED = {
+    "scan",
+    "while",
+    "cond",
+    "custom_linear_solve",
+    "linear_call",
+    "pure_callback",
+    "io_callback",
+    "shard_map",
+    "xla_pmap",
+}
 _SUB_JAXPR_PARAMS = ("jaxpr", "call_jaxpr", "fun_jaxpr")
 
 
@@ -94,8 +112,10 @@ def _eval(jaxpr: Any, consts: list[Any], args: list[Any]) -> list[Any]:
             # math, which is what a custom rule must agree with.
             outs = _eval(inner, inner_consts, operands)
         else:
-            if any(hasattr(v, "eqns") or hasattr(getattr(v, "jaxpr", None), "eqns")
-                   for v in eqn.params.values()):
+            if any(
+                hasattr(v, "eqns") or hasattr(getattr(v, "jaxpr", None), "eqns")
+                for v in eqn.params.values()
+            ):
                 raise NotPromotable(f"'{name}' has a sub-program")
             params = {k: _promote_param(v) for k, v in eqn.params.items()}
             result = eqn.primitive.bind(*operands, **params)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from adcli import _finite_diff as fdiff
-from adcli._compare import block_rms, compare
+from adcli._compare import block_rms, compare, directional_scale
 from adcli._first_order import Point, cotangents_for, directions_for, fd_estimate
 from adcli._results import Comparison
 
@@ -30,7 +30,9 @@ def gradient_fd(pt: Point, u: np.ndarray, dirs: np.ndarray, hv: list[np.ndarray]
     center = sample(np.arange(1), 0.0)[0, 0]
 
     def needs_more(e: fdiff.Estimate) -> np.ndarray:
-        tol = 2 * np.where(e.trusted, e.error, 0) + pt.rtol * (np.abs(e.value) + block_rms(e.value))
+        tol = 2 * np.where(e.trusted, e.error, 0) + pt.rtol * (
+            np.abs(e.value) + directional_scale(e.value)
+        )
         bad = ~e.trusted
         for ad in hv:
             bad = bad | (np.abs(ad - e.value) > tol + pt.atol)
