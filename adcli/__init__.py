@@ -36,7 +36,10 @@ _LAZY = {
     "load_file": ("adcli._load", "load_file"),
     "load_text": ("adcli._load", "load_text"),
     "check_spec": ("adcli._check", "check_spec"),
+    "choose_mode": ("adcli._mode", "choose_mode"),
     "build": ("adcli._builder", "build"),
+    "analyse_memory": ("adcli._memory", "analyse_memory"),
+    "memory_report": ("adcli._memory", "memory_report"),
 }
 
 

@@ -8,6 +8,7 @@ analysed without allocating it. Engines here return data (adcli._results); the C
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -16,8 +17,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from adcli import _advice as advice
 from adcli._builder import Problem, build
-from adcli._errors import AdcliError, UsageError, did_you_mean
+from adcli._errors import AdcliError, SpecError, UsageError, did_you_mean
 from adcli._policies import available_policies, evaluate_policy, mark_pareto
 from adcli._programs import (
     PROGRAMS,
@@ -30,14 +32,13 @@ from adcli._programs import (
 )
 from adcli._residuals import block_function, residuals
 from adcli._results import (
-    Guard,
+    CompiledMemory,
     MemoryReport,
     MemoryResult,
     PolicyResult,
-    Recommendation,
     ScheduleResult,
 )
-from adcli._schedules import Block, pick, stack_schedules
+from adcli._schedules import Block, stack_schedules
 from adcli._sizes import format_size
 from adcli._spec import Spec
 
@@ -56,6 +57,16 @@ def memory_report(
 
     Raises:
         SpecError: a spec cannot be loaded or built; UsageError: a bad option.
+
+    >>> report = memory_report(["specs/memory/mlp.yaml"], dims={"L": 2, "N": 4, "h": 8})
+    >>> r = report.results[0]
+    >>> r.residuals.bytes == 3 * 2 * 4 * 8 * 4   # three float32 [N, h] arrays per layer
+    True
+    >>> full = next(p for p in r.policies if p.name == "nothing_saveable")
+    >>> full.residual_bytes, 25 < full.extra_flops_pct < 40   # recompute all: about a third
+    (0, True)
+    >>> report.exit_code                          # mlp.yaml's budget (64MiB) is respected
+    0
     """
     from adcli._load import apply_overrides
     from adcli._run import collect_specs
@@ -120,13 +131,39 @@ def analyse_memory(
     inputs, constants = problem.input_structs, problem.constant_structs
     output = problem.output_struct
     f = block_function(problem.fn)
-    saved = residuals(problem.fn, inputs, constants)
-    analyses: dict[str, Analysis] = {
-        kind: analyse(make_program(kind, f), program_args(kind, inputs, constants, output))
+    try:
+        saved = residuals(problem.fn, inputs, constants)
+    except Exception as exc:  # the user's function cannot be differentiated in reverse mode
+        raise SpecError(
+            f"reverse mode fails on this function: {_first_line(exc)}",
+            file=spec.where.file,
+            line=spec.line_of("function"),
+            field="function",
+        ) from exc
+    analyses: dict[str, Analysis] = {}
+    failed: dict[str, str] = {}
+    for kind in PROGRAMS:
+        try:
+            args = program_args(kind, inputs, constants, output)
+            analyses[kind] = analyse(make_program(kind, f), args)
+        except Exception as exc:  # e.g. forward mode of a custom_vjp: report, go on
+            failed[kind] = _first_line(exc)
+    compiled = tuple(
+        compiled_memory(kind, analyses[kind])
+        if kind in analyses
+        else CompiledMemory(kind, None, None, None, None, None, None, f"failed: {failed[kind]}")
         for kind in PROGRAMS
-    }
-    compiled = tuple(compiled_memory(kind, analyses[kind]) for kind in PROGRAMS)
+    )
+    if "vjp" in failed:
+        policies = False
     notes = [f"residuals listed by {saved.method}"]
+    if policies:
+        notes.append(
+            "a policy on the whole function cuts what is kept between the forward and the "
+            "backward pass, not this function's own peak (its backward pass rematerialises "
+            "what it needs, so compiled temp does not drop): it pays off across blocks, "
+            "see --layers"
+        )
     if policies and jax.default_backend() == "cpu":
         notes.append("offload policies skipped: on CPU, host memory is the device memory")
     notes += sorted({f"{c.program}: {c.note}" for c in compiled if c.note})
@@ -134,10 +171,14 @@ def analyse_memory(
     results: list[PolicyResult] = []
     if policies:
         results = _policies(problem, analyses["vjp"], warnings)
-    carry, carry_bytes, schedules = (), 0, ()
+    carry: tuple[str, ...] = ()
+    carry_bytes = 0
+    schedules: tuple[ScheduleResult, ...] = ()
     block_flops: dict[str, float] = {}
-    if analyses["forward"].flops and analyses["vjp"].flops:
-        block_flops = {"forward": analyses["forward"].flops, "vjp": analyses["vjp"].flops}
+    fwd_flops = analyses["forward"].flops if "forward" in analyses else None
+    vjp_flops = analyses["vjp"].flops if "vjp" in analyses else None
+    if fwd_flops and vjp_flops:
+        block_flops = {"forward": fwd_flops, "vjp": vjp_flops}
     if layers is not None:
         carry, carry_bytes = _carry(problem)
         if not block_flops:
@@ -151,8 +192,8 @@ def analyse_memory(
             if p.error is None and p.extra_flops_pct is not None and p.name != "everything_saveable"
         ]
         schedules = tuple(stack_schedules(block, layers, per_policy, budget))
-    guard = _guard(spec, saved.bytes, compiled, layers, carry_bytes)
-    recommendation = _recommend(saved.bytes, results, schedules, budget, layers)
+    guard = advice.guard(spec, saved.bytes, compiled, layers, carry_bytes)
+    recommendation = advice.recommend(saved.bytes, results, schedules, budget, layers)
     measurement = _measure(problem, compiled) if measure else None
     return MemoryResult(
         name=spec.name,
@@ -218,6 +259,11 @@ def _policies(problem: Problem, plain: Analysis, warnings: list[str]) -> list[Po
     return mark_pareto(results)
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"[:300]
+
+
 def _carry(problem: Problem) -> tuple[tuple[str, ...], int]:
     """The inputs shaped like the output: the activation the previous block hands on."""
     out = problem.output_struct
@@ -240,86 +286,7 @@ def _carry(problem: Problem) -> tuple[tuple[str, ...], int]:
             "shape and dtype; a block of a stack maps its input activation to one of the same "
             "shape (e.g. x [batch, seq, hidden] -> [batch, seq, hidden])"
         )
-    return names[:1], out.dtype.itemsize * int(jnp.prod(jnp.array(out.shape)) if out.shape else 1)
-
-
-def _guard(
-    spec: Spec, saved: int, compiled: tuple[Any, ...], layers: int | None, carry: int
-) -> Guard | None:
-    options = spec.memory
-    if options is None or options.budget is None:
-        return None
-    vjp = next(c for c in compiled if c.program == "vjp")
-    if options.figure == "residuals":
-        if layers is not None:
-            value, what = (
-                layers * (saved + carry),
-                f"activations of {layers} stacked blocks, no checkpointing",
-            )
-        else:
-            value, what = saved, "residuals the backward pass stores (arguments excluded)"
-    else:
-        field = "temp_bytes" if options.figure == "compiled-temp" else "peak_bytes"
-        value = getattr(vjp, field)
-        kind = "temporary" if field == "temp_bytes" else "total"
-        what = f"XLA {kind} bytes of the value-and-VJP program"
-        if value is None:
-            raise UsageError(
-                f"memory.figure {options.figure}: this backend gives no memory analysis; "
-                "use figure: residuals"
-            )
-    return Guard(options.figure, options.budget, int(value), value > options.budget, what)
-
-
-def _recommend(
-    saved: int,
-    policies: list[PolicyResult],
-    schedules: tuple[ScheduleResult, ...],
-    budget: int | None,
-    layers: int | None,
-) -> Recommendation | None:
-    if layers is not None:
-        options = list(schedules)
-        full = schedules[0].memory_bytes if schedules else 0
-    else:
-        options = [ScheduleResult("no checkpointing (as written)", "none", saved, 0.0, "")]
-        options += [
-            ScheduleResult(p.name, "policy", p.residual_bytes, p.extra_flops_pct, p.description)
-            for p in policies
-            if p.error is None and p.extra_flops_pct is not None and p.name != "everything_saveable"
-        ]
-        full = saved
-    if len(options) == 1 and budget is None:
-        return None
-    chosen = pick(options, budget, full)
-    if chosen is None:
-        least = min(options, key=lambda s: s.memory_bytes)
-        return Recommendation(
-            "none fits",
-            f"the least memory is {format_size(least.memory_bytes)} ({least.name}), above the "
-            f"budget of {format_size(budget)}: reduce the batch or sequence, shard, or offload",
-            least.memory_bytes,
-            least.extra_flops_pct,
-            fits=False,
-        )
-    best, why = chosen
-    stripped = any(p.stripped and p.name in best.name for p in policies)
-    reason = (
-        f"{why}: {format_size(best.memory_bytes)} of activations instead of "
-        f"{format_size(full)}, for {best.extra_flops_pct:.1f}% more FLOPs"
-    )
-    host = next((p.host_bytes for p in policies if p.name in best.name and p.host_bytes), 0)
-    if host:
-        reason += f"; {format_size(host)} per block move to host memory (transfers not counted)"
-    if stripped and layers is None:
-        reason += " (XLA strips this checkpoint on one block: apply it to a lax.scan body)"
-    return Recommendation(
-        best.name,
-        reason,
-        best.memory_bytes,
-        best.extra_flops_pct,
-        fits=None if budget is None else True,
-    )
+    return names[:1], out.dtype.itemsize * math.prod(out.shape)
 
 
 def _dtypes(problem: Problem) -> dict[str, str]:

@@ -96,7 +96,7 @@ def evaluate_policy(
     """One policy: saved bytes (device and host), compiled temp, extra FLOPs, strip check."""
     checkpointed = jax.checkpoint(block_function(fn), policy=policy.policy)
     raw, method = _raw_residuals(checkpointed, inputs, constants)
-    summary = summarize(raw, method)
+    summary = summarize(raw, method, constants=constants)
     host = sum(
         r.bytes
         for (aval, _), r in zip(raw, _parsed(raw), strict=True)

@@ -8,6 +8,7 @@ falls back to the leaves of the public ``jax.vjp`` closure (shapes only, no orig
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -107,12 +108,17 @@ def residuals(
     (120, ['mul', 'sub', 'tanh'])
     """
     f = block_function(fn)
-    return summarize(*_raw_residuals(f, dict(input_structs), dict(constant_structs)))
+    raw, method = _raw_residuals(f, dict(input_structs), dict(constant_structs))
+    return summarize(raw, method, constants=constant_structs)
 
 
-def summarize(raw: Raw, method: str) -> ResidualSummary:
-    """Group parsed residuals by origin, operation and source line; largest group first."""
-    parsed = [parse_reason(aval, reason) for aval, reason in raw]
+def summarize(raw: Raw, method: str, constants: Mapping[str, Any] | None = None) -> ResidualSummary:
+    """Group parsed residuals by origin, operation and source line; largest group first.
+
+    A constant reaches the backward pass through ``block_function``'s ``stop_gradient``, so
+    JAX names that operation as its producer; it is relabelled as the argument it is.
+    """
+    parsed = _relabel_constants([parse_reason(aval, reason) for aval, reason in raw], constants)
     saved = [r for r in parsed if r.origin != "argument"]
     arguments = tuple(r for r in parsed if r.origin == "argument")
     groups: dict[tuple[str, str | None, str], list[Residual]] = {}
@@ -146,3 +152,24 @@ def summarize(raw: Raw, method: str) -> ResidualSummary:
 def _unique_argument_bytes(arguments: tuple[Residual, ...]) -> int:
     # JAX may list the same argument twice (e.g. once per use inside a scan); count it once.
     return sum({(a.name, a.shape, a.dtype): a.bytes for a in arguments}.values())
+
+
+def _relabel_constants(
+    parsed: list[Residual], constants: Mapping[str, Any] | None
+) -> list[Residual]:
+    leaves = jax.tree_util.tree_leaves_with_path(dict(constants or {}))
+    named = [(jax.tree_util.keystr(path), leaf) for path, leaf in leaves]
+    out = []
+    for r in parsed:
+        if r.primitive == "stop_gradient" and (r.function or "").startswith("block_function"):
+            name = next(
+                (
+                    n
+                    for n, leaf in named
+                    if tuple(leaf.shape) == r.shape and str(leaf.dtype) == r.dtype
+                ),
+                "a constant",
+            )
+            r = dataclasses.replace(r, origin="argument", primitive=None, name=f"constants{name}")
+        out.append(r)
+    return out

@@ -107,7 +107,8 @@ class SpecResult:
     def margin(self) -> float:
         """The worst margin of any comparison that was made (0 if none)."""
         margins = [c.margin for c in self.comparisons if c.verdict != "skipped"]
-        return max(margins, default=0.0)
+        # A NaN margin (an AD value that is not a number) counts as infinitely bad.
+        return max((math.inf if m != m else m for m in margins), default=0.0)
 
     @property
     def failures(self) -> tuple[Comparison, ...]:
@@ -125,6 +126,8 @@ class CheckReport:
 
     @property
     def verdict(self) -> Verdict:
+        if self.errors:
+            return "error"
         return worst_verdict(tuple(r.verdict for r in self.results))
 
     @property
@@ -250,7 +253,8 @@ class ModeResult:
 
 @dataclass(frozen=True)
 class SweepPoint:
-    """One value of a swept dim: forward and reverse times and their ratio (rev ÷ fwd)."""
+    """One value of a swept dim: each candidate's median time, and the ratio of the
+    reverse-like to the forward-like one (``SweepResult.ratio_of``; > 1: forward is faster)."""
 
     value: int
     n: int
@@ -270,6 +274,7 @@ class SweepResult:
     points: tuple[SweepPoint, ...]
     crossover: str | None
     results: tuple[ModeResult, ...]
+    ratio_of: str = "reverse/forward"  # what SweepPoint.ratio divides
 
 
 @dataclass(frozen=True)

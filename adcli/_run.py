@@ -51,7 +51,8 @@ def apply(specs: list[Spec], overrides: Overrides) -> list[Spec]:
             hint = did_you_mean(name, known_dims)
             known = ", ".join(sorted(known_dims)) or "none"
             raise UsageError(
-                f"--dim {name}: no spec has a dim '{name}'" + (f" ({hint})" if hint else "")
+                f"--dim {name}: no spec has a dim '{name}'"
+                + (f" ({hint})" if hint else "")
                 + f"; dims: {known}"
             )
     if overrides.only:
@@ -83,7 +84,10 @@ class CannotCheck(Exception):
         text = lines[0] if lines else ""
         hint = ""
         if "vmap" in text or "batch" in text.lower():
-            hint = " (adcli evaluates perturbed points in one vmapped call: the function must be vmappable)"
+            hint = (
+                " (adcli evaluates perturbed points in one vmapped call: "
+                "the function must be vmappable)"
+            )
         location = f"{spec.where.file}:{spec.where.line}: " if spec.where.file else ""
         super().__init__(
             f"{location}the function fails while being checked: {type(exc).__name__}: {text}{hint}"

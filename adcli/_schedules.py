@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from adcli._results import ScheduleResult
+from adcli._sizes import format_size
 
 
 def beta(s: int, r: int) -> int:
@@ -84,7 +85,7 @@ def stack_schedules(
     """
     a, c, L = block.activation_bytes, block.carry_bytes, layers
     fwd_pct = 100.0 * block.forward_flops / block.step_flops if block.step_flops else 0.0
-    out = [ScheduleResult("no checkpointing", "none", L * a, 0.0, f"{L} × {a} B per block")]
+    out = [ScheduleResult("no checkpointing", "none", L * a, 0.0, f"{L} × {format_size(a)}")]
     for name, saved, pct in policies:
         kept = min(saved + c, a)
         out.append(
@@ -93,8 +94,7 @@ def stack_schedules(
                 "policy",
                 L * kept + (a - kept),
                 pct,
-                "jax.checkpoint(block, policy) in a lax.scan: each block keeps "
-                "its saved values and input, one block is recomputed at a time",
+                "scan over checkpointed blocks; one block rematerialised at a time",
             )
         )
     seg = math.ceil(math.sqrt(L))
@@ -105,11 +105,11 @@ def stack_schedules(
             "sqrt",
             count * c + seg * a,
             fwd_pct,
-            "checkpoint each segment's input; re-run each segment forward once",
+            "keep segment inputs; re-run each segment once",
             checkpoints=count,
         )
     )
-    slots = sorted({s for s in (1, 2, 4, seg, 2 * seg) if s < L})
+    slots = sorted({s for s in (1, 2, 4, seg, 2 * seg, L - 1) if 1 <= s < L})
     if budget is not None and c > 0 and budget > a:
         most = min((budget - a) // c, L - 1)
         if most >= 1:
@@ -122,7 +122,7 @@ def stack_schedules(
                 "revolve",
                 s * c + a,
                 fwd_pct * t / L,
-                f"binomial schedule: {t} extra block forwards for {L} blocks",
+                f"{t} extra block forwards for {L} blocks",
                 checkpoints=s,
             )
         )

@@ -7,16 +7,9 @@ import sys
 import click
 
 from adcli import __version__
-from adcli._cli.check import check_command
+from adcli._cli.check import EXIT_CODES, check_command
 from adcli._cli.choose_mode import choose_mode_command
 from adcli._cli.memory import memory_command
-
-EXIT_CODES = """\b
-Exit codes:
-  0  every check passed
-  1  a check failed (or was inconclusive, unless --allow-inconclusive)
-  2  bad usage or a spec that cannot be loaded or built
-"""
 
 
 @click.group(

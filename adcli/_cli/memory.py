@@ -21,7 +21,15 @@ def _parse_budget(ctx: click.Context, param: click.Parameter, value: str | None)
         raise click.BadParameter(str(exc)) from None
 
 
-@click.command("memory")
+MEMORY_EXIT_CODES = """\b
+Exit codes:
+  0  no spec exceeds its memory.budget (or none declares one)
+  1  a spec's memory.budget is exceeded (--budget never changes the exit code)
+  2  bad usage or a spec that cannot be loaded or built
+"""
+
+
+@click.command("memory", epilog=MEMORY_EXIT_CODES)
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option(
     "--layers",
@@ -100,7 +108,7 @@ def memory_command(
     from rich.console import Console
 
     overrides = _parse_dims(dims)
-    err = Console(stderr=True, no_color=no_color, highlight=False)
+    err = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
     try:
         from adcli._memory import memory_report
 
@@ -115,7 +123,9 @@ def memory_command(
                 policies=not no_policies,
             )
     except AdcliError as exc:
-        err.print(f"[bold red]adcli: error:[/bold red] {exc}", highlight=False, markup=True)
+        from rich.markup import escape
+
+        err.print(f"[bold red]adcli: error:[/bold red] {escape(str(exc))}", highlight=False)
         sys.exit(exc.exit_code)
     from adcli._results import memory_report_dict
 

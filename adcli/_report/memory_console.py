@@ -4,6 +4,7 @@ the recommendation and the CI guard. Renders only; adcli._memory computes."""
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -31,7 +32,8 @@ def _spec(r: MemoryResult, console: Console, top: int) -> None:
     dims = " ".join(f"{k}={v}" for k, v in r.dims.items())
     dtypes = ", ".join(sorted(set(",".join(r.dtypes.values()).split(","))))
     console.rule(Text(r.name, style="bold"), align="left")
-    console.print(f"[dim]{where}  ·  {dims}  ·  {dtypes}  ·  backend {r.backend}[/dim]")
+    parts = [p for p in (where, dims, dtypes, f"backend {r.backend}") if p]
+    console.print(Text("  ·  ".join(parts), style="dim"))
     _residuals(r, console, top)
     _compiled(r, console)
     if r.policies:
@@ -54,7 +56,7 @@ def _spec(r: MemoryResult, console: Console, top: int) -> None:
             f"[dim]({m.timing_method})[/dim]"
         )
     for note in r.notes:
-        console.print(f"[dim]note: {note}[/dim]")
+        console.print(Text(f"note: {note}", style="dim"))
     if r.guard:
         g = r.guard
         verdict = ("OVER BUDGET", "bold red") if g.exceeded else ("within budget", "bold green")
@@ -69,16 +71,18 @@ def _spec(r: MemoryResult, console: Console, top: int) -> None:
     console.print(f"[dim]{r.seconds:.1f} s[/dim]")
 
 
+def _title(console: Console, title: str, detail: str) -> None:
+    console.print(Text(title, style="bold") + Text(" " + detail, style="dim"))
+
+
 def _residuals(r: MemoryResult, console: Console, top: int) -> None:
     s = r.residuals
-    table = Table(
-        title=(
-            f"1. residuals: what reverse mode stores — {format_size(s.bytes)} in {s.count} "
-            f"arrays (arguments apart: {format_size(s.argument_bytes)})"
-        ),
-        title_justify="left",
-        show_edge=False,
+    _title(
+        console,
+        f"1. residuals — what reverse mode stores: {format_size(s.bytes)} in {s.count} arrays",
+        f"(arguments apart: {format_size(s.argument_bytes)}; jaxpr level, any backend)",
     )
+    table = Table(show_edge=False)
     for name, justify in (("bytes", "right"), ("%", "right"), ("count", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     table.add_column("shape")
@@ -86,7 +90,11 @@ def _residuals(r: MemoryResult, console: Console, top: int) -> None:
     for g in s.groups[:top]:
         share = 100 * g.bytes / s.bytes if s.bytes else 0
         table.add_row(
-            format_size(g.bytes), f"{share:.0f}", str(g.count), f"{g.dtype}{list(g.shape)}", g.label
+            format_size(g.bytes),
+            f"{share:.0f}",
+            str(g.count),
+            escape(f"{g.dtype}{list(g.shape)}"),
+            escape(g.label),
         )
     rest = s.groups[top:]
     if rest:
@@ -102,15 +110,18 @@ def _residuals(r: MemoryResult, console: Console, top: int) -> None:
     console.print(table)
     if s.arguments:
         seen = dict.fromkeys(f"{a.name} {a.dtype}{list(a.shape)}" for a in s.arguments)
-        console.print(f"[dim]   arguments also read by the backward pass: {', '.join(seen)}[/dim]")
+        console.print(
+            Text(f"   arguments also read by the backward pass: {', '.join(seen)}", style="dim")
+        )
 
 
 def _compiled(r: MemoryResult, console: Console) -> None:
-    table = Table(
-        title="2. compiled: what XLA allocates (forward; value+VJP = reverse; value+JVP = forward)",
-        title_justify="left",
-        show_edge=False,
+    _title(
+        console,
+        "2. compiled — what XLA allocates per program",
+        "(vjp = value and VJP, reverse mode; jvp = value and JVP, forward mode, keeps no tape)",
     )
+    table = Table(show_edge=False)
     table.add_column("")
     for c in r.compiled:
         table.add_column(c.program, justify="right")
@@ -129,14 +140,12 @@ def _compiled(r: MemoryResult, console: Console) -> None:
 
 def _policies(r: MemoryResult, console: Console) -> None:
     base = next((c for c in r.compiled if c.program == "vjp"), None)
-    table = Table(
-        title=(
-            "recompute: each checkpoint policy on the whole function "
-            "(★ Pareto-optimal in saved bytes and extra FLOPs)"
-        ),
-        title_justify="left",
-        show_edge=False,
+    _title(
+        console,
+        "recompute — each checkpoint policy on the whole function",
+        "(★ Pareto-optimal in saved bytes and extra lowered FLOPs of value+VJP)",
     )
+    table = Table(show_edge=False)
     for name, justify in (
         ("", "left"),
         ("policy", "left"),
@@ -157,14 +166,14 @@ def _policies(r: MemoryResult, console: Console) -> None:
     )
     for p in r.policies:
         if p.error:
-            table.add_row("", p.name, "-", "-", "-", p.error, style="red")
+            table.add_row("", escape(p.name), "-", "-", "-", escape(p.error), style="red")
             continue
         saved = format_size(p.residual_bytes)
         if p.host_bytes:
             saved += f" (+{format_size(p.host_bytes)} host)"
         table.add_row(
             "★" if p.pareto else "",
-            p.name + (" [stripped]" if p.stripped else ""),
+            escape(p.name) + (" (stripped by XLA)" if p.stripped else ""),
             saved,
             format_size(p.compiled_temp_bytes),
             _pct(p.extra_flops_pct),
@@ -175,14 +184,13 @@ def _policies(r: MemoryResult, console: Console) -> None:
 
 def _schedules(r: MemoryResult, console: Console) -> None:
     budget = f", budget {format_size(r.budget)}" if r.budget is not None else ""
-    table = Table(
-        title=(
-            f"--layers {r.layers}: activation memory of the stack (carry "
-            f"{'/'.join(r.carry)} = {format_size(r.carry_bytes)} per block{budget})"
-        ),
-        title_justify="left",
-        show_edge=False,
+    _title(
+        console,
+        f"--layers {r.layers} — activation memory of the stack",
+        f"(carry {'/'.join(r.carry)} = {format_size(r.carry_bytes)} per block{budget}; "
+        "parameters, gradients and optimiser state not included)",
     )
+    table = Table(show_edge=False)
     table.add_column("schedule")
     table.add_column("activations", justify="right")
     table.add_column("extra FLOPs", justify="right")
@@ -190,7 +198,7 @@ def _schedules(r: MemoryResult, console: Console) -> None:
         table.add_column("fits")
     table.add_column("how")
     for s in r.schedules:
-        row = [s.name, format_size(s.memory_bytes), _pct(s.extra_flops_pct)]
+        row = [escape(s.name), format_size(s.memory_bytes), _pct(s.extra_flops_pct)]
         if r.budget is not None:
             row.append("yes" if s.fits else "no")
         row.append(s.detail)

@@ -35,15 +35,17 @@ def _layer_norm(x, gain, bias, eps=1e-5):
 
 
 def transformer_block(x, params):
-    """One GPT-2 block on x [batch, seq, hidden]; ``params['w_qkv']`` is [3, heads, hidden, head]."""
-    _, seq, hidden = x.shape
+    """One GPT-2 block on x [batch, seq, hidden]; ``w_qkv`` is [3, heads, hidden, head]."""
+    seq = x.shape[1]
     heads, head = params["w_qkv"].shape[1], params["w_qkv"].shape[3]
     h = _layer_norm(x, params["ln1_g"], params["ln1_b"])
     qkv = jnp.einsum("bsd,thdk->tbhsk", h, params["w_qkv"]) + params["b_qkv"][:, None, :, None, :]
     q, k, v = checkpoint_name(qkv, "qkv")
     scores = jnp.einsum("bhqk,bhsk->bhqs", q, k) / jnp.sqrt(jnp.asarray(head, x.dtype))
+    # An additive causal mask: adding a constant stores nothing for the backward pass, where
+    # jnp.where would keep a [batch, heads, seq, seq] boolean mask.
     causal = jnp.tril(jnp.ones((seq, seq), dtype=bool))
-    scores = jnp.where(causal, scores, jnp.asarray(jnp.finfo(x.dtype).min, x.dtype))
+    scores = scores + jnp.where(causal, 0.0, jnp.finfo(x.dtype).min).astype(x.dtype)
     probs = checkpoint_name(jax.nn.softmax(scores, axis=-1), "attn_probs")
     attn = jnp.einsum("bhqs,bhsk->bqhk", probs, v).reshape(x.shape[0], seq, heads * head)
     attn = checkpoint_name(attn, "attn_out")
