@@ -28,7 +28,8 @@ import numpy as np
 # their second difference with g(0) measures the rounding noise of g itself (as Moré and
 # Wild's ECnoise does), which a model ε·|g| underestimates for long sums.
 NOISE_PROBE = 2.0**-20
-OFFSETS = np.array([1.0, -1.0, 0.5, -0.5, 0.25, -0.25, NOISE_PROBE, -NOISE_PROBE])
+# The point itself comes last, in the same batched call (no separate program for it).
+OFFSETS = np.array([1.0, -1.0, 0.5, -0.5, 0.25, -0.25, NOISE_PROBE, -NOISE_PROBE, 0.0])
 LEVEL_RATIO = 1.0 / 32.0
 ROUNDING_FACTOR = 7.0
 
@@ -61,14 +62,13 @@ class Estimate:
 
 # Steps that leave the domain give NaN/inf: they make a level untrusted, not a warning.
 @np.errstate(invalid="ignore", divide="ignore", over="ignore")
-def combine(
-    values: np.ndarray, center: np.ndarray, h: float, eps: float, *, strict: bool = False
-) -> Estimate:
-    """One level: ``values`` has shape (8, *S) for the offsets OFFSETS·h, ``center`` is g(0).
+def combine(values: np.ndarray, h: float, eps: float, *, strict: bool = False) -> Estimate:
+    """One level: ``values`` has shape (9, *S), g at the offsets OFFSETS·h (g(0) last).
 
     ``strict``: trust the level only where it has converged (used for steps longer than
     the base step, where the error estimate of an unconverged level is not reliable)."""
     g = values.astype(np.float64)
+    center = g[8]
     d1 = (g[0] - g[1]) / (2 * h)
     d2 = (g[2] - g[3]) / h
     d4 = (g[4] - g[5]) / (h / 2)

@@ -108,28 +108,25 @@ def make_point(
 # --- finite differences with refinement ---------------------------------------------------
 
 
-Sampler = Callable[[np.ndarray, float], np.ndarray]  # (rows, h) -> (6, len(rows), q)
+# (rows, h) -> g at OFFSETS·h along each row's direction: (9, len(rows), q)
+Sampler = Callable[[np.ndarray, float], np.ndarray]
 
 
 def fd_estimate(
     sample: Sampler,
-    center: np.ndarray,
     n: int,
     eps: float,
     needs_more: Callable[[fdiff.Estimate], np.ndarray],
 ) -> fdiff.Estimate:
-    """FD for n rows at the coarsest level, refining only the rows ``needs_more`` names.
-
-    ``center`` is g at the point: one row for all (q,), or one per row (n, q)."""
+    """FD for n rows at the base level, refining only the rows ``needs_more`` names."""
     h = fdiff.level_step(eps, 0)
-    est = fdiff.combine(sample(np.arange(n), h), center, h, eps)
+    est = fdiff.combine(sample(np.arange(n), h), h, eps)
     for level in fdiff.LEVEL_ORDER[1:]:
         redo = np.nonzero(needs_more(est))[0]
         if redo.size == 0:
             break
         h = fdiff.level_step(eps, level)
-        rows_center = center[redo] if center.ndim == 2 else center
-        finer = fdiff.combine(sample(redo, h), rows_center, h, eps, strict=level < 0)
+        finer = fdiff.combine(sample(redo, h), h, eps, strict=level < 0)
         old = fdiff.Estimate(*(np.asarray(a)[redo] for a in dataclasses.astuple(est)))
         merged = fdiff.best([old, finer])
         parts = [np.array(a, copy=True) for a in dataclasses.astuple(est)]
@@ -236,7 +233,6 @@ def _first_order_full(pt: Point, directions: int = 0) -> tuple[list[Comparison],
             jac[mode] = (probe.jacobian_fwd if mode == "fwd" else probe.jacobian_rev)(
                 pt.x0, pt.inputs, pt.constants
             ).T * pt.scale[:, None]  # (d, m), scaled
-    center = probe.center(pt.x0, pt.ref_inputs, pt.ref_constants, ref=pt.use_ref)
 
     def sample(rows: np.ndarray, h: float) -> np.ndarray:
         return probe.fd_coordinates(
@@ -246,7 +242,6 @@ def _first_order_full(pt: Point, directions: int = 0) -> tuple[list[Comparison],
     scale_rows = block_rms(np.stack(list(jac.values())) if jac else np.zeros((1, d, 1)), axis=1)[0]
     est = fd_estimate(
         sample,
-        center,
         d,
         pt.eps,
         lambda e: _failing_rows(e, list(jac.values()), scale_rows, pt.rtol, pt.atol),
@@ -369,7 +364,6 @@ def fd_directions(
 ) -> fdiff.Estimate:
     """FD along each direction (K, m), refined where it is untrusted or disagrees with AD."""
     probe = pt.probe
-    center = probe.center(pt.x0, pt.ref_inputs, pt.ref_constants, ref=pt.use_ref)
 
     def sample(rows: np.ndarray, h: float) -> np.ndarray:
         return probe.fd_directions(
@@ -391,7 +385,7 @@ def fd_directions(
             more |= (np.abs(ad - ref) > tol).any(axis=1)
         return more
 
-    return fd_estimate(sample, center, len(dirs), pt.eps, needs_more)
+    return fd_estimate(sample, len(dirs), pt.eps, needs_more)
 
 
 def _compare_fwd(
@@ -527,7 +521,6 @@ def _element_rows(
 ) -> list[Mismatch]:
     """Element-level AD vs FD for the localised coordinates (∂ output / ∂ coordinate)."""
     probe = pt.probe
-    center = probe.center(pt.x0, pt.ref_inputs, pt.ref_constants, ref=pt.use_ref)
     s = pt.scale[coords][:, None]
 
     def sample(rows: np.ndarray, h: float) -> np.ndarray:
@@ -535,7 +528,7 @@ def _element_rows(
             pt.x0, coords[rows], pt.scale, h, pt.ref_inputs, pt.ref_constants, ref=pt.use_ref
         )
 
-    est = fd_estimate(sample, center, len(coords), pt.eps, lambda e: ~e.trusted.all(axis=1))
+    est = fd_estimate(sample, len(coords), pt.eps, lambda e: ~e.trusted.all(axis=1))
     if mode == "fwd":
         units = np.zeros((len(coords), probe.d))
         units[np.arange(len(coords)), coords] = 1.0

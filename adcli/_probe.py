@@ -72,6 +72,7 @@ class InputProbe:
         self._support: dict[str, str | None] = {}
         self._jaxpr: Any = None
         self._jit: dict[str, Callable[..., Any]] = {}
+        self._sizes: dict[str, int] = {}
 
     # -- the function and its properties ------------------------------------------------
     def _make_g(self, promoted: bool) -> Callable[..., Any]:
@@ -156,7 +157,9 @@ class InputProbe:
         n = batch.shape[0]
         # Batch sizes are powers of two (up to the chunk) so that refining a few rows
         # reuses a compiled program instead of compiling one per row count.
-        size = min(self.chunk, 1 << max(n - 1, 0).bit_length())
+        # A later, smaller call (refining a few rows) pads up to the size already compiled.
+        size = max(self._sizes.get(key, 0), min(self.chunk, 1 << max(n - 1, 0).bit_length()))
+        self._sizes[key] = size
         outs = []
         for start in range(0, n, size):
             part = batch[start : start + size]
@@ -168,10 +171,6 @@ class InputProbe:
         return np.concatenate(outs, axis=axis)
 
     # -- finite differences -------------------------------------------------------------
-    def center(self, x0: jax.Array, inputs: Any, constants: Any, ref: bool) -> np.ndarray:
-        g = self._g_ref if ref else self._g_native
-        return np.asarray(self._jit.setdefault(f"center{ref}", jax.jit(g))(x0, inputs, constants))
-
     def fd_directions(
         self,
         x0: jax.Array,

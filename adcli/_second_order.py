@@ -27,7 +27,6 @@ def gradient_fd(pt: Point, u: np.ndarray, dirs: np.ndarray, hv: list[np.ndarray]
     def sample(rows: np.ndarray, h: float) -> np.ndarray:
         return probe.fd_gradient(pt.x0, u, dirs[rows], h, pt.ref_inputs, pt.ref_constants)
 
-    center = sample(np.arange(1), 0.0)[0, 0]
 
     def needs_more(e: fdiff.Estimate) -> np.ndarray:
         tol = 2 * np.where(e.trusted, e.error, 0) + pt.rtol * (
@@ -38,7 +37,7 @@ def gradient_fd(pt: Point, u: np.ndarray, dirs: np.ndarray, hv: list[np.ndarray]
             bad = bad | (np.abs(ad - e.value) > tol + pt.atol)
         return bad.any(axis=1)
 
-    return fd_estimate(sample, center, len(dirs), pt.eps, needs_more)
+    return fd_estimate(sample, len(dirs), pt.eps, needs_more)
 
 
 def hessian_products(pt: Point, u: np.ndarray, dirs: np.ndarray) -> dict[str, np.ndarray | str]:
@@ -156,13 +155,12 @@ def _forward_over_forward(pt: Point, u: np.ndarray, dirs: np.ndarray, count: int
     def sample(rows: np.ndarray, h: float) -> np.ndarray:
         return probe.fd_second_fwd(pt.x0, u, pairs[rows], h, pt.ref_inputs, pt.ref_constants)
 
-    center = sample(np.arange(len(pairs)), 0.0)[0]
 
     def needs_more(e: fdiff.Estimate) -> np.ndarray:
         tol = 2 * np.where(e.trusted, e.error, 0) + pt.rtol * 2 * np.abs(e.value) + pt.atol
         return (~e.trusted | (np.abs(ad - e.value) > tol)).any(axis=1)
 
-    est = fd_estimate(sample, center, len(pairs), pt.eps, needs_more)
+    est = fd_estimate(sample, len(pairs), pt.eps, needs_more)
     mags: Any = np.abs(est.value)
     return compare(
         point=pt.point,
