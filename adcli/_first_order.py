@@ -336,9 +336,21 @@ def _first_order_directions(pt: Point, count: int) -> tuple[list[Comparison], di
         if ad is None:
             out.append(_skipped(pt, mode, str(pt.modes[mode])))
             continue
-        comp = (_compare_fwd if mode == "fwd" else _compare_rev)(pt, dirs, ad, cots, est)
+        compare_mode = _compare_fwd if mode == "fwd" else _compare_rev
+        comp = compare_mode(pt, dirs, ad, cots, est)
         if comp.verdict == "fail":
             comp = _localized(pt, comp, mode, dirs, cots, ad, est)
+            if probe.layout.square_matrix_leaves():
+                # Does AD along v match FD along vᵀ (each square matrix transposed)?
+                flipped = dirs[:, probe.layout.transpose_permutation()]
+                if (
+                    compare_mode(
+                        pt, dirs, ad, cots, fd_directions(pt, flipped, None, None, cots)
+                    ).verdict
+                    == "pass"
+                ):
+                    hint = f"AD equals FD with '{pt.name}' transposed: a missing transpose"
+                    comp = dataclasses.replace(comp, diagnosis=hint)
         out.append(comp)
     if jvps is not None and w is not None:
         out.append(

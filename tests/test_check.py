@@ -191,7 +191,7 @@ def test_error_only_in_second_derivatives():
         (x,), (t,) = primals, tangents
         return x**3 / 3, square(x) * t * 1.0
 
-    @square.defjvp  # noqa: F811 - redefine: the second derivative becomes wrong
+    @square.defjvp
     def _wrong(primals, tangents):
         (x,), (t,) = primals, tangents
         return x * x, 3 * x * t
@@ -273,7 +273,9 @@ def test_relu_network_at_random_points_passes():
         rng = np.random.default_rng(seed)
         w = jnp.asarray(rng.normal(size=(40, 30)))
         x = jnp.asarray(rng.normal(size=40))
-        result = check_function(lambda x: jnp.sum(jax.nn.relu(x @ w) ** 2) + jnp.sum(jnp.abs(x)), x)
+        result = check_function(
+            lambda x, w: jnp.sum(jax.nn.relu(x @ w) ** 2) + jnp.sum(jnp.abs(x)), x, w, wrt=[0]
+        )
         assert result.verdict == "pass", [c.reason for c in result.comparisons]
 
 
@@ -336,3 +338,21 @@ def test_stop_gradient_is_mentioned_when_it_explains_a_failure():
     result = check_function(lambda x: jnp.sum(x * jax.lax.stop_gradient(x)), jnp.arange(1.0, 4.0))
     assert result.verdict == "fail"
     assert any("stop_gradient" in note for note in result.notes)
+
+
+def test_missing_transpose_is_named_in_the_directions_method_too():
+    a = jnp.asarray(np.random.default_rng(9).normal(size=(20, 20)) / 5)
+
+    def f(w):
+        return jnp.sum(jnp.tanh(w @ a))
+
+    @jax.custom_vjp
+    def g(w):
+        return f(w)
+
+    g.defvjp(lambda w: (f(w), w), lambda w, ct: (jax.grad(f)(w).T * ct,))
+    w = jnp.asarray(np.random.default_rng(10).normal(size=(20, 20)))
+    result = check_function(g, w)
+    rev = next(c for c in result.comparisons if c.kind == "rev")
+    assert (rev.method, rev.verdict) == ("directions", "fail")
+    assert "transpose" in (rev.diagnosis or "")
