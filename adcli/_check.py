@@ -13,8 +13,9 @@ import numpy as np
 
 from adcli._builder import Problem, build
 from adcli._expect import check_expect
-from adcli._first_order import check_first_order, make_point
+from adcli._first_order import check_first_order
 from adcli._jaxpr import equations
+from adcli._point import make_point
 from adcli._probe import InputProbe
 from adcli._results import Comparison, SpecResult, worst_verdict
 from adcli._second_order import check_second_order

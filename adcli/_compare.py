@@ -13,7 +13,7 @@ defaults to the rounding allowance of the dtype the derivative was computed in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 
@@ -212,8 +212,3 @@ def labels_for(kind: str) -> tuple[str, str]:
     if kind == "hessian-symmetry":
         return ("wᵀHv", "vᵀHw")
     return ("AD", "FD")
-
-
-def adjoint_scale(parts: Sequence[np.ndarray]) -> np.ndarray:
-    """Σ|terms| of one or more elementwise products, summed over the last axis."""
-    return sum(np.sum(np.abs(p), axis=-1) for p in parts)

@@ -15,7 +15,7 @@ import numpy as np
 
 from adcli._builder import Problem
 from adcli._compare import block_rms, compare
-from adcli._first_order import Point, directions_for
+from adcli._point import Point, directions_for
 from adcli._results import Comparison
 from adcli._second_order import gradient_fd, hessian_products
 

@@ -15,152 +15,22 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import zlib
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from adcli import _finite_diff as fdiff
-from adcli._builder import Problem
-from adcli._compare import block_rms, compare, default_rtol, directional_scale
+from adcli._compare import block_rms, compare, directional_scale
 from adcli._localize import localize, range_masks
-from adcli._probe import InputProbe, promote
+from adcli._point import (
+    Point,
+    cotangents_for,
+    directions_for,
+    failing_rows,
+    fd_estimate,
+)
 from adcli._results import Comparison, Mismatch
-
-FULL_MAX_D = 256
-FULL_MAX_DM = 1 << 16
-HESSIAN_FULL_MAX_D = 512
-
-
-@dataclass
-class Point:
-    """Everything the checks of one input at one point share."""
-
-    probe: InputProbe
-    point: int
-    method: str
-    x0: jax.Array
-    scale: np.ndarray  # per coordinate: |x|, or 1 where x = 0
-    inputs: dict[str, Any]
-    constants: dict[str, Any]
-    ref_inputs: dict[str, Any]
-    ref_constants: dict[str, Any]
-    rtol: float
-    atol: float
-    eps: float  # machine epsilon of the FD reference evaluation
-    rng: np.random.Generator
-    modes: dict[str, str | None]  # mode -> None if usable, else why not
-    dtype: str = "float64"  # the least precise dtype f computes in
-    use_ref: bool = True  # FD of the float64 reference (False: of f in its own precision)
-
-    @property
-    def name(self) -> str:
-        return self.probe.name
-
-
-def choose_method(requested: str, d: int, m: int) -> str:
-    if requested != "auto":
-        return requested
-    return "full" if d <= FULL_MAX_D and d * m <= FULL_MAX_DM else "directions"
-
-
-def make_point(
-    problem: Problem,
-    probe: InputProbe,
-    point: int,
-    inputs: dict[str, Any],
-    constants: dict[str, Any],
-    modes: tuple[str, ...],
-    method: str,
-) -> Point:
-    x0 = probe.layout.flatten(inputs[probe.name])
-    dtype = probe.compute_dtype(x0, inputs, constants)
-    promoted = probe.use_promoted_reference(x0, inputs, constants)
-    eps = float(np.finfo(np.float64).eps) if promoted else float(jnp.finfo(dtype).eps)
-    scale = np.abs(np.asarray(x0))
-    scale[~(scale > 0)] = 1.0
-    opts = problem.spec.check
-    seed_key = [opts.seed, point, zlib.crc32(probe.name.encode())]
-    support = {mode: probe.supports(mode, x0, inputs, constants) for mode in modes}
-    return Point(
-        probe=probe,
-        point=point,
-        method=choose_method(method, probe.d, probe.m),
-        x0=x0,
-        scale=scale,
-        inputs=inputs,
-        constants=constants,
-        ref_inputs=promote(inputs) if promoted else inputs,
-        ref_constants=promote(constants) if promoted else constants,
-        rtol=opts.rtol if opts.rtol is not None else default_rtol(dtype),
-        atol=opts.atol or 0.0,
-        eps=eps,
-        rng=np.random.default_rng(seed_key),
-        modes=support,
-        dtype=dtype,
-    )
-
-
-# --- finite differences with refinement ---------------------------------------------------
-
-
-# (rows, h) -> g at OFFSETS·h along each row's direction: (9, len(rows), q)
-Sampler = Callable[[np.ndarray, float], np.ndarray]
-
-
-def fd_estimate(
-    sample: Sampler,
-    n: int,
-    eps: float,
-    needs_more: Callable[[fdiff.Estimate], np.ndarray],
-) -> fdiff.Estimate:
-    """FD for n rows at the base level, refining only the rows ``needs_more`` names."""
-    h = fdiff.level_step(eps, 0)
-    est = fdiff.combine(sample(np.arange(n), h), h, eps)
-    for level in fdiff.LEVEL_ORDER[1:]:
-        redo = np.nonzero(needs_more(est))[0]
-        if redo.size == 0:
-            break
-        h = fdiff.level_step(eps, level)
-        finer = fdiff.combine(sample(redo, h), h, eps, strict=level < 0)
-        old = fdiff.Estimate(*(np.asarray(a)[redo] for a in dataclasses.astuple(est)))
-        merged = fdiff.best([old, finer])
-        parts = [np.array(a, copy=True) for a in dataclasses.astuple(est)]
-        for part, new in zip(parts, dataclasses.astuple(merged), strict=True):
-            part[redo] = new
-        est = fdiff.Estimate(*parts)
-    return est
-
-
-def _failing_rows(
-    est: fdiff.Estimate, candidates: list[np.ndarray], scale: np.ndarray, rtol: float, atol: float
-) -> np.ndarray:
-    """Rows with an untrusted element, or where some AD candidate is outside tolerance."""
-    base = rtol * (np.abs(est.value) + scale) + atol
-    error = np.where(est.trusted, est.error, 0)
-    # Untrusted, or too vague to tell a 5% error: a finer or coarser step may do better.
-    bad = ~est.trusted | (2.0 * error > 0.05 * (np.abs(est.value) + scale))
-    tol = 2.0 * error + base
-    for ad in candidates:
-        bad = bad | (np.abs(ad - est.value) > tol) | ~np.isfinite(ad)
-    return bad.reshape(bad.shape[0], -1).any(axis=1)
-
-
-def directions_for(pt: Point, count: int) -> np.ndarray:
-    """Gaussian directions scaled elementwise by |x|, rounded to the input's own dtypes."""
-    z = pt.rng.standard_normal((count, pt.probe.d)) * pt.scale
-    return pt.probe.layout.round_to_leaves(z)
-
-
-def cotangents_for(pt: Point, count: int) -> np.ndarray:
-    if pt.probe.m == 1:
-        return np.ones((1, 1))
-    return pt.rng.standard_normal((count, pt.probe.m))
-
 
 # --- first order ----------------------------------------------------------------------------
 
@@ -244,7 +114,7 @@ def _first_order_full(pt: Point, directions: int = 0) -> tuple[list[Comparison],
         sample,
         d,
         pt.eps,
-        lambda e: _failing_rows(e, list(jac.values()), scale_rows, pt.rtol, pt.atol),
+        lambda e: failing_rows(e, list(jac.values()), scale_rows, pt.rtol, pt.atol),
     )
     s = pt.scale[:, None]
     out: list[Comparison] = []
@@ -383,7 +253,7 @@ def fd_directions(
         )
 
     def needs_more(e: fdiff.Estimate) -> np.ndarray:
-        more = _failing_rows(
+        more = failing_rows(
             e, [jvps] if jvps is not None else [], directional_scale(e.value), pt.rtol, pt.atol
         )
         if w is not None:

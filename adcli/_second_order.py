@@ -16,7 +16,7 @@ import numpy as np
 
 from adcli import _finite_diff as fdiff
 from adcli._compare import block_rms, compare, directional_scale
-from adcli._first_order import Point, cotangents_for, directions_for, fd_estimate
+from adcli._point import Point, cotangents_for, directions_for, fd_estimate
 from adcli._results import Comparison
 
 
@@ -26,7 +26,6 @@ def gradient_fd(pt: Point, u: np.ndarray, dirs: np.ndarray, hv: list[np.ndarray]
 
     def sample(rows: np.ndarray, h: float) -> np.ndarray:
         return probe.fd_gradient(pt.x0, u, dirs[rows], h, pt.ref_inputs, pt.ref_constants)
-
 
     def needs_more(e: fdiff.Estimate) -> np.ndarray:
         tol = 2 * np.where(e.trusted, e.error, 0) + pt.rtol * (
@@ -154,7 +153,6 @@ def _forward_over_forward(pt: Point, u: np.ndarray, dirs: np.ndarray, count: int
 
     def sample(rows: np.ndarray, h: float) -> np.ndarray:
         return probe.fd_second_fwd(pt.x0, u, pairs[rows], h, pt.ref_inputs, pt.ref_constants)
-
 
     def needs_more(e: fdiff.Estimate) -> np.ndarray:
         tol = 2 * np.where(e.trusted, e.error, 0) + pt.rtol * 2 * np.abs(e.value) + pt.atol
