@@ -15,7 +15,7 @@ from adcli._builder import Problem, build
 from adcli._expect import check_expect
 from adcli._first_order import check_first_order
 from adcli._jaxpr import equations
-from adcli._point import make_point
+from adcli._point import choose_method, make_point
 from adcli._probe import InputProbe
 from adcli._results import Comparison, SpecResult, worst_verdict
 from adcli._second_order import check_second_order
@@ -70,7 +70,8 @@ def check_problem(problem: Problem, *, progress: Progress | None = None) -> Spec
     enable_x64()
     start = time.perf_counter()
     spec, opts = problem.spec, problem.spec.check
-    probes = {name: InputProbe(problem, name) for name in spec.wrt}
+    probe = InputProbe(problem, spec.wrt)
+    _share_programs(probe, opts.method)
     constants = problem.sample_constants()
     comparisons: list[Comparison] = []
     notes: list[str] = []
@@ -82,13 +83,13 @@ def check_problem(problem: Problem, *, progress: Progress | None = None) -> Spec
         if bad_value is not None:
             comparisons.append(bad_value)
             continue
-        for name, probe in probes.items():
+        for name in spec.wrt:
             if progress:
                 progress(f"point {point + 1}/{opts.points}, input {name}")
-            pt = make_point(problem, probe, point, inputs, constants, opts.modes, opts.method)
+            pt = make_point(problem, probe, name, point, inputs, constants, opts.modes, opts.method)
             methods[name], dtypes[name] = pt.method, pt.dtype
             if point == 0:
-                notes += _jaxpr_notes(probe, pt.x0, inputs, constants)
+                notes += _jaxpr_notes(probe, name, pt.x0, inputs, constants)
                 if not probe.promoted and pt.dtype != "float64":
                     notes.append(
                         f"{name}: the function computes in {pt.dtype} and does not run "
@@ -153,9 +154,19 @@ _CUSTOM = {
 }
 
 
-def _jaxpr_notes(probe: InputProbe, x0: Any, inputs: Any, constants: Any) -> list[str]:
+def _share_programs(probe: InputProbe, method: str) -> None:
+    """Size the batched programs for the largest input checked coordinate by coordinate,
+    so that every input reuses them instead of compiling its own."""
+    sizes = [s.stop - s.start for s in probe.layout.segments.values()]
+    full = [n for n in sizes if choose_method(method, n, probe.m) == "full"]
+    if full:
+        for key in ("fd-coord-True", "fd-coord-False", "jacfwd"):
+            probe.reserve(key, max(full))
+
+
+def _jaxpr_notes(probe: InputProbe, name: str, x0: Any, inputs: Any, constants: Any) -> list[str]:
     used = primitives(probe.jaxpr(x0, inputs, constants).jaxpr)
-    return [f"{probe.name}: the function {note}" for key, note in _CUSTOM.items() if key in used]
+    return [f"{name}: the function {note}" for key, note in _CUSTOM.items() if key in used]
 
 
 # Primitives whose inner jaxprs carry their own derivative rules (e.g. jnp.linalg.solve's

@@ -9,12 +9,15 @@ with FD of the gradient (w = the unit vectors when the input is small enough).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 
+from adcli import _finite_diff as fdiff
 from adcli._builder import Problem
 from adcli._compare import block_rms, compare
+from adcli._flat import FlatLayout
 from adcli._point import Point, directions_for
 from adcli._results import Comparison
 from adcli._second_order import gradient_fd, hessian_products
@@ -39,17 +42,18 @@ def _evaluate(pt: Point, problem: Problem, kind: str) -> np.ndarray:
 
 
 def _grad(pt: Point, problem: Problem, first: dict[str, Any]) -> list[Comparison]:
-    probe = pt.probe
-    expected = np.asarray(probe.layout.flatten(_evaluate(pt, problem, "grad")))
-    s = pt.scale
+    probe, cols = pt.probe, pt.columns
+    own = FlatLayout(problem.input_structs[pt.name], pt.name)
+    expected = np.asarray(own.flatten(_evaluate(pt, problem, "grad")))
+    s = pt.scale[cols]
     names = {
-        "name_in": lambda i: probe.layout.describe(i[-1]),
+        "name_in": lambda i: probe.layout.describe(int(cols[i[-1]])),
         "name_out": lambda i: probe.out_layout.describe(0),
     }
     out: list[Comparison] = []
     ad_grad = None
     if pt.modes.get("rev", "off") is None:
-        ad_grad = probe.vjp(pt.x0, np.ones((1, 1)), pt.inputs, pt.constants)[0]
+        ad_grad = probe.vjp(pt.x0, np.ones((1, 1)), pt.inputs, pt.constants)[0][cols]
     elif pt.method == "full" and "fwd" in first.get("jac", {}):
         ad_grad = first["jac"]["fwd"][:, 0] / s
     if ad_grad is not None:
@@ -95,9 +99,9 @@ def _grad(pt: Point, problem: Problem, first: dict[str, Any]) -> list[Comparison
                 wrt=pt.name,
                 kind="expect-grad:fd",
                 method="directions",
-                ad=dirs @ expected,
+                ad=dirs[:, cols] @ expected,
                 reference=est.value[:, 0],
-                scale=np.abs(dirs) @ np.abs(expected),
+                scale=np.abs(dirs[:, cols]) @ np.abs(expected),
                 rtol=pt.rtol,
                 atol=pt.atol,
                 fd_error=est.error[:, 0],
@@ -112,9 +116,12 @@ def _grad(pt: Point, problem: Problem, first: dict[str, Any]) -> list[Comparison
 
 
 def _hessian(pt: Point, problem: Problem, count: int) -> list[Comparison]:
-    probe = pt.probe
-    d = probe.d
-    if any(leaf.is_complex for leaf in probe.layout.leaves):
+    probe, cols, d = pt.probe, pt.columns, pt.d
+    if any(
+        leaf.is_complex
+        for leaf in probe.layout.leaves
+        if pt.segment.start <= leaf.offset < pt.segment.stop
+    ):
         return [
             Comparison(
                 point=pt.point,
@@ -127,19 +134,23 @@ def _hessian(pt: Point, problem: Problem, count: int) -> list[Comparison]:
         ]
     matrix = _evaluate(pt, problem, "hessian").reshape(d, d)
     full = d <= HESSIAN_FULL_MAX_D
-    dirs = np.diag(pt.scale) if full else directions_for(pt, count)
-    expected = dirs @ matrix.T  # row k: H_expect · w_k
+    if full:  # the unit vectors of this input, scaled
+        dirs = np.zeros((d, probe.d))
+        dirs[np.arange(d), cols] = pt.scale[cols]
+    else:
+        dirs = directions_for(pt, count)
+    expected = dirs[:, cols] @ matrix.T  # row k: H_expect · w_k
     u = np.ones(1)
     products = hessian_products(pt, u, dirs)
-    arrays = {how: hv for how, hv in products.items() if isinstance(hv, np.ndarray)}
-    unscale = pt.scale[:, None] if full else np.ones((len(dirs), 1))
-    s = pt.scale[None, :]
+    arrays = {how: hv[:, cols] for how, hv in products.items() if isinstance(hv, np.ndarray)}
+    unscale = pt.scale[cols][:, None] if full else np.ones((len(dirs), 1))
+    s = pt.scale[cols][None, :]
 
     def name_in(i: tuple[int, ...]) -> str:
-        return probe.layout.describe(i[0]) if full else f"{pt.name}·w{i[0]}"
+        return probe.layout.describe(int(cols[i[0]])) if full else f"{pt.name}·w{i[0]}"
 
     def name_out(i: tuple[int, ...]) -> str:
-        return f"∂/∂{probe.layout.describe(i[1])}"
+        return f"∂/∂{probe.layout.describe(int(cols[i[1]]))}"
 
     out: list[Comparison] = []
     method = "full" if full else "directions"
@@ -173,7 +184,10 @@ def _hessian(pt: Point, problem: Problem, count: int) -> list[Comparison]:
             )
         )
         return out
-    est = gradient_fd(pt, u, dirs, [expected])
+    candidate = np.full((len(dirs), probe.d), np.nan)  # NaN: no opinion outside this input
+    candidate[:, cols] = expected
+    whole = gradient_fd(pt, u, dirs, [candidate])
+    est = fdiff.Estimate(*(np.asarray(a)[:, cols] for a in dataclasses.astuple(whole)))
     out.append(
         compare(
             point=pt.point,

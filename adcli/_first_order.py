@@ -96,17 +96,19 @@ def _skipped(pt: Point, kind: str, reason: str) -> Comparison:
 
 
 def _first_order_full(pt: Point, directions: int = 0) -> tuple[list[Comparison], dict[str, Any]]:
-    probe, d = pt.probe, pt.probe.d
+    probe, d, cols = pt.probe, pt.d, pt.columns
     jac: dict[str, np.ndarray] = {}
     for mode in ("fwd", "rev"):
         if mode in pt.modes and pt.modes[mode] is None:
-            jac[mode] = (probe.jacobian_fwd if mode == "fwd" else probe.jacobian_rev)(
-                pt.x0, pt.inputs, pt.constants
-            ).T * pt.scale[:, None]  # (d, m), scaled
+            if mode == "fwd":
+                full = probe.jacobian_fwd(pt.x0, cols, pt.inputs, pt.constants)
+            else:
+                full = probe.jacobian_rev(pt.x0, pt.inputs, pt.constants)[:, cols]
+            jac[mode] = full.T * pt.scale[cols][:, None]  # (d, m), scaled
 
     def sample(rows: np.ndarray, h: float) -> np.ndarray:
         return probe.fd_coordinates(
-            pt.x0, rows, pt.scale, h, pt.ref_inputs, pt.ref_constants, ref=pt.use_ref
+            pt.x0, cols[rows], pt.scale, h, pt.ref_inputs, pt.ref_constants, ref=pt.use_ref
         )
 
     scale_rows = block_rms(np.stack(list(jac.values())) if jac else np.zeros((1, d, 1)), axis=1)[0]
@@ -116,9 +118,12 @@ def _first_order_full(pt: Point, directions: int = 0) -> tuple[list[Comparison],
         pt.eps,
         lambda e: failing_rows(e, list(jac.values()), scale_rows, pt.rtol, pt.atol),
     )
-    s = pt.scale[:, None]
+    s = pt.scale[cols][:, None]
     out: list[Comparison] = []
-    names = (lambda i: probe.layout.describe(i[0]), lambda i: probe.out_layout.describe(i[1]))
+    names = (
+        lambda i: probe.layout.describe(int(cols[i[0]])),
+        lambda i: probe.out_layout.describe(i[1]),
+    )
     block = block_rms(est.value, axis=0)  # per output: RMS over the (scaled) coordinates
     for mode in ("fwd", "rev"):
         if mode not in pt.modes:
@@ -170,17 +175,18 @@ def _diagnose_transpose_full(
 ) -> None:
     """Name a missing transpose: AD equals FD with a matrix input (or the Jacobian) transposed."""
     layout = pt.probe.layout
-    fd = est.value / pt.scale[:, None]
-    tol = 2 * np.where(est.trusted, est.error, np.inf) / pt.scale[:, None] + pt.rtol * (
+    s = pt.scale[pt.columns][:, None]
+    fd = est.value / s
+    tol = 2 * np.where(est.trusted, est.error, np.inf) / s + pt.rtol * (
         np.abs(fd) + block_rms(fd, axis=None)
     )
     for i, comp in enumerate(out):
         if comp.verdict != "fail" or comp.kind not in jac:
             continue
-        ad = jac[comp.kind] / pt.scale[:, None]
+        ad = jac[comp.kind] / s
         hit = None
-        if layout.square_matrix_leaves():
-            perm = layout.transpose_permutation()
+        if layout.square_matrix_leaves(within=pt.segment):
+            perm = layout.transpose_permutation()[pt.columns] - pt.segment.start
             if np.all(np.abs(ad[perm] - fd) <= tol):
                 hit = f"AD equals FD with '{pt.name}' transposed: a missing transpose"
         if hit is None and fd.shape[0] == fd.shape[1] and np.all(np.abs(ad.T - fd) <= tol):
@@ -210,7 +216,7 @@ def _first_order_directions(pt: Point, count: int) -> tuple[list[Comparison], di
         comp = compare_mode(pt, dirs, ad, cots, est)
         if comp.verdict == "fail":
             comp = _localized(pt, comp, mode, dirs, cots, ad, est)
-            if probe.layout.square_matrix_leaves():
+            if probe.layout.square_matrix_leaves(within=pt.segment):
                 # Does AD along v match FD along vᵀ (each square matrix transposed)?
                 flipped = dirs[:, probe.layout.transpose_permutation()]
                 if (
@@ -347,16 +353,16 @@ def _localized(
     base = dirs[k]
     j = int(np.argmax(np.abs(cots @ np.ones(probe.m)))) if mode == "rev" else 0
 
+    start = pt.segment.start
+
     def test(ranges: np.ndarray) -> np.ndarray:
-        sub = range_masks(ranges, probe.d) * base
+        sub = range_masks(ranges + start, probe.d) * base
         if mode == "fwd":
             sub_ad = probe.jvp(pt.x0, sub, pt.inputs, pt.constants)
             sub_est = fd_directions(pt, sub, sub_ad, None, cots)
-            result = _compare_fwd(pt, sub, sub_ad, cots, sub_est)
             margins = _row_margins(sub_ad, sub_est, pt)
         else:
             sub_est = fd_directions(pt, sub, None, ad[j : j + 1], cots[j : j + 1])
-            result = _compare_rev(pt, sub, ad[j : j + 1], cots[j : j + 1], sub_est)
             ref = sub_est.value @ cots[j]
             tol = (
                 2 * (np.where(sub_est.trusted, sub_est.error, 0) @ np.abs(cots[j]))
@@ -364,10 +370,9 @@ def _localized(
                 + pt.atol
             )
             margins = np.abs(sub @ ad[j] - ref) / np.maximum(tol, 1e-300)
-        del result
         return margins
 
-    found = localize(test, probe.d)
+    found = [(lo + start, hi + start) for lo, hi in localize(test, pt.d)]
     singles = [lo for lo, hi in found if hi - lo == 1]
     names = [
         probe.layout.describe(lo)

@@ -31,17 +31,27 @@ class _Leaf:
 class FlatLayout:
     """Maps a pytree of arrays (or ShapeDtypeStructs) to a flat real vector and back."""
 
-    def __init__(self, example: Any, name: str) -> None:
+    def __init__(self, example: Any, name: str = "", *, named_root: bool = False) -> None:
+        """``named_root``: ``example`` is a dict of named arguments, whose keys start the
+        names of their elements (``x[3]``, ``params['w'][0, 1]``) and have segments."""
         leaves_with_paths, self.treedef = jax.tree_util.tree_flatten_with_path(example)
         self.name = name
         leaves = []
         offset = 0
+        self.segments: dict[str, slice] = {}
         for path, leaf in leaves_with_paths:
             shape = tuple(int(n) for n in np.shape(leaf))
             dtype = np.dtype(leaf.dtype)
             count = int(np.prod(shape, dtype=np.int64))
             size = 2 * count if np.issubdtype(dtype, np.complexfloating) else count
-            leaves.append(_Leaf(name + jax.tree_util.keystr(path), shape, dtype, offset, size))
+            if named_root:
+                root = str(path[0].key)
+                label = root + jax.tree_util.keystr(path[1:])
+                start = self.segments.get(root, slice(offset, offset)).start
+                self.segments[root] = slice(start, offset + size)
+            else:
+                label = name + jax.tree_util.keystr(path)
+            leaves.append(_Leaf(label, shape, dtype, offset, size))
             offset += size
         self.leaves: tuple[_Leaf, ...] = tuple(leaves)
         self.size = offset
@@ -102,12 +112,16 @@ class FlatLayout:
             out[..., leaf.offset : leaf.offset + leaf.size] = part.astype(real).astype(np.float64)
         return out
 
-    def square_matrix_leaves(self) -> tuple[_Leaf, ...]:
-        """Real leaves whose last two axes are square (candidates for a missing transpose)."""
+    def square_matrix_leaves(self, within: slice | None = None) -> tuple[_Leaf, ...]:
+        """Real leaves whose last two axes are square (candidates for a missing transpose),
+        optionally only those inside the segment ``within``."""
         return tuple(
             leaf
             for leaf in self.leaves
-            if len(leaf.shape) >= 2 and leaf.shape[-1] == leaf.shape[-2] > 1 and not leaf.is_complex
+            if len(leaf.shape) >= 2
+            and leaf.shape[-1] == leaf.shape[-2] > 1
+            and not leaf.is_complex
+            and (within is None or within.start <= leaf.offset < within.stop)
         )
 
     def transpose_permutation(self) -> np.ndarray:

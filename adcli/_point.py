@@ -28,9 +28,15 @@ FULL_MAX_DM = 1 << 16
 
 @dataclass
 class Point:
-    """Everything the checks of one input at one point share."""
+    """Everything the checks of one input at one point share.
+
+    Vectors (``x0``, ``scale``, directions) span every wrt input; ``segment`` is where
+    this one (``name``) sits in them.
+    """
 
     probe: InputProbe
+    name: str
+    segment: slice
     point: int
     method: str
     x0: jax.Array
@@ -48,8 +54,13 @@ class Point:
     use_ref: bool = True  # FD of the float64 reference (False: of f in its own precision)
 
     @property
-    def name(self) -> str:
-        return self.probe.name
+    def columns(self) -> np.ndarray:
+        """Indices of this input's coordinates in the flat vector."""
+        return np.arange(self.segment.start, self.segment.stop)
+
+    @property
+    def d(self) -> int:
+        return self.segment.stop - self.segment.start
 
 
 def choose_method(requested: str, d: int, m: int) -> str:
@@ -61,25 +72,29 @@ def choose_method(requested: str, d: int, m: int) -> str:
 def make_point(
     problem: Problem,
     probe: InputProbe,
+    name: str,
     point: int,
     inputs: dict[str, Any],
     constants: dict[str, Any],
     modes: tuple[str, ...],
     method: str,
 ) -> Point:
-    x0 = probe.layout.flatten(inputs[probe.name])
+    x0 = probe.layout.flatten(probe.input_value(inputs))
+    segment = probe.layout.segments[name]
     dtype = probe.compute_dtype(x0, inputs, constants)
     promoted = probe.use_promoted_reference(x0, inputs, constants)
     eps = float(np.finfo(np.float64).eps) if promoted else float(jnp.finfo(dtype).eps)
     scale = np.abs(np.asarray(x0))
     scale[~(scale > 0)] = 1.0
     opts = problem.spec.check
-    seed_key = [opts.seed, point, zlib.crc32(probe.name.encode())]
+    seed_key = [opts.seed, point, zlib.crc32(name.encode())]
     support = {mode: probe.supports(mode, x0, inputs, constants) for mode in modes}
     return Point(
         probe=probe,
+        name=name,
+        segment=segment,
         point=point,
-        method=choose_method(method, probe.d, probe.m),
+        method=choose_method(method, segment.stop - segment.start, probe.m),
         x0=x0,
         scale=scale,
         inputs=inputs,
@@ -141,8 +156,10 @@ def failing_rows(
 
 
 def directions_for(pt: Point, count: int) -> np.ndarray:
-    """Gaussian directions scaled elementwise by |x|, rounded to the input's own dtypes."""
-    z = pt.rng.standard_normal((count, pt.probe.d)) * pt.scale
+    """Gaussian directions in this input's coordinates (zero elsewhere), scaled
+    elementwise by |x| and rounded to the input's own dtypes."""
+    z = np.zeros((count, pt.probe.d))
+    z[:, pt.segment] = pt.rng.standard_normal((count, pt.d)) * pt.scale[pt.segment]
     return pt.probe.layout.round_to_leaves(z)
 
 

@@ -52,12 +52,16 @@ def _float_dtypes(jaxpr: Any) -> set[Any]:
 
 
 class InputProbe:
-    """Evaluations of ``g(x) = flat(f(inputs with wrt=unflat(x), constants))``."""
+    """Evaluations of ``g(x) = flat(f(inputs with the wrt ones = unflat(x), constants))``.
 
-    def __init__(self, problem: Problem, name: str) -> None:
+    All the inputs derivatives are taken with respect to share one flat vector (each
+    input a segment of it), so that every input is checked by the same compiled programs.
+    """
+
+    def __init__(self, problem: Problem, names: tuple[str, ...]) -> None:
         self.problem = problem
-        self.name = name
-        self.layout = FlatLayout(problem.input_structs[name], name)
+        self.names = tuple(names)
+        self.layout = FlatLayout({n: problem.input_structs[n] for n in self.names}, named_root=True)
         self.out_layout = FlatLayout(problem.output_struct, "out")
         self.d, self.m = self.layout.size, self.out_layout.size
         self.promoted_dtypes = {
@@ -79,8 +83,8 @@ class InputProbe:
         dtypes = self.promoted_dtypes if promoted else None
 
         def g(x: jax.Array, inputs: Any, constants: Any) -> jax.Array:
-            value = self.layout.unflatten(x, dtypes)
-            out = self.problem.call({**inputs, self.name: value}, constants)
+            values = self.layout.unflatten(x, dtypes)
+            out = self.problem.call({**inputs, **values}, constants)
             return self.out_layout.flatten(out, jnp.float64)
 
         return g
@@ -145,6 +149,16 @@ class InputProbe:
             text = str(exc).strip().splitlines()
             return f"{type(exc).__name__}: {text[0] if text else ''}"
         return None
+
+    def reserve(self, key: str, rows: int) -> None:
+        """Compile ``key``'s program for at least ``rows`` rows, so that every input's
+        batch fits the same program."""
+        size = min(self.chunk, 1 << max(rows - 1, 0).bit_length())
+        self._sizes[key] = max(self._sizes.get(key, 0), size)
+
+    def input_value(self, inputs: Any) -> dict[str, Any]:
+        """The wrt inputs as the dict the layout flattens."""
+        return {n: inputs[n] for n in self.names}
 
     # -- chunked batching ---------------------------------------------------------------
     def _batched(
@@ -306,8 +320,10 @@ class InputProbe:
 
         return self._batched("vjp", fn, cotangents, x0, inputs, constants)
 
-    def jacobian_fwd(self, x0: jax.Array, inputs: Any, constants: Any) -> np.ndarray:
-        """The full Jacobian (m, d) from d JVPs along the unit vectors."""
+    def jacobian_fwd(
+        self, x0: jax.Array, columns: np.ndarray, inputs: Any, constants: Any
+    ) -> np.ndarray:
+        """Columns of the Jacobian (m, len(columns)) from JVPs along those unit vectors."""
         g = self._g_native
 
         def fn(idx: jax.Array, x0: jax.Array, inputs: Any, constants: Any) -> Any:
@@ -317,7 +333,7 @@ class InputProbe:
 
             return jax.vmap(column)(idx)
 
-        return self._batched("jacfwd", fn, np.arange(self.d), x0, inputs, constants).T
+        return self._batched("jacfwd", fn, np.asarray(columns), x0, inputs, constants).T
 
     def jacobian_rev(self, x0: jax.Array, inputs: Any, constants: Any) -> np.ndarray:
         """The full Jacobian (m, d) from m VJPs along the unit cotangents (built on device)."""
