@@ -58,7 +58,7 @@ class FlatProblem:
         inputs = self.problem.sample_inputs(point)
         wrt = {k: inputs[k] for k in self.problem.spec.wrt}
         x = self.in_layout.flatten(wrt, self.dtype)
-        rest = {
+        rest: dict[str, Any] = {
             "inputs": {k: v for k, v in inputs.items() if k not in wrt},
             "constants": self.problem.sample_constants(),
         }

@@ -6,8 +6,8 @@ k < min(n, m), the Jacobian factors as J = J_g (m×k) · J_h (k×n), and the *mi
 computes J_h by k VJPs, J_g by k JVPs and one k-inner product — fewer passes than either
 plain mode when k ≪ min(n, m).
 
-Only the top level of the jaxpr is searched: a narrow value inside a ``jax.jit``-wrapped
-sub-function (one ``pjit`` equation) is not seen.
+Calls to ``jax.jit``-wrapped functions are inlined first, so a cut inside one is found;
+control flow (``scan``, ``while``, ``cond``) stays opaque: a cut inside a loop body is not.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax.extend import core as jcore
 
 MAX_TRIED = 400  # intermediates tried, narrowest first (each try is one pass over the jaxpr)
 
@@ -45,7 +46,7 @@ def find_cut(
     ``x``/``rest`` may be ShapeDtypeStructs (nothing is computed). Only intermediates with
     fewer than ``max_size`` entries qualify; None when there is none.
     """
-    closed = jax.make_jaxpr(fn)(x, rest)
+    closed = _inline_calls(jax.make_jaxpr(fn)(x, rest), x, rest)
     jaxpr = closed.jaxpr
     x_vars = set(jaxpr.invars[:1])  # fn flattens x into one vector: the first invar
     tainted = _taint(jaxpr, x_vars, blocked=None)
@@ -70,6 +71,49 @@ def find_cut(
             source=source_line(eqn),
         )
     return None
+
+
+_CALLS = {"pjit", "jit", "closed_call", "core_call"}
+
+
+def _inline_calls(closed: Any, x: Any, rest: Any) -> Any:
+    """The jaxpr with ``jax.jit``-wrapped calls inlined, so a cut inside one can be found.
+
+    Re-traces an interpreter that evaluates call equations' bodies in place; the user's
+    source lines are kept (a private JAX context, isolated here: on any failure the jaxpr
+    is returned as it was, and only top-level cuts are found).
+    """
+    if not any(str(e.primitive) in _CALLS for e in closed.jaxpr.eqns):
+        return closed
+    try:
+        from jax._src import source_info_util
+
+        def run(jaxpr: Any, consts: Any, args: list[Any]) -> list[Any]:
+            env: dict[Any, Any] = dict(zip(jaxpr.constvars, consts, strict=True))
+            env.update(zip(jaxpr.invars, args, strict=True))
+            for eqn in jaxpr.eqns:
+                ins = [v.val if _is_literal(v) else env[v] for v in eqn.invars]
+                info = eqn.source_info
+                with source_info_util.user_context(info.traceback, name_stack=info.name_stack):
+                    sub = eqn.params.get("jaxpr", eqn.params.get("call_jaxpr"))
+                    if str(eqn.primitive) in _CALLS and sub is not None:
+                        inner = getattr(sub, "jaxpr", sub)
+                        outs = run(inner, getattr(sub, "consts", []), ins)
+                    else:
+                        params = eqn.primitive.get_bind_params(eqn.params)
+                        outs = eqn.primitive.bind(*ins, **params)
+                        outs = outs if eqn.primitive.multiple_results else [outs]
+                env.update(zip(eqn.outvars, outs, strict=True))
+            return [v.val if _is_literal(v) else env[v] for v in jaxpr.outvars]
+
+        leaves = jax.tree_util.tree_leaves
+
+        def flat(x_: Any, rest_: Any) -> list[Any]:
+            return run(closed.jaxpr, closed.consts, [x_, *leaves(rest_)])
+
+        return jax.make_jaxpr(flat)(x, rest)
+    except Exception:  # a JAX internals change: fall back to the top level
+        return closed
 
 
 def source_line(eqn: Any) -> str | None:
@@ -99,7 +143,7 @@ def _size(var: Any) -> int:
 
 
 def _is_literal(atom: Any) -> bool:
-    return not hasattr(atom, "count") and hasattr(atom, "val")
+    return isinstance(atom, jcore.Literal)
 
 
 def _taint(jaxpr: Any, sources: set[Any], blocked: Any) -> set[Any]:
@@ -125,14 +169,12 @@ def _live(jaxpr: Any, outs: list[Any], given: set[Any]) -> list[Any]:
 def _sub_function(
     closed: Any, invars: list[Any], outvars: list[Any], size: int, cut: Any = None
 ) -> Callable[..., jax.Array]:
-    from jax.extend import core as jcore
-
     jaxpr = closed.jaxpr
     given = set(invars) | set(jaxpr.constvars)
     eqns = _live(jaxpr, list(outvars), given)
     if cut is not None:  # g: drop the equation that made v, and anything before that needs x
         eqns = [e for e in eqns if cut not in e.outvars]
-    sub = jcore.Jaxpr(jaxpr.constvars, invars, outvars, eqns)
+    sub = jaxpr.replace(invars=list(invars), outvars=list(outvars), eqns=eqns)
     run = jcore.jaxpr_as_fun(jcore.ClosedJaxpr(sub, closed.consts))
     shape = tuple(int(d) for d in cut.aval.shape) if cut is not None else None
 

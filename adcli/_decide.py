@@ -3,11 +3,13 @@
 Rule:
 1. Only candidates that compiled, fit the memory budget and agree with the others count.
 2. The *prediction* is the one with the fewest predicted FLOPs (the pass count when FLOPs
-   are unknown); ties broken by memory, then by the order reverse, forward, mixed,
-   rev-over-rev, fwd-over-rev, rev-over-fwd, fwd-over-fwd.
-3. If candidates were timed, the fastest median wins — unless others are within the noise
-   band of it (``adcli._timing.ties_with``): then it is a tie, reported as such, and the
-   prediction among the tied candidates is recommended (FLOPs and memory do not jitter).
+   are unknown; within 5% counts as equal); ties broken by memory, then by the order
+   reverse, forward, mixed, rev-over-rev, fwd-over-rev, rev-over-fwd, fwd-over-fwd.
+3. If candidates were timed, the fastest wins (by the median of the per-round paired
+   ratios, robust to a load that changes during timing) — unless others are within the
+   noise band of it (``adcli._timing.ties_with``): then it is a tie, reported as such, and
+   the prediction among the tied candidates is recommended (FLOPs and memory do not
+   jitter). Candidates not timed (predicted far off) do not compete.
 4. Nothing timed: the prediction is the recommendation.
 """
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from adcli._results import CandidateResult, CutInfo
-from adcli._timing import ties_with
+from adcli._timing import paired_ratio, ties_with
 
 ORDER = (
     "reverse",
@@ -38,11 +40,11 @@ def decide(
     cut: CutInfo | None = None,
 ) -> tuple[str | None, str, tuple[str, ...], str | None]:
     """(recommendation, reason, tied names, predicted name) for the candidates' results."""
-    usable = [r for r in results if r.status == "ok"]
+    usable = [r for r in results if r.status == "ok" or r.status.startswith("not timed")]
     if not usable:
         why = "; ".join(f"{r.name}: {r.status}" for r in results)
         return None, f"no candidate could run ({why})", (), None
-    predicted = min(usable, key=_predicted_key)
+    predicted = _prefer(usable)
     timed = [r for r in usable if r.samples]
     if not timed:
         return (
@@ -51,29 +53,51 @@ def decide(
             (),
             predicted.name,
         )
-    fastest = min(timed, key=lambda r: r.median_seconds or float("inf"))
+    # The fastest by paired rounds against the fastest median: robust to a machine whose
+    # load changes during the measurement (both candidates of a round saw the same load).
+    anchor = min(timed, key=_median)
+    fastest = min(
+        timed, key=lambda r: 1.0 if r is anchor else paired_ratio(r.samples, anchor.samples)
+    )
     tied = [r for r in timed if r is fastest or ties_with(fastest.samples, r.samples)[0]]
     if len(tied) == 1:
-        others = sorted((r for r in timed if r is not fastest), key=_median)
+        others = sorted(
+            (r for r in timed if r is not fastest),
+            key=lambda r: paired_ratio(r.samples, fastest.samples),
+        )
         reason = _why(fastest, target, n, m, cut)
         if others:
-            ratio = _median(others[0]) / _median(fastest)
+            ratio = paired_ratio(others[0].samples, fastest.samples)
             reason += f"; measured {ratio:.3g}× faster than {others[0].name}"
         else:
-            reason += "; the only candidate measured"
+            untimed = sorted((r for r in usable if r is not fastest), key=_predicted_key)
+            if untimed and fastest.predicted_flops and untimed[0].predicted_flops:
+                ratio = untimed[0].predicted_flops / fastest.predicted_flops
+                reason += f"; predicted {ratio:.3g}× fewer FLOPs than {untimed[0].name}"
+            else:
+                reason += "; the only candidate measured"
         return fastest.name, reason, (), predicted.name
-    choice = min(tied, key=_predicted_key)
-    rest = [r for r in tied if r is not choice]
-    spans = ", ".join(
-        f"{r.name} {ties_with(choice.samples, r.samples)[1]:.2f}×"
-        + f" (noise ±{(ties_with(choice.samples, r.samples)[2] - 1) * 100:.0f}%)"
-        for r in rest
-    )
+    choice = _prefer(tied)
+    spans = []
+    for r in tied:
+        if r is not choice:
+            _, ratio, band = ties_with(choice.samples, r.samples)
+            spans.append(
+                f"{r.name} (times differ {max(ratio, 1 / ratio):.2f}×, noise band {band:.2f}×)"
+            )
     reason = (
-        f"{_why(choice, target, n, m, cut)}; measured a tie with {spans}: "
-        f"chose the one predicted cheaper"
+        f"{_why(choice, target, n, m, cut)}; measured a tie with {', '.join(spans)}: "
+        f"chose by predicted FLOPs, then memory"
     )
     return choice.name, reason, tuple(r.name for r in tied), predicted.name
+
+
+def _prefer(tied: Sequence[CandidateResult]) -> CandidateResult:
+    """Among tied candidates: fewest predicted FLOPs (within 5% counts as equal), then the
+    least memory, then the fixed ORDER."""
+    best = min(_predicted_key(r)[0] for r in tied)
+    cheap = [r for r in tied if _predicted_key(r)[0] <= 1.05 * best]
+    return min(cheap, key=lambda r: _predicted_key(r)[1:])
 
 
 def _median(r: CandidateResult) -> float:
@@ -105,7 +129,7 @@ def _why(r: CandidateResult, target: str, n: int, m: int, cut: CutInfo | None) -
             where = f" from {cut.source}" if cut.source else ""
             shape = "×".join(str(d) for d in cut.shape) or "scalar"
             return (
-                f"mixed: every path passes through a {cut.size}-entry intermediate "
+                f"mixed: every path passes through one intermediate of {cut.size} entries "
                 f"({cut.dtype}[{shape}]{where}): {_n(cut.size, 'VJP')} + {_n(cut.size, 'JVP')} "
                 f"instead of {_n(n, 'JVP')} (forward) or {_n(m, 'VJP')} (reverse)"
             )
@@ -116,3 +140,12 @@ def _why(r: CandidateResult, target: str, n: int, m: int, cut: CutInfo | None) -
     if target == "hvp":
         return f"{r.name}: {r.passes}"
     return f"{r.name}: {r.passes}"
+
+
+def format_bytes(size: float) -> str:
+    """Bytes in decimal units for people: ``950 B``, ``1.68 MB``, ``102 GB``, ``467 PB``."""
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if abs(size) < 1000 or unit == "PB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.3g} {unit}"
+        size /= 1000
+    return f"{size:.3g} PB"

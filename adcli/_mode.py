@@ -3,9 +3,10 @@
 The steps, in order: (1) predict each candidate's FLOPs by lowering it on
 ShapeDtypeStructs (no data, no run) beside its count of JVPs/VJPs; (2) compile each and
 read its memory; a candidate over the memory budget is skipped, never run; (3) time the
-candidates whose predicted FLOPs are within ``CLOSE``× of the best (all with
-``measure="all"``) by the protocol of ``adcli._timing``; (4) check that every candidate that
-ran gives the same derivative; (5) recommend by ``decide``.
+candidates whose predicted FLOPs are within ``CLOSE``× of the best, and the runner-up if
+within ``FAR``× (all with ``measure="all"``), by the protocol of ``adcli._timing``;
+(4) check that every candidate that ran gives the same derivative; (5) recommend by
+``adcli._decide.decide``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from adcli._agree import check_agreement
 from adcli._builder import Problem, build
 from adcli._candidates import (
     ORDER,
@@ -29,13 +31,14 @@ from adcli._candidates import (
     make_candidates,
 )
 from adcli._check import enable_x64
-from adcli._decide import decide
+from adcli._decide import decide, format_bytes
 from adcli._errors import UsageError
 from adcli._results import CandidateResult, CutInfo, ModeResult
 from adcli._spec import Spec
 from adcli._timing import measure as measure_calls
 
 CLOSE = 3.0  # time the candidates predicted within 3× of the best
+FAR = 10.0  # … and the runner-up within 10×, so the reason can quote a measured ratio
 MEASURES = ("close", "all", "none")
 Progress = Callable[[str], None]
 TIMING_METHOD = (
@@ -111,8 +114,9 @@ def choose_mode(
     budget = default_memory_budget() if memory_budget is None else memory_budget
     results, compiled = _predict_and_compile(flat, candidates, budget, say)
     results, errors = _time(flat, results, compiled, measure, time_budget, say)
+    cut = _cut_info(split, problem.spec)
     recommendation, reason, tied, predicted = decide(
-        results, target=target, n=flat.n, m=flat.m, cut=_cut_info(split)
+        results, target=target, n=flat.n, m=flat.m, cut=cut
     )
     spec_ = problem.spec
     return ModeResult(
@@ -130,7 +134,7 @@ def choose_mode(
         reason=reason,
         predicted=predicted,
         tied=tied,
-        cut=_cut_info(split),
+        cut=cut,
         errors=tuple(errors),
         memory_budget_bytes=budget,
         measure=measure,
@@ -139,10 +143,14 @@ def choose_mode(
     )
 
 
-def _cut_info(split: Any) -> CutInfo | None:
+def _cut_info(split: Any, spec: Spec) -> CutInfo | None:
     if split is None:
         return None
-    return CutInfo(split.shape, split.dtype, split.size, split.primitive, split.source)
+    source = split.source
+    if spec.function.expr is not None:  # JAX's line is inside adcli's formula compiler
+        line = spec.function.expr_line or spec.where.line
+        source = f"{spec.where.file or '<spec>'}:{line} (function.expr)"
+    return CutInfo(split.shape, split.dtype, split.size, split.primitive, source)
 
 
 def _predict_and_compile(
@@ -197,7 +205,7 @@ def _time(
     chosen = select_to_time(runnable, measure)
     out = {r.name: r for r in results}
     for r in runnable:
-        if r.name not in chosen:
+        if measure == "close" and r.name not in chosen:
             best = min(_cost(c) for c in runnable)
             out[r.name] = replace(r, status=f"not timed: {_cost(r) / best:.2g}× the best FLOPs")
     errors: list[str] = []
@@ -220,8 +228,6 @@ def _time(
                 samples=t.samples,
             )
         say("comparing the candidates' results")
-        from adcli._agree import check_agreement
-
         statuses, errors_ = check_agreement(outputs, flat.dtype, ORDER, flat)
         errors += errors_
         for name, status in statuses.items():
@@ -237,7 +243,9 @@ def select_to_time(runnable: Sequence[CandidateResult], measure: str) -> list[st
         return [r.name for r in runnable]
     best = min(_cost(r) for r in runnable)
     close = [r.name for r in runnable if _cost(r) <= CLOSE * best]
-    return close if len(close) > 1 else [r.name for r in sorted(runnable, key=_cost)[:2]]
+    if len(close) == 1:  # time the runner-up too, for a measured ratio, unless it is far off
+        close += [r.name for r in sorted(runnable, key=_cost)[1:2] if _cost(r) <= FAR * best]
+    return close
 
 
 def _cost(r: CandidateResult) -> float:
@@ -266,14 +274,6 @@ def memory_needed(compiled: Any) -> int | None:
     fields = ("argument_size_in_bytes", "output_size_in_bytes", "temp_size_in_bytes")
     total = sum(int(getattr(stats, f, 0) or 0) for f in fields)
     return total - int(getattr(stats, "alias_size_in_bytes", 0) or 0)
-
-
-def format_bytes(size: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(size) < 1000 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.3g} {unit}"
-        size /= 1000
-    return f"{size} B"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,4 +1,4 @@
-"""choose-mode over spec files, and sweeps over a dim: what the CLI (and ``adcli.choose_mode``) call."""
+"""choose-mode over spec files, and sweeps over a dim: what the CLI calls."""
 
 from __future__ import annotations
 
@@ -166,7 +166,9 @@ def sweep_dim(
                     f"between {dim}={p.value} ({slow}/{fast} {p.ratio:.2f}) "
                     f"and {dim}={q.value} ({q.ratio:.2f})"
                 )
-    return SweepResult(spec.name, dim, tuple(points), crossover, tuple(results))
+    return SweepResult(
+        spec.name, dim, tuple(points), crossover, tuple(results), ratio_of=f"{slow}/{fast}"
+    )
 
 
 def _select(specs: list[Spec], only: Sequence[str]) -> list[Spec]:

@@ -1,12 +1,13 @@
 """The timing protocol of choose-mode: warm-up, interleaved rounds, medians, and the tie rule.
 
 Method (stated in every report): each candidate is called once and that first call is
-discarded (it pays for transfers and lazy initialisation, 1–12× a steady call), then once
-more as a warm-up. Each round then times every candidate in turn (the order rotates every
-round, so a slow moment of a shared machine hits all candidates alike), ``number`` calls
-per measurement with ``block_until_ready`` on each result; a measurement is the mean call
-time of those ``number`` calls. The summary of a candidate is the median over rounds and
-its spread (interquartile range ÷ median).
+discarded (it pays for transfers and lazy initialisation, 1–12× a steady call), then
+called repeatedly for at least 3 ms as a warm-up that also sets ``number``. Each round
+then times every candidate in turn (the order rotates every round, so a slow moment of a
+shared machine hits all candidates alike), ``number`` calls per measurement with
+``block_until_ready`` on each result; a measurement is the mean call time of those
+``number`` calls. The summary of a candidate is the median over rounds and its spread
+(interquartile range ÷ median).
 
 Two candidates *tie* when their difference is within the noise: the ratio of the paired,
 per-round times has a median that is less than ``max(MIN_GAP, exp(2·SE))`` from 1, where SE
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 
 MIN_GAP = 1.05  # below a 5% difference, never call a winner
 MAX_TIE = 1.30  # the noise band is capped: at a 30% difference there is always a winner
-MIN_MEASUREMENT_S = 2e-3  # a measurement of at least 2 ms keeps timer resolution out of it
+MIN_MEASUREMENT_S = 3e-3  # measurements of ≥ 3 ms keep timer resolution and jitter out
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def measure(
     *,
     budget_s: float = 1.0,
     min_rounds: int = 5,
-    max_rounds: int = 25,
+    max_rounds: int = 40,
     clock: Callable[[], float] = time.perf_counter,
     first_outputs: dict[str, object] | None = None,
 ) -> dict[str, Timing]:
@@ -75,10 +76,15 @@ def measure(
             first_outputs[name] = out
         del out
     steady: dict[str, float] = {}
-    for name in names:  # warm-up, also the first estimate of a steady call
-        start = clock()
-        _block(calls[name]())
-        steady[name] = max(clock() - start, 1e-9)
+    for name in names:  # warm-up: calls until MIN_MEASUREMENT_S, the estimate of one call
+        count, start = 0, clock()
+        while True:
+            _block(calls[name]())
+            count += 1
+            elapsed = clock() - start
+            if elapsed >= MIN_MEASUREMENT_S or count >= 1000:
+                break
+        steady[name] = max(elapsed / count, 1e-9)
     number = {n: max(1, math.ceil(MIN_MEASUREMENT_S / steady[n])) for n in names}
     per_round = sum(number[n] * steady[n] for n in names)
     rounds = max(min_rounds, min(max_rounds, int(budget_s / per_round) if per_round else 0))
@@ -121,3 +127,8 @@ def ties_with(best: Sequence[float], other: Sequence[float]) -> tuple[bool, floa
     """Whether ``other`` ties with ``best``: (tie, other/best ratio, the noise band)."""
     ratio, band = noise_band(other, best)
     return ratio < band, ratio, band
+
+
+def paired_ratio(a: Sequence[float], b: Sequence[float]) -> float:
+    """Median of the per-round ratios a/b (ratio of medians when the rounds do not pair)."""
+    return noise_band(a, b)[0]

@@ -58,6 +58,7 @@ def parse_bytes(text: str) -> int:
 @click.option(
     "--time-budget",
     type=click.FloatRange(min=0.0),
+    metavar="SECONDS",
     default=1.0,
     show_default=True,
     help="Seconds of timing per spec (each timed candidate still gets 5 rounds).",
@@ -147,7 +148,9 @@ def choose_mode_command(
 
             write_atomically(plot, draw(report.sweeps, plot))
     except AdcliError as exc:
-        err.print(f"[bold red]adcli: error:[/bold red] {exc}", highlight=False, markup=True)
+        from rich.markup import escape
+
+        err.print(f"[bold red]adcli: error:[/bold red] {escape(str(exc))}", soft_wrap=True)
         sys.exit(exc.exit_code)
     from adcli._report.mode_console import to_json
 
@@ -171,9 +174,9 @@ class _status:
     def __enter__(self) -> Any:
         if not self.console.is_terminal:
             return None
-        self.live = self.console.status("starting")
-        self.live.start()
-        return lambda spec, what: self.live.update(f"{spec}: {what}")
+        live = self.live = self.console.status("starting")
+        live.start()
+        return lambda spec, what: live.update(f"{spec}: {what}")
 
     def __exit__(self, *exc: Any) -> None:
         if self.live is not None:

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from adcli._decide import format_bytes
 from adcli._results import CandidateResult, ModeReport, ModeResult, SweepResult, to_dict
 
 
@@ -28,13 +29,7 @@ def seconds(x: float | None) -> str:
 
 
 def size(x: float | None) -> str:
-    if x is None:
-        return "-"
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(x) < 1000 or unit == "TB":
-            return f"{x:.0f} {unit}" if unit == "B" else f"{x:.3g} {unit}"
-        x /= 1000
-    return "-"
+    return "-" if x is None else format_bytes(x)
 
 
 def flops(x: float | None) -> str:
@@ -138,7 +133,7 @@ def render_sweep(sweep: SweepResult, console: Console) -> None:
     table.add_column("m", justify="right")
     for name in names:
         table.add_column(name, justify="right")
-    table.add_column("rev/fwd", justify="right")
+    table.add_column(sweep.ratio_of, justify="right")
     table.add_column("recommended", justify="left")
     table.add_column("", justify="left")
     for p in sweep.points:
@@ -152,8 +147,10 @@ def render_sweep(sweep: SweepResult, console: Console) -> None:
             Text("◀ crossover", style="bold yellow") if p.crossover else "",
         )
     console.print(table)
+    fast = sweep.ratio_of.partition("/")[2]
     console.print(
-        f"[dim]rev/fwd > 1: forward is faster. crossover: {escape(sweep.crossover or 'none')}[/dim]"
+        f"[dim]{sweep.ratio_of} > 1: {fast} is faster. "
+        f"crossover: {escape(sweep.crossover or 'none in this range')}[/dim]"
     )
     for result in sweep.results:
         for message in result.errors:
