@@ -2,41 +2,59 @@
 
 Importing adcli does not import jax; the functions that compute import it when called.
 
->>> import adcli
->>> report = adcli.check("specs/lecture_L.yaml")   # doctest: +SKIP
->>> report.exit_code                                # doctest: +SKIP
+>>> import adcli, numpy as np
+>>> report = adcli.check("specs/quadratic.yaml", points=1)   # a spec file (or a Spec)
+>>> report.exit_code
 0
+>>> adcli.check(lambda x: (x * x).sum(), np.ones(3)).verdict  # a callable at example args
+'pass'
+>>> import jax.numpy as jnp
+>>> adcli.assert_grads(jnp.tanh, (np.ones(2),), order=2)       # like jax check_grads
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from adcli._errors import AdcliError as AdcliError
-from adcli._errors import SpecError as SpecError
-from adcli._errors import UsageError as UsageError
-from adcli._results import CheckReport as CheckReport
-from adcli._results import Comparison as Comparison
-from adcli._results import Mismatch as Mismatch
-from adcli._results import SpecResult as SpecResult
-from adcli._spec import Spec as Spec
-
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from adcli._api import assert_grads as assert_grads
+    from adcli._api import check as check
+    from adcli._config import load_config as load_config
+    from adcli._errors import AdcliError as AdcliError
+    from adcli._errors import SpecError as SpecError
+    from adcli._errors import UsageError as UsageError
     from adcli._load import load_file as load_file
     from adcli._load import load_text as load_text
+    from adcli._results import CheckReport as CheckReport
+    from adcli._results import Comparison as Comparison
+    from adcli._results import Mismatch as Mismatch
+    from adcli._results import SpecResult as SpecResult
     from adcli._run import Overrides as Overrides
-    from adcli._run import check as check
+    from adcli._spec import Spec as Spec
 
-# Public names that need jax (or are heavier) load on first use: PEP 562.
+# Every public name loads on first use (PEP 562): `import adcli` (and so loading the pytest
+# plugin, which lives in this package) costs almost nothing, and jax comes only with a check.
 _LAZY = {
-    "check": ("adcli._run", "check"),
+    "AdcliError": ("adcli._errors", "AdcliError"),
+    "SpecError": ("adcli._errors", "SpecError"),
+    "UsageError": ("adcli._errors", "UsageError"),
+    "CheckReport": ("adcli._results", "CheckReport"),
+    "Comparison": ("adcli._results", "Comparison"),
+    "Mismatch": ("adcli._results", "Mismatch"),
+    "SpecResult": ("adcli._results", "SpecResult"),
+    "Spec": ("adcli._spec", "Spec"),
+    "check": ("adcli._api", "check"),
+    "assert_grads": ("adcli._api", "assert_grads"),
+    "check_function": ("adcli._callable", "check_function"),
+    "load_config": ("adcli._config", "load_config"),
     "Overrides": ("adcli._run", "Overrides"),
     "load_file": ("adcli._load", "load_file"),
     "load_text": ("adcli._load", "load_text"),
     "check_spec": ("adcli._check", "check_spec"),
     "choose_mode": ("adcli._mode", "choose_mode"),
+    "choose_mode_report": ("adcli._mode_run", "run_choose_mode"),
     "build": ("adcli._builder", "build"),
     "analyse_memory": ("adcli._memory", "analyse_memory"),
     "memory_report": ("adcli._memory", "memory_report"),

@@ -318,7 +318,7 @@ def _output(r: Reader, value: Any, path: str, dims: Mapping[str, int]) -> Output
 
 
 def _not_constant(r: Reader, name: Any, path: str, constants: Mapping[str, Any], key: bool) -> None:
-    if name in constants:
+    if isinstance(name, str) and name in constants:
         hint = "derivatives are taken only with respect to inputs; move it under inputs:"
         r.fail(path, f"'{name}' is a constant, not an input", hint, key=key)
 

@@ -44,7 +44,7 @@ from adcli._spec import Spec
 
 
 def memory_report(
-    paths: Sequence[str | os.PathLike[str]],
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     *,
     dims: Mapping[str, int] | None = None,
     only: Sequence[str] = (),
@@ -72,6 +72,8 @@ def memory_report(
     from adcli._run import collect_specs
 
     start = time.perf_counter()
+    if isinstance(paths, str | os.PathLike):  # one file or directory
+        paths = [paths]
     specs, errors = collect_specs(paths)
     if errors:
         raise AdcliError("; ".join(errors))

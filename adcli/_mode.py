@@ -64,7 +64,7 @@ def default_memory_budget() -> int:
 
 
 def choose_mode(
-    spec: Spec | Problem,
+    spec: Spec | Problem | str | os.PathLike[str],
     *,
     target: str = "jacobian",
     measure: str = "close",
@@ -79,7 +79,7 @@ def choose_mode(
     timing at most (a candidate slower than that still gets 5 rounds).
 
     Args:
-        spec: a Spec (built here) or a built Problem.
+        spec: a Spec (built here), a built Problem, or a file holding one spec.
         target: ``jacobian`` (default), ``hessian`` or ``hvp`` (scalar functions only).
         measure: ``close`` (time the candidates predicted close to the best), ``all``, or
             ``none`` (predict and compile only).
@@ -102,6 +102,17 @@ def choose_mode(
     start = time.perf_counter()
     if measure not in MEASURES:
         raise UsageError(f"--measure: expected one of {', '.join(MEASURES)}, got {measure!r}")
+    if isinstance(spec, str | os.PathLike):  # a spec file holding exactly one spec
+        from adcli._load import load_file
+
+        found = load_file(spec)
+        if len(found) != 1:
+            names = ", ".join(s.name for s in found)
+            raise UsageError(
+                f"{os.fspath(spec)} holds {len(found)} specs ({names}): pass one "
+                "Spec, or use choose_mode_report for a file or directory"
+            )
+        spec = found[0]
     problem = build(spec) if isinstance(spec, Spec) else spec
     say = progress or (lambda what: None)
     flat = flatten_problem(problem, with_vector=target == "hvp")

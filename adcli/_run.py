@@ -11,7 +11,7 @@ from typing import Any
 from adcli._errors import SpecError, UsageError, did_you_mean
 from adcli._load import apply_overrides, find_spec_files, load_file
 from adcli._results import CheckReport, SpecResult
-from adcli._spec import METHODS, Spec
+from adcli._spec import METHODS, CheckOptions, Spec
 
 # (spec name, what is being done) -> None; called before each spec and each step.
 Progress = Callable[[str, str], None]
@@ -27,6 +27,10 @@ class Overrides:
     method: str | None = None
     order: int | None = None
     only: tuple[str, ...] = ()  # spec names to run (all if empty)
+    rtol: float | None = None
+    atol: float | None = None
+    # Project defaults ([tool.adcli]): used only by specs that do not set their own.
+    defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def collect_specs(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Spec], list[str]]:
@@ -67,6 +71,13 @@ def apply(specs: list[Spec], overrides: Overrides) -> list[Spec]:
         dims = {**spec.check.dims, **{k: v for k, v in overrides.dims.items() if k in spec.dims}}
         spec = apply_overrides(spec, dims=dims, points=overrides.points, seed=overrides.seed)
         check: dict[str, Any] = {"dims": {}}
+        for key, value in overrides.defaults.items():
+            given = getattr(overrides, key, None)  # the command line wins over both
+            if value is not None and given is None and not _set_in_spec(spec, key):
+                check[key] = value
+        for key in ("rtol", "atol"):
+            if getattr(overrides, key) is not None:
+                check[key] = getattr(overrides, key)
         if overrides.method is not None:
             check["method"] = overrides.method
         if overrides.order is not None:
@@ -74,6 +85,19 @@ def apply(specs: list[Spec], overrides: Overrides) -> list[Spec]:
         spec = spec.replace(check=dataclasses.replace(spec.check, **check))
         out.append(spec)
     return out
+
+
+_DEFAULTABLE = ("rtol", "atol", "points", "seed")
+
+
+def _set_in_spec(spec: Spec, key: str) -> bool:
+    """Whether the spec chose ``check.<key>`` itself (so a project default must not apply)."""
+    if key not in _DEFAULTABLE:
+        raise UsageError(f"no project default for {key!r}; expected one of {_DEFAULTABLE}")
+    if spec.field_lines:  # loaded from YAML: the file says what it set
+        return f"check.{key}" in spec.field_lines
+    default = getattr(CheckOptions(), key)
+    return getattr(spec.check, key) != default
 
 
 class CannotCheck(Exception):
@@ -94,6 +118,12 @@ class CannotCheck(Exception):
         )
 
 
+def _for_spec(progress: Progress | None, name: str) -> Callable[[str], None] | None:
+    if progress is None:
+        return None
+    return lambda what: progress(name, what)
+
+
 def check_specs(
     specs: Sequence[Spec],
     *,
@@ -111,10 +141,7 @@ def check_specs(
             progress(spec.name, "building")
         try:
             try:
-                result = check_spec(
-                    spec,
-                    progress=(lambda what, n=spec.name: progress(n, what)) if progress else None,
-                )
+                result = check_spec(spec, progress=_for_spec(progress, spec.name))
             except (SpecError, KeyboardInterrupt):
                 raise
             except Exception as exc:
@@ -159,8 +186,9 @@ def check(
     Raises:
         SpecError: a path does not exist. UsageError: an override does not apply.
     """
+    errors: list[str] = []
     if isinstance(paths, Spec):
-        specs, errors = [paths], []
+        specs = [paths]
     else:
         if isinstance(paths, str | os.PathLike):
             paths = [paths]

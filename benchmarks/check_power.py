@@ -1,7 +1,7 @@
 """Power: which derivative errors each checker finds, how often it cries wolf, and how long it
 takes. adcli against jax.test_util.check_grads and torch.autograd.gradcheck.
 
-    python benchmarks/check_power.py            # full run (about 7 minutes on 2 cores)
+    python benchmarks/check_power.py            # full run (7–8 minutes on 2 cores)
     python benchmarks/check_power.py --quick    # smoke run (under a minute)
 
 Bugs are real derivative rules: a jax.custom_vjp (VJP rule), a jax.custom_jvp (JVP rule)
@@ -14,6 +14,7 @@ RandomState(0)).
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ from _common import (
     header,
     jax_wrong_jvp,
     jax_wrong_vjp,
+    load_average,
     parse_args,
     run_adcli,
     run_check_grads,
@@ -308,13 +310,14 @@ def render_targets(one: dict[int, dict[str, dict]], alarms) -> str:
     adcli, tfull = per_tool.get("adcli (custom_vjp)"), per_tool.get("torch full (Function)")
     if adcli and tfull:
         a, t = adcli["tally"].median_s, tfull["tally"].median_s
-        found = adcli["tally"].count("fail") == adcli["tally"].n
-        ok = found and a * 20 < t
+        tally = adcli["tally"]
+        found = tally.count("fail") >= tally.n - tally.n // 20  # "detects": ≥ 19/20
         rows.append(
             [
-                "one-coordinate error at d=10⁴ found in < 1/20 of torch full mode's time",
-                f"{fmt_s(a)} s vs {fmt_s(t)} s = 1/{fmt_ratio(t, a).rstrip('×')}",
-                "met" if ok else "NOT met",
+                "one-coordinate error at d=10⁴ found (≥19/20) in < 1/20 of torch full's time",
+                f"{fmt_count(tally.count('fail'), tally.n)} found; {fmt_s(a)} s vs "
+                f"{fmt_s(t)} s = 1/{fmt_ratio(t, a).rstrip('×')}",
+                "met" if found and a * 20 < t else "NOT met",
             ]
         )
     f32 = [(c, d, dt, t) for c, d, dt, t in alarms if dt == "float32"]
@@ -368,6 +371,8 @@ def main() -> None:
     emit(render_one_coordinate(one))
     emit()
     emit(render_targets(one, alarms))
+    emit()
+    emit(f"finished {time.strftime('%H:%M:%S')}, load average {load_average()}")
     write_json(
         args.json,
         {

@@ -1,6 +1,6 @@
 """Run check_speed.py then check_power.py, each in its own process, and keep their output.
 
-    python benchmarks/run_all.py                 # full runs (about 14 minutes on 2 cores)
+    python benchmarks/run_all.py                 # full runs (12–15 minutes on 2 cores)
     python benchmarks/run_all.py --quick         # smoke runs (under 2 minutes)
     python benchmarks/run_all.py --out results/  # also save <name>.txt and <name>.json there
 
@@ -36,8 +36,9 @@ def main() -> int:
             sys.stdout.write(line)
             lines.append(line)
         worst = max(worst, proc.wait())
-        print(f"[{name}: {time.perf_counter() - start:.0f} s, exit {proc.returncode}]\n",
-              flush=True)
+        print(
+            f"[{name}: {time.perf_counter() - start:.0f} s, exit {proc.returncode}]\n", flush=True
+        )
         if args.out:
             with open(os.path.join(args.out, f"{name}.txt"), "w") as fh:
                 fh.writelines(lines)

@@ -295,7 +295,7 @@ def test_directory_without_specs_exits_2(tmp_path: Path) -> None:
             id="spec-typo",
         ),
         pytest.param([LECTURE, "--bogus"], "No such option '--bogus'", id="unknown-option"),
-        pytest.param([], "Missing argument 'PATHS...'", id="no-paths"),
+        pytest.param([], "no PATHS given and no [tool.adcli] specs", id="no-paths"),
         pytest.param([LECTURE, "-o", "specs"], "'specs' is a directory", id="output-is-dir"),
     ],
 )
@@ -661,7 +661,10 @@ def test_check_help_lists_the_options() -> None:
         "--method [auto|full|directions]",
         "--order",
         "--spec NAME",
-        "--format [text|json]",
+        "--format [text|json|github|markdown]",
+        "--junit-xml FILE",
+        "--rtol FLOAT RANGE",
+        "--show-config",
         "-o, --output FILE",
         "--allow-inconclusive",
         "--no-color",
@@ -708,7 +711,7 @@ def test_console_script_version_and_help() -> None:
     assert (proc.returncode, proc.stdout) == (0, f"adcli, version {adcli.__version__}\n")
     proc = run(ADCLI, "check", "--help")
     assert proc.returncode == 0
-    assert proc.stdout.startswith("Usage: adcli check [OPTIONS] PATHS...")
+    assert proc.stdout.startswith("Usage: adcli check [OPTIONS] [PATHS]...")
 
 
 def test_python_dash_m_runs_the_checks() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from adcli._errors import AdcliError
+from adcli._errors import AdcliError, UsageError
 
 
 def _parse_dims(values: tuple[str, ...]) -> dict[str, int]:
@@ -51,7 +51,7 @@ Exit codes:
 
 
 @click.command("check", epilog=EXIT_CODES)
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.argument("paths", nargs=-1, type=click.Path())
 @click.option(
     "--dim",
     "dims",
@@ -77,10 +77,22 @@ Exit codes:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Report format on stdout.",
+    type=click.Choice(["text", "json", "github", "markdown"]),
+    help="Report format on stdout (default: text, or [tool.adcli] format): github prints "
+    "workflow-command annotations (and appends the markdown summary to $GITHUB_STEP_SUMMARY "
+    "when set), markdown a summary table.",
+)
+@click.option(
+    "--junit-xml",
+    type=click.Path(dir_okay=False),
+    help="Also write a JUnit XML report to this file (atomically).",
+)
+@click.option("--rtol", type=click.FloatRange(min=0), help="Relative tolerance for every spec.")
+@click.option("--atol", type=click.FloatRange(min=0), help="Absolute tolerance for every spec.")
+@click.option(
+    "--show-config",
+    is_flag=True,
+    help="Print the merged settings ([tool.adcli] and options) and where each came from; exit.",
 )
 @click.option(
     "-o",
@@ -103,7 +115,11 @@ def check_command(
     method: str | None,
     order: int | None,
     only: tuple[str, ...],
-    fmt: str,
+    fmt: str | None,
+    junit_xml: str | None,
+    rtol: float | None,
+    atol: float | None,
+    show_config: bool,
     output: str | None,
     verbose: bool,
     allow_inconclusive: bool,
@@ -111,13 +127,15 @@ def check_command(
 ) -> None:
     """Compare forward/reverse-mode derivatives and hand formulas against finite differences.
 
-    PATHS are spec files or directories (every *.yaml/*.yml under them).
+    PATHS are spec files or directories (every *.yaml/*.yml under them); without PATHS,
+    the specs listed in [tool.adcli] specs of the nearest pyproject.toml (docs/ci.md).
 
     \b
     Examples:
       adcli check specs/
       adcli check specs/logistic.yaml --format json > report.json
       adcli check spec.yaml --dim n=10000 --points 3 --seed 1 -v
+      adcli check specs/ --junit-xml report.xml --format github
     """
     from rich.console import Console
     from rich.markup import escape
@@ -132,13 +150,43 @@ def check_command(
     err = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
     errors: list[str] = []
     try:
+        from adcli._config import load_config
         from adcli._run import Overrides, apply, check_specs, collect_specs
 
-        specs, errors = collect_specs(paths)
+        config = load_config().merged(
+            {
+                "specs": paths,
+                "rtol": rtol,
+                "atol": atol,
+                "points": points,
+                "seed": seed,
+                "format": fmt,
+                "allow-inconclusive": allow_inconclusive,
+            }
+        )
+        if show_config:
+            click.echo(config.render())
+            sys.exit(0)
+        fmt, allow_inconclusive = config["format"], config["allow-inconclusive"]
+        if not config["specs"]:
+            raise UsageError(
+                "no PATHS given and no [tool.adcli] specs in a pyproject.toml "
+                "(e.g. adcli check specs/)"
+            )
+        specs, errors = collect_specs(config["specs"])
+        defaults = {k: config[k] for k in ("rtol", "atol", "points", "seed")}
         specs = apply(
             specs,
             Overrides(
-                dims=overrides_dims, points=points, seed=seed, method=method, order=order, only=only
+                dims=overrides_dims,
+                points=points,
+                seed=seed,
+                method=method,
+                order=order,
+                only=only,
+                rtol=rtol,
+                atol=atol,
+                defaults={k: v for k, v in defaults.items() if config.source(k) != "command line"},
             ),
         )
         with _progress(err, len(specs)) as progress:
@@ -150,18 +198,25 @@ def check_command(
             err.print(f"[bold red]adcli: error:[/bold red] {escape(message)}")
         err.print(f"[bold red]adcli: error:[/bold red] {escape(str(exc))}")
         sys.exit(exc.exit_code)
-    if output:
-        from adcli._report.json_report import render as render_json
-
+    for path, kind in ((output, "json"), (junit_xml, "junit")):
+        if not path:
+            continue
         try:
-            write_atomically(output, render_json(report) + "\n")
+            write_atomically(path, _render(report, kind))
         except OSError as exc:
-            err.print(f"[bold red]adcli: error:[/bold red] cannot write {output}: {exc.strerror}")
+            err.print(f"[bold red]adcli: error:[/bold red] cannot write {path}: {exc.strerror}")
             sys.exit(2)
-    if fmt == "json":
-        from adcli._report.json_report import render as render_json
-
-        click.echo(render_json(report))
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if fmt == "github" and summary:
+        # In GitHub Actions one run gives annotations, the log report and the job summary.
+        # The runner owns this file and expects appends (not an atomic replace).
+        try:
+            with open(summary, "a", encoding="utf-8") as stream:
+                stream.write(_render(report, "markdown"))
+        except OSError as exc:
+            err.print(f"[yellow]adcli: warning:[/yellow] cannot append to {summary}: {exc}")
+    if fmt in ("json", "github", "markdown"):
+        click.echo(_render(report, fmt), nl=False)
     else:
         from adcli._report.console import render
 
@@ -169,11 +224,31 @@ def check_command(
     sys.exit(report.exit_code)
 
 
+def _render(report: Any, kind: str) -> str:
+    """The report in a file/stdout format other than the terminal's."""
+    if kind == "json":
+        from adcli._report.json_report import render as render_json
+
+        return render_json(report) + "\n"
+    if kind == "junit":
+        from adcli._report.junit import render as render_junit
+
+        return render_junit(report)
+    if kind == "github":
+        from adcli._report.github import render as render_github
+
+        return render_github(report)
+    from adcli._report.markdown import render as render_markdown
+
+    return render_markdown(report)
+
+
 class _progress:
     """A transient progress line on stderr when it is a terminal; silent otherwise."""
 
     def __init__(self, console: Any, total: int) -> None:
-        self.console, self.total, self.live = console, total, None
+        self.console, self.total = console, total
+        self.live: Any = None
 
     def __enter__(self) -> Any:
         if not self.console.is_terminal:

@@ -10,6 +10,7 @@ from adcli import __version__
 from adcli._cli.check import EXIT_CODES, check_command
 from adcli._cli.choose_mode import choose_mode_command
 from adcli._cli.memory import memory_command
+from adcli._cli.tools import config_command, init_command, schema_command, validate_command
 
 
 @click.group(
@@ -28,6 +29,10 @@ def cli() -> None:
 cli.add_command(check_command)
 cli.add_command(memory_command)
 cli.add_command(choose_mode_command)
+cli.add_command(validate_command)
+cli.add_command(schema_command)
+cli.add_command(init_command)
+cli.add_command(config_command)
 
 
 def main() -> None:

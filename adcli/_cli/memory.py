@@ -110,7 +110,11 @@ def memory_command(
     overrides = _parse_dims(dims)
     err = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
     try:
+        from adcli._config import load_config
         from adcli._memory import memory_report
+
+        if budget is None:  # [tool.adcli] memory-budget, when the project sets one
+            budget = load_config()["memory-budget"]
 
         with err.status("analysing memory", spinner="dots") if err.is_terminal else _null():
             report = memory_report(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.markup import escape
 from rich.padding import Padding
@@ -190,3 +192,42 @@ def _summary(report: CheckReport, console: Console) -> None:
         parts.append(f"{counts['error']} error{'s' if counts['error'] > 1 else ''}")
     style = "bold green" if report.exit_code == 0 else "bold red"
     console.print(Text(", ".join(parts) + f" in {report.seconds:.1f}s", style=style))
+
+
+def plain_console(width: int = 160) -> tuple[Console, Any]:
+    """A colourless Console writing into a string buffer (for reports inside other formats)."""
+    import io
+
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        no_color=True,
+        color_system=None,
+        highlight=False,
+        width=width,
+        force_terminal=False,
+        soft_wrap=True,  # a long line stays one line
+    )
+    return console, buffer
+
+
+def render_text(report: CheckReport, *, verbose: bool = False, width: int = 160) -> str:
+    """The terminal report as plain text (no colour codes)."""
+    console, buffer = plain_console(width)
+    render(report, console, verbose=verbose)
+    return buffer.getvalue()
+
+
+def spec_text(result: SpecResult, *, width: int = 160) -> str:
+    """The compact report of one spec (its line, and what failed and why), as plain text.
+
+    This is the text of a failing pytest item, a JUnit failure and a GitHub annotation.
+    """
+    console, buffer = plain_console(width)
+    width_name = len(result.name)
+    _spec_line(result, console, width_name)
+    if result.error:
+        console.print(Text("    " + result.error))
+    elif result.verdict in ("fail", "inconclusive"):
+        _details(result, console, verbose=False)
+    return buffer.getvalue().rstrip() + "\n"
