@@ -160,7 +160,8 @@ def _share_programs(probe: InputProbe, method: str) -> None:
     sizes = [s.stop - s.start for s in probe.layout.segments.values()]
     full = [n for n in sizes if choose_method(method, n, probe.m) == "full"]
     if full:
-        for key in ("fd-coord-True", "fd-coord-False", "jacfwd"):
+        keys = [f"fd-coord-{ref}-{noise}" for ref in (True, False) for noise in (True, False)]
+        for key in (*keys, "jacfwd"):
             probe.reserve(key, max(full))
 
 

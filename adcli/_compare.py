@@ -135,12 +135,19 @@ def compare(
     decided = np.where(ok_fd | ad_bad, margin, 0.0)
     big = np.maximum(np.abs(ref), np.abs(ad))
     rel = np.where(big > 0, diff / np.where(big > 0, big, 1.0), 0.0)
+    locations: tuple[str, ...] = ()
+    if method == "full" and failed.any():  # element by element: the inputs that are wrong
+        flat = np.flatnonzero(failed)
+        order_failed = flat[np.argsort(-np.where(np.isfinite(margin), margin, 1e300).ravel()[flat])]
+        names = (name_in(np.unravel_index(int(i), ad.shape)) for i in order_failed[:64])
+        locations = tuple(dict.fromkeys(names))[:8]
     return Comparison(
         point=point,
         wrt=wrt,
         kind=kind,
         method=method,
         verdict=verdict,
+        locations=locations,
         margin=float(np.max(decided)) if decided.size else 0.0,
         compared=n_compared,
         failed=int(failed.sum() + undecided.sum()),

@@ -18,7 +18,7 @@ from adcli import _finite_diff as fdiff
 from adcli._builder import Problem
 from adcli._compare import block_rms, compare
 from adcli._flat import FlatLayout
-from adcli._point import Point, directions_for
+from adcli._point import Point, directions_for, dot_scale
 from adcli._results import Comparison
 from adcli._second_order import gradient_fd, hessian_products
 
@@ -101,7 +101,7 @@ def _grad(pt: Point, problem: Problem, first: dict[str, Any]) -> list[Comparison
                 method="directions",
                 ad=dirs[:, cols] @ expected,
                 reference=est.value[:, 0],
-                scale=np.abs(dirs[:, cols]) @ np.abs(expected),
+                scale=dot_scale(pt, est.value[:, 0], np.abs(dirs[:, cols]) @ np.abs(expected)),
                 rtol=pt.rtol,
                 atol=pt.atol,
                 fd_error=est.error[:, 0],

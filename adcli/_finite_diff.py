@@ -28,8 +28,17 @@ import numpy as np
 # their second difference with g(0) measures the rounding noise of g itself (as Moré and
 # Wild's ECnoise does), which a model ε·|g| underestimates for long sums.
 NOISE_PROBE = 2.0**-20
-# The point itself comes last, in the same batched call (no separate program for it).
-OFFSETS = np.array([1.0, -1.0, 0.5, -0.5, 0.25, -0.25, NOISE_PROBE, -NOISE_PROBE, 0.0])
+# The point itself is part of the same batched call (no separate program for it). The
+# noise probe pair is evaluated only when a row is refined: a rounding floor that is too
+# low can only make a check stricter, never let an error through.
+OFFSETS = np.array([1.0, -1.0, 0.5, -0.5, 0.25, -0.25, 0.0, NOISE_PROBE, -NOISE_PROBE])
+
+
+def offsets(h: float, noise: bool) -> np.ndarray:
+    """The points t at which g is sampled for one level (7, or 9 with the noise probe)."""
+    return OFFSETS[: 9 if noise else 7] * h
+
+
 LEVEL_RATIO = 1.0 / 32.0
 ROUNDING_FACTOR = 7.0
 
@@ -63,12 +72,12 @@ class Estimate:
 # Steps that leave the domain give NaN/inf: they make a level untrusted, not a warning.
 @np.errstate(invalid="ignore", divide="ignore", over="ignore")
 def combine(values: np.ndarray, h: float, eps: float, *, strict: bool = False) -> Estimate:
-    """One level: ``values`` has shape (9, *S), g at the offsets OFFSETS·h (g(0) last).
+    """One level: ``values`` has shape (7 or 9, *S), g at ``offsets(h, noise)``.
 
     ``strict``: trust the level only where it has converged (used for steps longer than
     the base step, where the error estimate of an unconverged level is not reliable)."""
     g = values.astype(np.float64)
-    center = g[8]
+    center = g[6]
     d1 = (g[0] - g[1]) / (2 * h)
     d2 = (g[2] - g[3]) / h
     d4 = (g[4] - g[5]) / (h / 2)
@@ -76,7 +85,8 @@ def combine(values: np.ndarray, h: float, eps: float, *, strict: bool = False) -
     r2 = (4 * d4 - d2) / 3
     rr = (16 * r2 - r1) / 15
     magnitude = np.maximum(np.max(np.abs(g[:6]), axis=0), np.abs(center))
-    measured = np.abs(g[6] - 2 * center + g[7])  # ≈ 2.4 σ of the evaluation noise
+    # ≈ 2.4 σ of the evaluation noise, where the noise probe was evaluated
+    measured = np.abs(g[7] - 2 * center + g[8]) if len(g) == 9 else np.zeros_like(center)
     noise = np.maximum(eps * magnitude, measured)
     noise_d4 = noise / (h / 4)
     rounding = ROUNDING_FACTOR * noise / h

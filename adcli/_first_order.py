@@ -27,6 +27,7 @@ from adcli._point import (
     Point,
     cotangents_for,
     directions_for,
+    dot_scale,
     failing_rows,
     fd_estimate,
 )
@@ -106,9 +107,9 @@ def _first_order_full(pt: Point, directions: int = 0) -> tuple[list[Comparison],
                 full = probe.jacobian_rev(pt.x0, pt.inputs, pt.constants)[:, cols]
             jac[mode] = full.T * pt.scale[cols][:, None]  # (d, m), scaled
 
-    def sample(rows: np.ndarray, h: float) -> np.ndarray:
+    def sample(rows: np.ndarray, h: float, noise: bool) -> np.ndarray:
         return probe.fd_coordinates(
-            pt.x0, cols[rows], pt.scale, h, pt.ref_inputs, pt.ref_constants, ref=pt.use_ref
+            pt.x0, cols[rows], pt.scale, h, noise, pt.ref_inputs, pt.ref_constants, ref=pt.use_ref
         )
 
     scale_rows = block_rms(np.stack(list(jac.values())) if jac else np.zeros((1, d, 1)), axis=1)[0]
@@ -237,7 +238,9 @@ def _first_order_directions(pt: Point, count: int) -> tuple[list[Comparison], di
                 method="directions",
                 ad=cots @ jvps.T,
                 reference=w @ dirs.T,
-                scale=np.abs(cots) @ np.abs(jvps).T + np.abs(w) @ np.abs(dirs).T,
+                scale=dot_scale(
+                    pt, w @ dirs.T, np.abs(cots) @ np.abs(jvps).T + np.abs(w) @ np.abs(dirs).T
+                ),
                 rtol=pt.rtol,
                 atol=pt.atol,
                 name_in=lambda i: f"{pt.name}·v{i[1]}",
@@ -253,9 +256,9 @@ def fd_directions(
     """FD along each direction (K, m), refined where it is untrusted or disagrees with AD."""
     probe = pt.probe
 
-    def sample(rows: np.ndarray, h: float) -> np.ndarray:
+    def sample(rows: np.ndarray, h: float, noise: bool) -> np.ndarray:
         return probe.fd_directions(
-            pt.x0, dirs[rows], h, pt.ref_inputs, pt.ref_constants, ref=pt.use_ref
+            pt.x0, dirs[rows], h, noise, pt.ref_inputs, pt.ref_constants, ref=pt.use_ref
         )
 
     def needs_more(e: fdiff.Estimate) -> np.ndarray:
@@ -267,7 +270,7 @@ def fd_directions(
             ref = e.value @ cots.T
             tol = (
                 2 * (np.where(e.trusted, e.error, 0) @ np.abs(cots).T)
-                + pt.rtol * (np.abs(ref) + (np.abs(dirs) @ np.abs(w).T))
+                + pt.rtol * (np.abs(ref) + dot_scale(pt, ref, np.abs(dirs) @ np.abs(w).T))
                 + pt.atol
             )
             more |= (np.abs(ad - ref) > tol).any(axis=1)
@@ -324,7 +327,7 @@ def _compare_rev(
         method="directions",
         ad=(w @ dirs.T).T,
         reference=est.value @ cots.T,
-        scale=np.abs(dirs) @ np.abs(w).T,
+        scale=dot_scale(pt, est.value @ cots.T, np.abs(dirs) @ np.abs(w).T),
         rtol=pt.rtol,
         atol=pt.atol,
         fd_error=error,
@@ -366,7 +369,7 @@ def _localized(
             ref = sub_est.value @ cots[j]
             tol = (
                 2 * (np.where(sub_est.trusted, sub_est.error, 0) @ np.abs(cots[j]))
-                + pt.rtol * (np.abs(ref) + np.abs(sub) @ np.abs(ad[j]))
+                + pt.rtol * (np.abs(ref) + dot_scale(pt, ref, np.abs(sub) @ np.abs(ad[j])))
                 + pt.atol
             )
             margins = np.abs(sub @ ad[j] - ref) / np.maximum(tol, 1e-300)
@@ -410,9 +413,9 @@ def _element_rows(
     probe = pt.probe
     s = pt.scale[coords][:, None]
 
-    def sample(rows: np.ndarray, h: float) -> np.ndarray:
+    def sample(rows: np.ndarray, h: float, noise: bool) -> np.ndarray:
         return probe.fd_coordinates(
-            pt.x0, coords[rows], pt.scale, h, pt.ref_inputs, pt.ref_constants, ref=pt.use_ref
+            pt.x0, coords[rows], pt.scale, h, noise, pt.ref_inputs, pt.ref_constants, ref=pt.use_ref
         )
 
     est = fd_estimate(sample, len(coords), pt.eps, lambda e: ~e.trusted.all(axis=1))

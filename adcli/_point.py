@@ -19,7 +19,7 @@ import numpy as np
 
 from adcli import _finite_diff as fdiff
 from adcli._builder import Problem
-from adcli._compare import default_rtol
+from adcli._compare import default_rtol, directional_scale
 from adcli._probe import InputProbe, promote
 
 FULL_MAX_D = 256
@@ -61,6 +61,19 @@ class Point:
     @property
     def d(self) -> int:
         return self.segment.stop - self.segment.start
+
+
+def dot_scale(pt: Point, values: np.ndarray, terms: np.ndarray) -> np.ndarray:
+    """Scale of dot products ⟨a, b⟩ (rows = directions), for their tolerance.
+
+    The RMS over directions (as for any directional derivative), plus the rounding a dot
+    product of this many terms can carry: about √d·ε·Σ|aᵢbᵢ| (``terms``), expressed in
+    units of rtol. Σ|aᵢbᵢ| alone would be far too generous: with 10⁴ terms it hid a 10%
+    error in one small coordinate.
+    """
+    eps = float(jnp.finfo(pt.dtype).eps)
+    rounding = 10 * np.sqrt(max(pt.d, 1)) * eps / max(pt.rtol, eps) * terms
+    return directional_scale(values) + rounding
 
 
 def choose_method(requested: str, d: int, m: int) -> str:
@@ -113,8 +126,8 @@ def make_point(
 # --- finite differences with refinement ---------------------------------------------------
 
 
-# (rows, h) -> g at OFFSETS·h along each row's direction: (9, len(rows), q)
-Sampler = Callable[[np.ndarray, float], np.ndarray]
+# (rows, h, noise) -> g at fdiff.offsets(h, noise) along each row's direction: (7|9, rows, q)
+Sampler = Callable[[np.ndarray, float, bool], np.ndarray]
 
 
 def fd_estimate(
@@ -123,22 +136,35 @@ def fd_estimate(
     eps: float,
     needs_more: Callable[[fdiff.Estimate], np.ndarray],
 ) -> fdiff.Estimate:
-    """FD for n rows at the base level, refining only the rows ``needs_more`` names."""
+    """FD for n rows at the base level, refining only the rows ``needs_more`` names.
+
+    Refining a row first redoes the base level with the noise probe (its estimate then
+    replaces the first, whose rounding floor was only modelled), then tries the finer and
+    coarser levels, keeping for each element the level with the smallest error bound.
+    """
     h = fdiff.level_step(eps, 0)
-    est = fdiff.combine(sample(np.arange(n), h), h, eps)
+    est = fdiff.combine(sample(np.arange(n), h, False), h, eps)
+    redo = np.nonzero(needs_more(est))[0]
+    if redo.size == 0:
+        return est
+    est = _put(est, redo, fdiff.combine(sample(redo, h, True), h, eps))
     for level in fdiff.LEVEL_ORDER[1:]:
         redo = np.nonzero(needs_more(est))[0]
         if redo.size == 0:
             break
         h = fdiff.level_step(eps, level)
-        finer = fdiff.combine(sample(redo, h), h, eps, strict=level < 0)
+        finer = fdiff.combine(sample(redo, h, True), h, eps, strict=level < 0)
         old = fdiff.Estimate(*(np.asarray(a)[redo] for a in dataclasses.astuple(est)))
-        merged = fdiff.best([old, finer])
-        parts = [np.array(a, copy=True) for a in dataclasses.astuple(est)]
-        for part, new in zip(parts, dataclasses.astuple(merged), strict=True):
-            part[redo] = new
-        est = fdiff.Estimate(*parts)
+        est = _put(est, redo, fdiff.best([old, finer]))
     return est
+
+
+def _put(est: fdiff.Estimate, rows: np.ndarray, new: fdiff.Estimate) -> fdiff.Estimate:
+    """``est`` with ``rows`` replaced by ``new``."""
+    parts = [np.array(a, copy=True) for a in dataclasses.astuple(est)]
+    for part, value in zip(parts, dataclasses.astuple(new), strict=True):
+        part[rows] = value
+    return fdiff.Estimate(*parts)
 
 
 def failing_rows(

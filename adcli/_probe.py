@@ -17,12 +17,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from adcli._builder import Problem
-from adcli._finite_diff import OFFSETS
+from adcli._finite_diff import OFFSETS, offsets
 from adcli._flat import FlatLayout
 from adcli._jaxpr import equations
 from adcli._promote import promote_function
 
-MEMORY_BUDGET = 1 << 30  # bytes of perturbed inputs/outputs alive in one chunk
+MEMORY_BUDGET = 1 << 26  # bytes of perturbed inputs/outputs in one chunk (64 MiB: stays in cache)
 _LOW_PRECISION = re.compile(r"\b(f32|bf16|f16|c64)\[")
 
 
@@ -190,6 +190,7 @@ class InputProbe:
         x0: jax.Array,
         directions: np.ndarray,
         h: float,
+        noise: bool,
         inputs: Any,
         constants: Any,
         ref: bool,
@@ -202,7 +203,14 @@ class InputProbe:
             return jax.vmap(lambda t: jax.vmap(lambda v: at(t, v))(dirs))(ts)
 
         return self._batched(
-            f"fd-dir-{ref}", fn, directions, x0, jnp.asarray(OFFSETS * h), inputs, constants, axis=1
+            f"fd-dir-{ref}-{noise}",
+            fn,
+            directions,
+            x0,
+            jnp.asarray(offsets(h, noise)),
+            inputs,
+            constants,
+            axis=1,
         )
 
     def fd_gradient(
@@ -211,6 +219,7 @@ class InputProbe:
         u: np.ndarray,
         directions: np.ndarray,
         h: float,
+        noise: bool,
         inputs: Any,
         constants: Any,
     ) -> np.ndarray:
@@ -224,12 +233,12 @@ class InputProbe:
             return jax.vmap(lambda t: jax.vmap(lambda w: at(t, w))(dirs))(ts)
 
         return self._batched(
-            "fd-grad",
+            f"fd-grad-{noise}",
             fn,
             directions,
             x0,
             jnp.asarray(u),
-            jnp.asarray(OFFSETS * h),
+            jnp.asarray(offsets(h, noise)),
             inputs,
             constants,
             axis=1,
@@ -241,6 +250,7 @@ class InputProbe:
         u: np.ndarray,
         pairs: np.ndarray,
         h: float,
+        noise: bool,
         inputs: Any,
         constants: Any,
     ) -> np.ndarray:
@@ -257,12 +267,12 @@ class InputProbe:
             return jax.vmap(lambda t: jax.vmap(lambda p: at(t, p))(vw))(ts)
 
         return self._batched(
-            "fd-fwd-fwd",
+            f"fd-fwd-fwd-{noise}",
             fn,
             pairs,
             x0,
             jnp.asarray(u),
-            jnp.asarray(OFFSETS * h),
+            jnp.asarray(offsets(h, noise)),
             inputs,
             constants,
             axis=1,
@@ -274,6 +284,7 @@ class InputProbe:
         index: np.ndarray,
         scale: np.ndarray,
         h: float,
+        noise: bool,
         inputs: Any,
         constants: Any,
         ref: bool,
@@ -288,12 +299,12 @@ class InputProbe:
             return jax.vmap(lambda t: jax.vmap(lambda i: at(t, i))(idx))(ts)
 
         return self._batched(
-            f"fd-coord-{ref}",
+            f"fd-coord-{ref}-{noise}",
             fn,
             index,
             x0,
             jnp.asarray(scale),
-            jnp.asarray(OFFSETS * h),
+            jnp.asarray(offsets(h, noise)),
             inputs,
             constants,
             axis=1,

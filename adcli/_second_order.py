@@ -16,7 +16,7 @@ import numpy as np
 
 from adcli import _finite_diff as fdiff
 from adcli._compare import block_rms, compare, directional_scale
-from adcli._point import Point, cotangents_for, directions_for, fd_estimate
+from adcli._point import Point, cotangents_for, directions_for, dot_scale, fd_estimate
 from adcli._results import Comparison
 
 
@@ -24,8 +24,8 @@ def gradient_fd(pt: Point, u: np.ndarray, dirs: np.ndarray, hv: list[np.ndarray]
     """FD of ∇φ along each row of ``dirs``: (K, d), refined where it disagrees with ``hv``."""
     probe = pt.probe
 
-    def sample(rows: np.ndarray, h: float) -> np.ndarray:
-        return probe.fd_gradient(pt.x0, u, dirs[rows], h, pt.ref_inputs, pt.ref_constants)
+    def sample(rows: np.ndarray, h: float, noise: bool) -> np.ndarray:
+        return probe.fd_gradient(pt.x0, u, dirs[rows], h, noise, pt.ref_inputs, pt.ref_constants)
 
     def needs_more(e: fdiff.Estimate) -> np.ndarray:
         tol = 2 * np.where(e.trusted, e.error, 0) + pt.rtol * (
@@ -127,7 +127,7 @@ def _symmetry(pt: Point, dirs: np.ndarray, hv: np.ndarray) -> Comparison:
         method="directions",
         ad=s[upper],
         reference=s.T[upper],
-        scale=(mags + mags.T)[upper],
+        scale=dot_scale(pt, s[upper], (mags + mags.T)[upper]),
         rtol=pt.rtol,
         atol=pt.atol,
         name_in=lambda i: f"w{upper[0][i[0]]}ᵀH w{upper[1][i[0]]}",
@@ -151,8 +151,8 @@ def _forward_over_forward(pt: Point, u: np.ndarray, dirs: np.ndarray, count: int
             reason=f"{type(exc).__name__}: {lines[0] if lines else ''}",
         )
 
-    def sample(rows: np.ndarray, h: float) -> np.ndarray:
-        return probe.fd_second_fwd(pt.x0, u, pairs[rows], h, pt.ref_inputs, pt.ref_constants)
+    def sample(rows: np.ndarray, h: float, noise: bool) -> np.ndarray:
+        return probe.fd_second_fwd(pt.x0, u, pairs[rows], h, noise, pt.ref_inputs, pt.ref_constants)
 
     def needs_more(e: fdiff.Estimate) -> np.ndarray:
         tol = 2 * np.where(e.trusted, e.error, 0) + pt.rtol * 2 * np.abs(e.value) + pt.atol

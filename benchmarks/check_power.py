@@ -1,7 +1,7 @@
 """Power: which derivative errors each checker finds, how often it cries wolf, and how long it
 takes. adcli against jax.test_util.check_grads and torch.autograd.gradcheck.
 
-    python benchmarks/check_power.py            # full run (7–8 minutes on 2 cores)
+    python benchmarks/check_power.py            # full run (5–8 minutes on 2 cores)
     python benchmarks/check_power.py --quick    # smoke run (under a minute)
 
 Bugs are real derivative rules: a jax.custom_vjp (VJP rule), a jax.custom_jvp (JVP rule)

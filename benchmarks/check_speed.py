@@ -2,7 +2,7 @@
 and torch.autograd.gradcheck; plus the CLI end to end on a 10⁶-parameter spec and
 ``adcli --help``.
 
-    python benchmarks/check_speed.py            # full grid (5–7 minutes on 2 cores)
+    python benchmarks/check_speed.py            # full grid (4–7 minutes on 2 cores)
     python benchmarks/check_speed.py --quick    # smoke run (under a minute)
 
 Times are wall-clock seconds on the CPU backend: the median of --repeats runs after a first

@@ -1,6 +1,6 @@
 """Run check_speed.py then check_power.py, each in its own process, and keep their output.
 
-    python benchmarks/run_all.py                 # full runs (12–15 minutes on 2 cores)
+    python benchmarks/run_all.py                 # full runs (10–15 minutes on 2 cores)
     python benchmarks/run_all.py --quick         # smoke runs (under 2 minutes)
     python benchmarks/run_all.py --out results/  # also save <name>.txt and <name>.json there
 
