@@ -41,6 +41,9 @@ class Problem:
     expect_grad: dict[str, Callable[..., Any]] = field(default_factory=dict)
     expect_hessian: dict[str, Callable[..., Any]] = field(default_factory=dict)
     _compiled: dict[str, Callable[..., Any]] = field(default_factory=dict, repr=False)
+    # Engines keep their per-problem state here (e.g. the check's compiled probe), so that
+    # checking the same problem again reuses its programs instead of tracing them anew.
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def call(self, inputs: Mapping[str, Any], constants: Mapping[str, Any]) -> Any:
         """The spec's function at ``inputs`` (with the ``constants``)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -50,7 +51,9 @@ def problem_from_callable(
 ) -> Problem:
     """A Problem for ``fn(*args, **constants)`` checked at exactly ``args``.
 
-    ``wrt`` lists positions of ``args`` to differentiate (default: all).
+    ``wrt`` lists positions of ``args`` to differentiate (default: all). The same function
+    with arguments of the same shapes gets the same Problem back (with the new values),
+    so a test suite checking it many times compiles its programs once.
     """
     import jax.numpy as jnp
 
@@ -60,6 +63,13 @@ def problem_from_callable(
     options = options or CheckOptions()
     if wrt is not None:
         options = CheckOptions(**{**options.__dict__, "wrt": tuple(names[i] for i in wrt)})
+    given_constants = {k: jnp.asarray(v) for k, v in constants.items()}
+    key = _cache_key(fn, inputs, given_constants, options)
+    cached = _PROBLEMS.get(key) if key is not None else None
+    if cached is not None:
+        cached.given_inputs, cached.given_constants = inputs, given_constants
+        cached.spec = cached.spec.replace(check=options)  # the seed may differ
+        return cached
 
     def call(**kwargs: Any) -> Any:
         return fn(*[kwargs.pop(n) for n in names], **kwargs)
@@ -77,7 +87,7 @@ def problem_from_callable(
         inputs={n: ArraySpec(shape=()) for n in names},
         check=options,
     )
-    return _GivenPoint(
+    problem = _GivenPoint(
         spec=spec,
         dims={},
         fn=call,
@@ -85,8 +95,28 @@ def problem_from_callable(
         constant_structs=constant_structs,
         output_struct=output,
         given_inputs=inputs,
-        given_constants={k: jnp.asarray(v) for k, v in constants.items()},
+        given_constants=given_constants,
     )
+    if key is not None:
+        if len(_PROBLEMS) >= _CACHE_SIZE:
+            _PROBLEMS.pop(next(iter(_PROBLEMS)))
+        _PROBLEMS[key] = problem
+    return problem
+
+
+_CACHE_SIZE = 32
+_PROBLEMS: dict[Any, Problem] = {}
+
+
+def _cache_key(fn: Callable[..., Any], inputs: Any, constants: Any, options: CheckOptions) -> Any:
+    """What makes two calls the same problem: the function, shapes, dtypes and options."""
+    try:
+        hash(fn)
+    except TypeError:
+        return None
+    leaves, tree = jax.tree_util.tree_flatten((inputs, constants))
+    shapes = tuple((np.shape(a), str(a.dtype)) for a in leaves)
+    return (fn, tree, shapes, repr(dataclasses.replace(options, seed=0)))
 
 
 def check_function(

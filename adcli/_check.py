@@ -70,8 +70,11 @@ def check_problem(problem: Problem, *, progress: Progress | None = None) -> Spec
     enable_x64()
     start = time.perf_counter()
     spec, opts = problem.spec, problem.spec.check
-    probe = InputProbe(problem, spec.wrt)
-    _share_programs(probe, opts.method)
+    probe = problem.cache.get(("check-probe", spec.wrt, opts.method))
+    if probe is None:
+        probe = InputProbe(problem, spec.wrt)
+        _share_programs(probe, opts.method)
+        problem.cache[("check-probe", spec.wrt, opts.method)] = probe
     constants = problem.sample_constants()
     comparisons: list[Comparison] = []
     notes: list[str] = []
