@@ -20,24 +20,15 @@ from adcli._builder import Problem
 from adcli._finite_diff import OFFSETS, offsets
 from adcli._flat import FlatLayout
 from adcli._jaxpr import equations
-from adcli._promote import promote_function
+from adcli._promote import promote_function, promoted_dtype
 
 MEMORY_BUDGET = 1 << 26  # bytes of perturbed inputs/outputs in one chunk (64 MiB: stays in cache)
 _LOW_PRECISION = re.compile(r"\b(f32|bf16|f16|c64)\[")
 
 
-def _promote_dtype(dtype: Any) -> Any:
-    dtype = jnp.dtype(dtype)
-    if jnp.issubdtype(dtype, jnp.complexfloating):
-        return jnp.dtype(jnp.complex128)
-    if jnp.issubdtype(dtype, jnp.floating):
-        return jnp.dtype(jnp.float64)
-    return dtype
-
-
 def promote(tree: Any) -> Any:
     """Cast every floating leaf to float64 (complex to complex128); exact, no rounding."""
-    return jax.tree_util.tree_map(lambda a: jnp.asarray(a, _promote_dtype(a.dtype)), tree)
+    return jax.tree_util.tree_map(lambda a: jnp.asarray(a, promoted_dtype(a.dtype)), tree)
 
 
 def _float_dtypes(jaxpr: Any) -> set[Any]:
@@ -65,7 +56,7 @@ class InputProbe:
         self.out_layout = FlatLayout(problem.output_struct, "out")
         self.d, self.m = self.layout.size, self.out_layout.size
         self.promoted_dtypes = {
-            leaf.path: _promote_dtype(leaf.dtype) for leaf in self.layout.leaves
+            leaf.path: promoted_dtype(leaf.dtype) for leaf in self.layout.leaves
         }
         per_eval = 32 * (self.d + self.m) + 1
         self.chunk = int(max(1, min(4096, MEMORY_BUDGET // (per_eval * len(OFFSETS)))))

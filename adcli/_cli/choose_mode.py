@@ -10,28 +10,22 @@ import click
 from adcli._cli.check import _parse_dims, write_atomically
 from adcli._errors import AdcliError, UsageError
 
-_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9}
-_UNITS |= {"gb": 10**9, "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30}
-
 
 def parse_bytes(text: str) -> int:
-    """``512MB``, ``2GiB``, ``1e9`` → bytes.
+    """``512MB``, ``2GiB``, ``1.5 GB`` → bytes (the size grammar of ``adcli._sizes``).
 
     Raises:
-        UsageError: not a positive size with an optional unit (B, kB, MB, GB, TB, KiB, MiB, GiB).
+        UsageError: not a positive size.
     """
-    value = text.strip().lower().replace(" ", "")
-    digits = value.rstrip("abcdefghijklmnopqrstuvwxyz")
-    unit = value[len(digits) :]
+    from adcli._sizes import SIZE_HELP, parse_size
+
     try:
-        number = float(digits)
-    except ValueError:
-        number = -1.0
-    if unit not in _UNITS or number <= 0:
-        raise UsageError(
-            f"--memory-budget: expected a size such as 8GB, 512MB or 2GiB, got {text!r}"
-        )
-    return int(number * _UNITS[unit])
+        size = parse_size(text)
+    except ValueError as exc:
+        raise UsageError(f"--memory-budget: {exc}; expected {SIZE_HELP}") from None
+    if size <= 0:
+        raise UsageError(f"--memory-budget: expected a positive size, got {text!r}")
+    return size
 
 
 @click.command("choose-mode")
