@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from adcli._cli.options import dims_option, no_color_option, output_option, spec_option
 from adcli._errors import AdcliError, UsageError
 
 
@@ -52,13 +53,7 @@ Exit codes:
 
 @click.command("check", epilog=EXIT_CODES)
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option(
-    "--dim",
-    "dims",
-    multiple=True,
-    metavar="NAME=SIZE",
-    help="Override a named size, e.g. --dim n=10000 (repeatable).",
-)
+@dims_option
 @click.option("--points", type=click.IntRange(min=1), help="Random evaluation points per spec.")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed of the points and directions.")
 @click.option(
@@ -67,13 +62,7 @@ Exit codes:
     help="Full Jacobian, random directions, or chosen by size (auto).",
 )
 @click.option("--order", type=click.IntRange(1, 2), help="2 also checks second derivatives.")
-@click.option(
-    "--spec",
-    "only",
-    multiple=True,
-    metavar="NAME",
-    help="Check only the spec(s) with this name (repeatable).",
-)
+@spec_option
 @click.option(
     "--format",
     "fmt",
@@ -94,19 +83,14 @@ Exit codes:
     is_flag=True,
     help="Print the merged settings ([tool.adcli] and options) and where each came from; exit.",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False),
-    help="Also write the JSON report to this file (atomically).",
-)
+@output_option
 @click.option("-v", "--verbose", is_flag=True, help="Show every comparison, not only failures.")
 @click.option(
     "--allow-inconclusive",
     is_flag=True,
     help="Exit 0 when checks are only inconclusive (FD could not decide).",
 )
-@click.option("--no-color", is_flag=True, help="Plain output without colours.")
+@no_color_option
 def check_command(
     paths: tuple[str, ...],
     dims: tuple[str, ...],

@@ -8,6 +8,13 @@ from typing import Any
 import click
 
 from adcli._cli.check import _parse_dims, write_atomically
+from adcli._cli.options import (
+    dims_option,
+    format_option,
+    no_color_option,
+    output_option,
+    spec_option,
+)
 from adcli._errors import AdcliError, UsageError
 
 
@@ -57,7 +64,7 @@ def parse_bytes(text: str) -> int:
     show_default=True,
     help="Seconds of timing per spec (each timed candidate still gets 5 rounds).",
 )
-@click.option("--dim", "dims", multiple=True, metavar="NAME=SIZE", help="Override a named size.")
+@dims_option
 @click.option(
     "--sweep",
     metavar="DIM=V1,V2,...",
@@ -68,19 +75,10 @@ def parse_bytes(text: str) -> int:
     type=click.Path(dir_okay=False),
     help="With --sweep: write the time-vs-(m/n) figure (.png or .svg; needs adcli[plot]).",
 )
-@click.option("--spec", "only", multiple=True, metavar="NAME", help="Only this spec (repeatable).")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Report format on stdout.",
-)
-@click.option(
-    "-o", "--output", type=click.Path(dir_okay=False), help="Also write the JSON report here."
-)
-@click.option("--no-color", is_flag=True, help="Plain output without colours.")
+@spec_option
+@format_option("text", "json")
+@output_option
+@no_color_option
 def choose_mode_command(
     paths: tuple[str, ...],
     target: str,

@@ -7,6 +7,13 @@ import sys
 import click
 
 from adcli._cli.check import _parse_dims, write_atomically
+from adcli._cli.options import (
+    dims_option,
+    format_option,
+    no_color_option,
+    output_option,
+    spec_option,
+)
 from adcli._errors import AdcliError
 
 
@@ -46,16 +53,8 @@ Exit codes:
 @click.option(
     "--no-policies", is_flag=True, help="Skip the checkpoint policies (one compile each)."
 )
-@click.option(
-    "--dim",
-    "dims",
-    multiple=True,
-    metavar="NAME=SIZE",
-    help="Override a named size, e.g. --dim batch=8 (repeatable).",
-)
-@click.option(
-    "--spec", "only", multiple=True, metavar="NAME", help="Only the spec(s) with this name."
-)
+@dims_option
+@spec_option
 @click.option(
     "--top",
     type=click.IntRange(min=1),
@@ -63,21 +62,9 @@ Exit codes:
     show_default=True,
     help="Residual groups to list; the rest are summed.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Report format on stdout.",
-)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False),
-    help="Also write the JSON report to this file (atomically).",
-)
-@click.option("--no-color", is_flag=True, help="Plain output without colours.")
+@format_option("text", "json")
+@output_option
+@no_color_option
 def memory_command(
     paths: tuple[str, ...],
     layers: int | None,
