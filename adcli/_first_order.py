@@ -428,7 +428,7 @@ def _element_rows(
     elif probe.m == 1:
         col = ad[0][coords][:, None]
     else:
-        return []
+        return _reverse_rows(pt, coords, est)
     comp = compare(
         point=pt.point,
         wrt=pt.name,
@@ -446,3 +446,53 @@ def _element_rows(
         name_out=lambda i: probe.out_layout.describe(i[1]),
     )
     return list(comp.worst)
+
+
+def _reverse_rows(pt: Point, coords: np.ndarray, est: fdiff.Estimate) -> list[Mismatch]:
+    """For a vector output, which outputs' VJP entries are wrong at each faulty coordinate.
+
+    A VJP gives a whole row of Jᵀ per cotangent, so the outputs are found by group testing
+    too: cotangents restricted to halves of the outputs, against FD of the coordinate's
+    column contracted with the same cotangent.
+    """
+    probe, rows = pt.probe, []
+    for k, coord in enumerate(coords):
+        s = pt.scale[coord]
+        fd, err = est.value[k] / s, np.where(est.trusted[k], est.error[k], np.inf) / s
+        scale = float(block_rms(fd, axis=None))
+
+        def test(
+            ranges: np.ndarray,
+            coord: int = coord,
+            fd: Any = fd,
+            err: Any = err,
+            scale: float = scale,
+        ) -> Any:
+            masks = range_masks(ranges, probe.m)
+            ad = probe.vjp(pt.x0, masks, pt.inputs, pt.constants)[:, coord]
+            tol = 2 * masks @ err + pt.rtol * (np.abs(masks @ fd) + scale) + pt.atol
+            return np.abs(ad - masks @ fd) / np.maximum(tol, 1e-300)
+
+        outputs = [lo for lo, hi in localize(test, probe.m) if hi - lo == 1]
+        if not outputs:
+            continue
+        units = np.eye(probe.m)[outputs]
+        ad = probe.vjp(pt.x0, units, pt.inputs, pt.constants)[:, coord]
+        comp = compare(
+            point=pt.point,
+            wrt=pt.name,
+            kind="rev",
+            method="full",
+            ad=ad[None, :],
+            reference=fd[outputs][None, :],
+            scale=scale,
+            rtol=pt.rtol,
+            atol=pt.atol,
+            fd_error=err[outputs][None, :],
+            trusted=np.isfinite(err[outputs])[None, :],
+            step=np.full((1, len(outputs)), est.step[k].min() * s),
+            name_in=lambda i, coord=coord: probe.layout.describe(int(coord)),
+            name_out=lambda i, outputs=outputs: probe.out_layout.describe(outputs[i[1]]),
+        )
+        rows += list(comp.worst)
+    return sorted(rows, key=lambda m: -(m.margin if m.margin == m.margin else np.inf))[:5]

@@ -356,3 +356,28 @@ def test_missing_transpose_is_named_in_the_directions_method_too():
     rev = next(c for c in result.comparisons if c.kind == "rev")
     assert (rev.method, rev.verdict) == ("directions", "fail")
     assert "transpose" in (rev.diagnosis or "")
+
+
+def test_reverse_mode_error_in_one_entry_of_a_vector_map_names_input_and_output():
+    d, m = 2000, 50
+    rng = np.random.default_rng(11)
+    a = jnp.asarray(rng.standard_normal((m, d)) / np.sqrt(d))
+
+    def f(x):
+        return jnp.tanh(a @ x)
+
+    @jax.custom_vjp
+    def g(x):
+        return f(x)
+
+    def bwd(x, u):  # the entry ∂out[7]/∂x[1234] of Jᵀ is doubled
+        (grad,) = jax.vjp(f, x)[1](u)
+        return (grad.at[1234].add(u[7] * jax.jacrev(f)(x)[7, 1234]),)
+
+    g.defvjp(lambda x: (f(x), x), bwd)
+    result = check_function(g, jnp.asarray(rng.standard_normal(d)))
+    rev = next(c for c in result.comparisons if c.kind == "rev")
+    assert rev.locations == ("x[1234]",)
+    worst = rev.worst[0]
+    assert (worst.input_index, worst.output_index) == ("x[1234]", "out[7]")
+    assert worst.ad == pytest.approx(2 * worst.reference, rel=1e-6)
