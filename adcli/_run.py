@@ -45,6 +45,49 @@ def collect_specs(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Spec], 
     return specs, errors
 
 
+def select_specs(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    only: Sequence[str] = (),
+    dims: Mapping[str, int] | None = None,
+    check_dims: bool = False,
+) -> tuple[list[Spec], list[str]]:
+    """The specs under ``paths`` named in ``only`` (all if empty), with ``dims`` applied.
+
+    A ``--dim`` applies to the specs that have that dim; ``check_dims`` first applies each
+    spec's own ``check.dims`` (the sizes it is checked at). Files that cannot be loaded
+    become error messages (the second item), so one bad file does not hide the others.
+
+    Raises:
+        UsageError: an ``only`` name or a ``dims`` name that no spec has.
+    """
+    if isinstance(paths, str | os.PathLike):  # one file or directory
+        paths = [paths]
+    specs, errors = collect_specs(paths)
+    names = [s.name for s in specs]
+    for name in only:
+        if name not in names:
+            hint = did_you_mean(name, names)
+            raise UsageError(f"--spec {name}: no such spec" + (f" ({hint})" if hint else ""))
+    chosen = [s for s in specs if not only or s.name in only]
+    known = {d for s in chosen for d in s.dims}
+    for name in dims or {}:
+        if name not in known:
+            hint = did_you_mean(name, known)
+            raise UsageError(
+                f"--dim {name}: no spec has a dim '{name}'"
+                + (f" ({hint})" if hint else "")
+                + f"; dims: {', '.join(sorted(known)) or 'none'}"
+            )
+    out = []
+    for spec in chosen:
+        own = {k: v for k, v in (dims or {}).items() if k in spec.dims}
+        if check_dims:
+            own = {**spec.check.dims, **own}
+        out.append(apply_overrides(spec, dims=own) if own else spec)
+    return out, errors
+
+
 def apply(specs: list[Spec], overrides: Overrides) -> list[Spec]:
     """Apply overrides; a ``--dim`` applies to the specs that have that dim."""
     if overrides.method is not None and overrides.method not in METHODS:
