@@ -19,7 +19,7 @@ import jax.numpy as jnp
 
 from adcli import _advice as advice
 from adcli._builder import Problem, build
-from adcli._errors import AdcliError, SpecError, UsageError, did_you_mean
+from adcli._errors import AdcliError, SpecError, UsageError
 from adcli._policies import available_policies, evaluate_policy, mark_pareto
 from adcli._programs import (
     PROGRAMS,
@@ -68,31 +68,14 @@ def memory_report(
     >>> report.exit_code                          # mlp.yaml's budget (64MiB) is respected
     0
     """
-    from adcli._load import apply_overrides
-    from adcli._run import collect_specs
+    from adcli._run import select_specs
 
     start = time.perf_counter()
-    if isinstance(paths, str | os.PathLike):  # one file or directory
-        paths = [paths]
-    specs, errors = collect_specs(paths)
+    chosen, errors = select_specs(paths, only=only, dims=dims)
     if errors:
         raise AdcliError("; ".join(errors))
-    names = [s.name for s in specs]
-    for name in only:
-        if name not in names:
-            hint = did_you_mean(name, names)
-            raise UsageError(f"--spec {name}: no such spec" + (f" ({hint})" if hint else ""))
-    chosen = [s for s in specs if not only or s.name in only]
-    for name in dims or {}:
-        if not any(name in s.dims for s in chosen):
-            hint = did_you_mean(name, {d for s in chosen for d in s.dims})
-            raise UsageError(
-                f"--dim {name}: no spec has a dim '{name}'" + (f" ({hint})" if hint else "")
-            )
     results = []
     for spec in chosen:
-        own = {k: v for k, v in (dims or {}).items() if k in spec.dims}
-        spec = apply_overrides(spec, dims=own) if own else spec
         results.append(
             analyse_memory(spec, layers=layers, budget=budget, measure=measure, policies=policies)
         )

@@ -8,10 +8,10 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from adcli._errors import SpecError, UsageError, did_you_mean
+from adcli._errors import SpecError, UsageError
 from adcli._load import apply_overrides
 from adcli._results import ModeReport, ModeResult, SweepPoint, SweepResult
-from adcli._run import collect_specs
+from adcli._run import select_specs
 from adcli._spec import Spec
 
 # (spec name, what is being done) -> None
@@ -62,17 +62,8 @@ def run_choose_mode(
     from adcli._mode import choose_mode
 
     start = time.perf_counter()
-    specs, errors = collect_specs(paths)
-    specs = _select(specs, only)
+    specs, errors = select_specs(paths, only=only, dims=dims)
     dim, values = parse_sweep(sweep) if sweep else (None, [])
-    known = {d for s in specs for d in s.dims}
-    for name in dims or {}:
-        if name not in known:
-            hint = did_you_mean(name, known)
-            raise UsageError(
-                f"--dim {name}: no selected spec has a dim '{name}'"
-                + (f" ({hint})" if hint else "")
-            )
     if dim is not None:
         specs = [s for s in specs if dim in s.dims]
         if not specs:
@@ -82,9 +73,6 @@ def run_choose_mode(
     for spec in specs:
         say = (lambda what, n=spec.name: progress(n, what)) if progress else None
         try:
-            spec = apply_overrides(
-                spec, dims={k: v for k, v in (dims or {}).items() if k in spec.dims}
-            )
             if dim is None:
                 results.append(
                     choose_mode(
@@ -169,14 +157,3 @@ def sweep_dim(
     return SweepResult(
         spec.name, dim, tuple(points), crossover, tuple(results), ratio_of=f"{slow}/{fast}"
     )
-
-
-def _select(specs: list[Spec], only: Sequence[str]) -> list[Spec]:
-    if not only:
-        return specs
-    names = {s.name for s in specs}
-    for name in only:
-        if name not in names:
-            hint = did_you_mean(name, names)
-            raise UsageError(f"--spec {name}: no such spec" + (f" ({hint})" if hint else ""))
-    return [s for s in specs if s.name in only]
