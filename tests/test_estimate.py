@@ -1,0 +1,353 @@
+"""adcli estimate: counted costs, errors against closed forms and theory, the CLI.
+
+Costs are counted by host callbacks placed inside the function (``jax.debug.callback`` runs
+once per evaluated row, also under vmap), never by the formula the report prints.
+"""
+
+from __future__ import annotations
+
+import doctest
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import adcli._estimate
+import adcli._estimate_sweep
+from adcli import _estimators as est
+from adcli._cli.main import cli
+from adcli._errors import UsageError
+from adcli._estimate import estimate, estimate_function
+from adcli._estimate_errors import agreement
+from adcli._estimate_sweep import estimate_sweep, growth_exponent, run_estimate
+from adcli._load import load_file
+from adcli._results_estimate import estimate_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+ROSENBROCK = ROOT / "specs" / "estimate" / "rosenbrock.yaml"
+FAST = {"time_budget": 0.0, "min_rounds": 1}  # one timing round: these tests check numbers
+
+
+@pytest.fixture(autouse=True)
+def _x64() -> None:
+    from adcli._check import enable_x64
+
+    enable_x64()
+
+
+@pytest.mark.parametrize(
+    "module", [est, adcli._estimate, adcli._estimate_sweep], ids=lambda m: m.__name__
+)
+def test_doctests(module, monkeypatch) -> None:
+    monkeypatch.chdir(ROOT)
+    assert doctest.testmod(module).failed == 0
+
+
+# --- counting ----------------------------------------------------------------------------
+
+
+class Counter:
+    """A quadratic whose evaluations, JVPs and VJPs are counted by host callbacks."""
+
+    def __init__(self, d: int) -> None:
+        rng = np.random.default_rng(0)
+        self.A = jnp.asarray(rng.normal(size=(d, d)))
+        self.b = jnp.asarray(rng.normal(size=d))
+        self.counts = {"eval": 0, "jvp": 0, "vjp": 0}
+
+        def bump(kind):
+            def callback(*_):
+                self.counts[kind] += 1
+
+            return callback
+
+        @jax.custom_jvp
+        def tap_fwd(x):
+            jax.debug.callback(bump("eval"), x)
+            return x
+
+        @tap_fwd.defjvp
+        def _(primals, tangents):
+            (x,), (t,) = primals, tangents
+            jax.debug.callback(bump("eval"), x)
+            jax.debug.callback(bump("jvp"), t)  # once per tangent row, also under vmap
+            return x, t
+
+        @jax.custom_vjp
+        def tap_rev(x):
+            jax.debug.callback(bump("eval"), x)
+            return x
+
+        def fwd(x):
+            jax.debug.callback(bump("eval"), x)
+            return x, None
+
+        def bwd(_, ct):
+            jax.debug.callback(bump("vjp"), ct)  # once per cotangent pulled back
+            return (ct,)
+
+        tap_rev.defvjp(fwd, bwd)
+        self.tap_fwd, self.tap_rev = tap_fwd, tap_rev
+
+    def q(self, x):
+        return x @ self.A @ x - self.b @ x
+
+    def f(self, x):  # evaluations and JVPs counted
+        return self.q(self.tap_fwd(x))
+
+    def f_rev(self, x):  # evaluations and VJPs counted
+        return self.q(self.tap_rev(x))
+
+    def run(self, fn, *args):
+        self.counts = dict.fromkeys(self.counts, 0)
+        out = jax.block_until_ready(jax.jit(fn)(*args))
+        return out, dict(self.counts)
+
+
+@pytest.mark.parametrize("batch", [1, 3])  # one point at a time; chunks with a remainder
+def test_costs_are_counted_by_callbacks(batch) -> None:
+    d, k = 7, 5
+    c = Counter(d)
+    x = jnp.linspace(-1.0, 1.0, d)
+    key = jax.random.key(0)
+    counted, rows = {}, {}
+    for name, program in (
+        ("forward-diff", lambda x: est.forward_differences(c.f, x, batch)),
+        ("central-diff", lambda x: est.central_differences(c.f, x, batch)),
+        ("zero-order", lambda x: est.zero_order(c.f, x, key, k, "sphere", batch)),
+        ("forward-ad", lambda x: est.forward_ad(c.f, x, batch)),
+        ("reverse-ad", lambda x: est.reverse_ad(c.f_rev, x)),
+    ):
+        (_, rows[name]), counted[name] = c.run(program, x)
+    assert counted == {
+        "forward-diff": {"eval": d + 1, "jvp": 0, "vjp": 0},  # f(x) is evaluated once
+        "central-diff": {"eval": 2 * d, "jvp": 0, "vjp": 0},
+        "zero-order": {"eval": 2 * k, "jvp": 0, "vjp": 0},
+        # the primal runs once per chunk of tangents; the JVPs are what is counted
+        "forward-ad": {"eval": math.ceil(d / batch), "jvp": d, "vjp": 0},
+        "reverse-ad": {"eval": 1, "jvp": 0, "vjp": 1},
+    }
+    # what the engine reports: the rows its programs returned (the same programs)
+    passes = {m: int(r.size) for m, r in rows.items()}
+    assert passes == {
+        "forward-diff": d + 1,
+        "central-diff": 2 * d,
+        "zero-order": 2 * k,
+        "forward-ad": d,
+        "reverse-ad": 1,
+    }
+    r = estimate_function(lambda y, _: c.q(y), x, k=k, seeds=1, sequential=batch == 1, **FAST)
+    assert {m.name: m.passes for m in r.methods} == passes
+    assert [m.unit for m in r.methods] == ["evals", "evals", "evals", "JVPs", "VJPs"]
+    assert r.batch == (1 if batch == 1 else d)
+
+
+# --- numbers -----------------------------------------------------------------------------
+
+
+def _quadratic(d: int, scale: float = 1.0):
+    rng = np.random.default_rng(1)
+    A = rng.normal(size=(d, d))
+    b = rng.normal(size=d)
+    x = scale * rng.normal(size=d)
+
+    def f(y, aux):
+        return y @ aux[0] @ y - aux[1] @ y
+
+    return f, jnp.asarray(x), (jnp.asarray(A), jnp.asarray(b)), (A + A.T) @ x - b, A
+
+
+def test_quadratic_against_the_closed_form() -> None:
+    f, x, aux, grad, _ = _quadratic(9)
+    for name, g in (
+        ("reverse-ad", est.reverse_ad(lambda y: f(y, aux), x)[0]),
+        ("forward-ad", est.forward_ad(lambda y: f(y, aux), x, 4)[0]),
+    ):
+        assert np.linalg.norm(np.asarray(g) - grad) <= 1e-12 * np.linalg.norm(grad), name
+    g_c = np.asarray(est.central_differences(lambda y: f(y, aux), x, 4)[0])
+    # no truncation error for a quadratic: rounding alone, ε·|terms|/h ≈ 1e-11
+    assert np.linalg.norm(g_c - grad) <= 1e-9 * np.linalg.norm(grad)
+    r = estimate_function(f, x, aux, seeds=1, **FAST)
+    central = r.method("central-diff")
+    assert central.rel_error < 1e-9
+    assert central.rel_error < 20 * central.predicted_rel_error  # rounding, as predicted
+    assert r.method("forward-ad").rel_error < 1e-12 and r.errors == () and r.exit_code == 0
+
+
+def test_forward_differences_err_by_h_times_the_second_derivative() -> None:
+    # Near 0, |f| is tiny, so rounding (2ε|f|/h) is negligible and the error is exactly the
+    # truncation term: (f(x + heᵢ) − f(x))/h − gᵢ = h·Aᵢᵢ for f = xᵀAx − bᵀx.
+    f, x, aux, grad, A = _quadratic(8, scale=1e-3)
+    g, _ = est.forward_differences(lambda y: f(y, aux), x, 3)
+    h = np.asarray(est.fd_steps(x, 0.5))
+    # what is left is rounding of the bᵀx term: ε·|bᵀx|/h ≈ 1e-11, against h·Aᵢᵢ ≈ 1e-8
+    np.testing.assert_allclose(np.asarray(g) - grad, h * np.diag(A), rtol=0, atol=5e-11)
+    r = estimate_function(f, x, aux, seeds=1, **FAST)
+    fwd = r.method("forward-diff")
+    assert fwd.predicted_rel_error == pytest.approx(fwd.rel_error, rel=0.5)
+    assert 1e-9 < fwd.rel_error < 1e-6
+
+
+@pytest.mark.parametrize("kind", est.DIRECTIONS)
+def test_zero_order_is_unbiased_with_the_predicted_variance(kind) -> None:
+    d, runs = 5, 4000
+    f, x, aux, grad, _ = _quadratic(d)
+    keys = jax.random.split(jax.random.key(3), runs)
+    one = jax.jit(jax.vmap(lambda key: est.zero_order(lambda y: f(y, aux), x, key, 1, kind, 1)[0]))
+    G = np.asarray(one(keys))  # runs single-direction estimates
+    mean, se = G.mean(0), G.std(0, ddof=1) / math.sqrt(runs)
+    assert np.all(np.abs(mean - grad) < 4.5 * se)  # unbiased, within its standard error
+    mse = np.mean(np.sum((G - grad) ** 2, axis=1)) / np.sum(grad**2)
+    assert mse == pytest.approx(est.zero_order_rms(d, 1, kind) ** 2, rel=0.12)
+    assert est.zero_order_rms(d, 1, kind) ** 2 == pytest.approx(
+        d - 1 if kind == "sphere" else d + 1
+    )
+
+
+def test_zero_order_error_grows_like_sqrt_d_at_fixed_k() -> None:
+    sweep = estimate_sweep(ROSENBROCK, "n", [10, 60, 360], k=8, seeds=4, **FAST)
+    assert sweep.k == 8 and [p.d for p in sweep.points] == [10, 60, 360]
+    assert all(r.method("zero-order").passes == 16 for r in sweep.results)  # fixed cost
+    assert 0.35 < sweep.error_exponent < 0.65
+    for p in sweep.points:
+        assert p.errors["zero-order"] == pytest.approx(p.predicted_zero_order_error, rel=0.35)
+    assert [r.method("central-diff").passes for r in sweep.results] == [20, 120, 720]
+
+
+def test_growth_exponent() -> None:
+    assert growth_exponent([10, 100, 1000], [1.0, 100.0, 1e4]) == pytest.approx(2.0)
+    assert growth_exponent([10, 100], [3.0, None]) is None
+    assert growth_exponent([10], [1.0]) is None
+
+
+def test_a_forward_reverse_disagreement_is_caught(monkeypatch) -> None:
+    assert agreement(np.ones(3), np.ones(3), math.sqrt(3), np.float64) == []
+    (message,) = agreement(np.array([1.0, 2.0, 3.5]), np.ones(3) * [1, 2, 3], 3.7, np.float64)
+    assert "disagree" in message and "flat index 2" in message
+    real = est.forward_ad
+    monkeypatch.setattr(
+        est, "forward_ad", lambda f, x, b: (lambda g, r: (g * 1.001, r))(*real(f, x, b))
+    )
+    f, x, aux, _, _ = _quadratic(4)
+    r = estimate_function(f, x, aux, seeds=1, **FAST)
+    assert r.exit_code == 1 and "forward AD and reverse AD disagree" in r.errors[0]
+
+
+def test_custom_vjp_reports_forward_ad_as_an_error_row() -> None:
+    spec = load_file(ROOT / "specs" / "linear_solve.yaml")[0]  # x = A⁻¹b, a custom_vjp
+    r = estimate(spec, seeds=1, **FAST)
+    fwd = r.method("forward-ad")
+    assert fwd.status.startswith("error: TypeError") and fwd.passes == 0
+    assert r.method("central-diff").rel_error < 1e-8 and r.exit_code == 0
+    assert r.scalarized and r.m == 4  # a vector output: the gradient of ⟨u, f⟩
+
+
+def test_spec_against_its_hand_gradient() -> None:
+    r = estimate(ROSENBROCK, dims={"n": 6}, seed=2, **FAST)
+    assert (r.d, r.m, r.scalarized, r.dims) == (6, 1, False, {"n": 6})
+    assert r.method("central-diff").rel_error < 1e-8
+    assert r.method("forward-diff").rel_error < 1e-5
+    assert r.method("zero-order").passes == 12  # k = d by default: the cost of central FD
+    data = estimate_dict(r)
+    json.dumps(data, allow_nan=False)
+    assert data["exit_code"] == 0 and data["methods"][1]["passes"] == 12
+
+
+def test_bad_options() -> None:
+    with pytest.raises(UsageError, match="--k: expected a positive"):
+        run_estimate(ROSENBROCK, k=0)
+    with pytest.raises(UsageError, match="--directions: expected one of sphere, gaussian"):
+        run_estimate(ROSENBROCK, directions="uniform")
+    with pytest.raises(UsageError, match="--sweep: expected NAME=V1"):
+        run_estimate(ROSENBROCK, sweep="n=ten")
+    with pytest.raises(UsageError, match="no selected spec has a dim 'm'"):
+        run_estimate(ROSENBROCK, sweep="m=10,20")
+    with pytest.raises(UsageError, match="scalar function"):
+        estimate_function(lambda x, _: x, jnp.ones(3))
+
+
+# --- CLI ---------------------------------------------------------------------------------
+
+
+def test_cli_text_and_json(tmp_path) -> None:
+    runner = CliRunner()
+    args = ["estimate", str(ROSENBROCK), "--dim", "n=5", "--time-budget", "0", "--rounds", "1"]
+    result = runner.invoke(cli, [*args, "--no-color"])
+    assert result.exit_code == 0, result.output
+    for text in ("central-diff", "10 evals", "1 VJP ", "5 JVPs", "÷ T", "d = 5"):
+        assert text in result.output
+    out = tmp_path / "e.json"
+    result = runner.invoke(cli, [*args, "--format", "json", "-o", str(out), "--k", "3"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data == json.loads(out.read_text())
+    (spec,) = data["results"]
+    passes = {m["name"]: m["passes"] for m in spec["methods"]}
+    assert passes == {
+        "forward-diff": 6,
+        "central-diff": 10,
+        "zero-order": 6,
+        "forward-ad": 5,
+        "reverse-ad": 1,
+    }
+
+
+def test_cli_sweep_and_plot(tmp_path) -> None:
+    plot = tmp_path / "est.svg"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "estimate",
+            str(ROSENBROCK),
+            "--sweep",
+            "n=4,8",
+            "--plot",
+            str(plot),
+            "--time-budget",
+            "0",
+            "--rounds",
+            "1",
+            "--seeds",
+            "1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "growth" in result.output and "<svg" in plot.read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["specs/mds.yaml", "--sweep", "n=10,20"], "does not broadcast"),
+        (["specs/mds.yaml", "--sweep", "n=0"], "--sweep: expected NAME=V1"),
+        (["specs/mds.yaml", "--sweep", "q=3"], "no selected spec has a dim 'q'"),
+        (["specs/mds.yaml", "--k", "0"], "--k: expected a positive number"),
+        (["specs/mds.yaml", "--plot", "x.png"], "--plot draws a sweep"),
+        (["specs/mds.yaml", "--sweep", "n=6", "--plot", "x.txt"], "expected a .png or .svg"),
+        (["specs/mds.yaml", "--memory-budget", "lots"], "--memory-budget"),
+        (["specs/mds.yaml", "--spec", "mdss"], "did you mean 'mds'"),
+    ],
+)
+def test_cli_usage_errors(args, message, monkeypatch) -> None:
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(cli, ["estimate", *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_cli_subprocess() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "adcli", "estimate", "specs/mds.yaml", "--format", "json",
+         "--time-budget", "0", "--rounds", "1", "--seeds", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    (mds,) = json.loads(proc.stdout)["results"]
+    assert mds["d"] == 12 and mds["methods"][1]["passes"] == 24
