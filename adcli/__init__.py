@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     from adcli._errors import AdcliError as AdcliError
     from adcli._errors import SpecError as SpecError
     from adcli._errors import UsageError as UsageError
+    from adcli._estimate import estimate as estimate
+    from adcli._estimate import estimate_function as estimate_function
+    from adcli._estimate_sweep import estimate_sweep as estimate_sweep
+    from adcli._explain import explain as explain
+    from adcli._explain import explain_report as explain_report
     from adcli._load import load_file as load_file
     from adcli._load import load_text as load_text
     from adcli._results import CheckReport as CheckReport
@@ -58,6 +63,12 @@ _LAZY = {
     "build": ("adcli._builder", "build"),
     "analyse_memory": ("adcli._memory", "analyse_memory"),
     "memory_report": ("adcli._memory", "memory_report"),
+    "explain": ("adcli._explain", "explain"),
+    "explain_report": ("adcli._explain", "explain_report"),
+    "estimate": ("adcli._estimate", "estimate"),
+    "estimate_function": ("adcli._estimate", "estimate_function"),
+    "estimate_sweep": ("adcli._estimate_sweep", "estimate_sweep"),
+    "estimate_report": ("adcli._estimate_sweep", "run_estimate"),
 }
 
 

@@ -169,7 +169,13 @@ def _storage(r: ExplainResult, console: Console) -> None:
     console.print(
         Text("what the reverse sweep stored: ", style="bold")
         + Text(
-            f"{format_size(s.bytes)} in {s.count} arrays; node values: {s.nodes_stored} kept, "
+            f"{format_size(s.bytes)} in {s.count} intermediate arrays"
+            + (
+                f" (the inputs, {format_size(s.argument_bytes)}, are kept too)"
+                if s.argument_bytes
+                else ""
+            )
+            + f"; node values: {s.nodes_stored} kept, "
             f"{s.nodes_recomputable} not needed by the backward pass"
         )
     )
