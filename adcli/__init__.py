@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from adcli._api import assert_grads as assert_grads
     from adcli._api import check as check
     from adcli._config import load_config as load_config
+    from adcli._curvature import curvature as curvature
+    from adcli._curvature import curvature_report as curvature_report
     from adcli._errors import AdcliError as AdcliError
     from adcli._errors import SpecError as SpecError
     from adcli._errors import UsageError as UsageError
@@ -65,6 +67,8 @@ _LAZY = {
     "memory_report": ("adcli._memory", "memory_report"),
     "explain": ("adcli._explain", "explain"),
     "explain_report": ("adcli._explain", "explain_report"),
+    "curvature": ("adcli._curvature", "curvature"),
+    "curvature_report": ("adcli._curvature", "curvature_report"),
     "estimate": ("adcli._estimate", "estimate"),
     "estimate_function": ("adcli._estimate", "estimate_function"),
     "estimate_sweep": ("adcli._estimate_sweep", "estimate_sweep"),

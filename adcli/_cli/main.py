@@ -9,6 +9,9 @@ import click
 from adcli import __version__
 from adcli._cli.check import EXIT_CODES, check_command
 from adcli._cli.choose_mode import choose_mode_command
+from adcli._cli.curvature import curvature_command
+from adcli._cli.estimate import estimate_command
+from adcli._cli.explain import explain_command
 from adcli._cli.memory import memory_command
 from adcli._cli.tools import config_command, init_command, schema_command, validate_command
 
@@ -29,6 +32,9 @@ def cli() -> None:
 cli.add_command(check_command)
 cli.add_command(memory_command)
 cli.add_command(choose_mode_command)
+cli.add_command(explain_command)
+cli.add_command(estimate_command)
+cli.add_command(curvature_command)
 cli.add_command(validate_command)
 cli.add_command(schema_command)
 cli.add_command(init_command)

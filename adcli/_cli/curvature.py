@@ -1,0 +1,211 @@
+"""``adcli curvature``: parse options, analyse the specs, render the report, exit."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from adcli._cli.check import _parse_dims, write_atomically
+from adcli._cli.memory import _null, _parse_budget
+from adcli._cli.options import (
+    dims_option,
+    format_option,
+    no_color_option,
+    output_option,
+    spec_option,
+)
+from adcli._errors import AdcliError
+
+CURVATURE_EXIT_CODES = """\b
+Exit codes:
+  0  the HVPs agree with finite differences of the gradient
+  1  an HVP check failed: every estimate is built on a wrong HVP (flagged untrusted)
+  2  bad usage, a vector-valued function, --exact always over the memory budget,
+     or a spec that cannot be loaded or built
+"""
+
+
+@click.command("curvature", epilog=CURVATURE_EXIT_CODES)
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--trace", is_flag=True, help="Estimate tr H (Hutchinson, and Hutch++).")
+@click.option(
+    "--eigs",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="K",
+    help="The K largest and K smallest eigenvalues by Lanczos on HVPs.",
+)
+@click.option(
+    "--probes",
+    type=click.Choice(["rademacher", "gaussian", "both"]),
+    default="both",
+    show_default=True,
+    help="Hutchinson probe distribution(s).",
+)
+@click.option(
+    "--hvps",
+    type=click.IntRange(min=2),
+    metavar="N",
+    help="HVPs per trace estimate (default 100; with --rtol the cap, default 1000).",
+)
+@click.option(
+    "--rtol",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Stop a Hutchinson run once the interval half-width < RTOL·|estimate|.",
+)
+@click.option(
+    "--confidence",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.95,
+    show_default=True,
+    help="Level of the trace intervals (Student t).",
+)
+@click.option("--no-hutchpp", is_flag=True, help="Leave out the Hutch++ row.")
+@click.option(
+    "--exact",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="Form the dense Hessian to compare with (auto: d ≤ 4096 and it fits the budget).",
+)
+@click.option(
+    "--memory-budget",
+    "memory_budget",
+    callback=_parse_budget,
+    metavar="SIZE",
+    help="Memory the dense Hessian and HVP batches may use (default: half the machine's).",
+)
+@click.option(
+    "--point", type=click.IntRange(min=0), default=0, show_default=True, help="Sample point."
+)
+@click.option("--seed", type=click.IntRange(min=0), help="Replace the spec's check.seed.")
+@click.option(
+    "--check-directions",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Seeded directions whose HVP is checked against FD of the gradient.",
+)
+@click.option(
+    "--hvp-strategy",
+    type=click.Choice(["fwd-over-rev", "rev-over-rev", "rev-over-fwd", "fwd-over-fwd"]),
+    help="Use this composition instead of the one choose-mode recommends.",
+)
+@click.option(
+    "--measure",
+    type=click.Choice(["close", "none"]),
+    default="close",
+    show_default=True,
+    help="How choose-mode picks the HVP strategy: time the close candidates, or predict only.",
+)
+@click.option(
+    "--lanczos-steps",
+    type=click.IntRange(min=1),
+    help="Most Lanczos steps (one HVP each; default min(d, 300)).",
+)
+@click.option(
+    "--eig-tol",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1e-8,
+    show_default=True,
+    help="Lanczos stops when each wanted residual estimate ≤ EIG_TOL·max|θ|.",
+)
+@dims_option
+@spec_option
+@format_option("text", "json")
+@output_option
+@no_color_option
+def curvature_command(
+    paths: tuple[str, ...],
+    trace: bool,
+    eigs: int,
+    probes: str,
+    hvps: int | None,
+    rtol: float | None,
+    confidence: float,
+    no_hutchpp: bool,
+    exact: str,
+    memory_budget: int | None,
+    point: int,
+    seed: int | None,
+    check_directions: int,
+    hvp_strategy: str | None,
+    measure: str,
+    lanczos_steps: int | None,
+    eig_tol: float,
+    dims: tuple[str, ...],
+    only: tuple[str, ...],
+    fmt: str,
+    output: str | None,
+    no_color: bool,
+) -> None:
+    """Curvature of a scalar function from Hessian-vector products, never forming H.
+
+    Checks a few HVPs against finite differences of the gradient, then estimates the
+    trace (Hutchinson with Rademacher/Gaussian probes and Hutch++, with confidence
+    intervals) and the extreme eigenvalues (Lanczos, with residual bounds). When d is
+    small enough the exact Hessian is formed to compare each estimate with. See
+    docs/curvature.md.
+
+    \b
+    Examples:
+      adcli curvature specs/mlp_loss.yaml --trace --eigs 5
+      adcli curvature specs/quadratic.yaml --trace --rtol 0.01 --probes rademacher
+      adcli curvature spec.yaml --eigs 3 --exact never --format json -o curv.json
+    """
+    import json
+
+    from rich.console import Console
+
+    overrides = _parse_dims(dims)
+    err = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
+    try:
+        from adcli._curvature import curvature_report
+
+        with err.status("curvature", spinner="dots") if err.is_terminal else _null():
+            report = curvature_report(
+                paths,
+                dims=overrides,
+                only=only,
+                trace=trace,
+                eigs=eigs,
+                probes=probes,
+                hvps=hvps,
+                rtol=rtol,
+                confidence=confidence,
+                hutchpp=not no_hutchpp,
+                exact=exact,
+                memory_budget=memory_budget,
+                point=point,
+                seed=seed,
+                check_directions=check_directions,
+                hvp_strategy=hvp_strategy,
+                measure=measure,
+                lanczos_steps=lanczos_steps,
+                eig_tol=eig_tol,
+            )
+    except AdcliError as exc:
+        from rich.markup import escape
+
+        err.print(f"[bold red]adcli: error:[/bold red] {escape(str(exc))}", highlight=False)
+        sys.exit(exc.exit_code)
+    from adcli._results_curvature import curvature_dict
+
+    if output or fmt == "json":
+        text = json.dumps(curvature_dict(report), indent=2, ensure_ascii=False)
+        if output:
+            write_atomically(output, text + "\n")
+        if fmt == "json":
+            click.echo(text)
+    if fmt == "text":
+        from adcli._report.curvature_console import render
+
+        out = Console(
+            no_color=no_color,
+            highlight=False,
+            soft_wrap=False,
+            width=None if sys.stdout.isatty() else 140,
+        )
+        render(report, out)
+    sys.exit(report.exit_code)

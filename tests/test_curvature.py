@@ -1,0 +1,370 @@
+"""adcli curvature: Hutchinson intervals, Lanczos eigenvalues, the HVP check, the exact-Hessian
+guard, and the CLI (CliRunner and one subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from adcli._cli.main import cli
+from adcli._errors import UsageError
+
+SPECS = Path(__file__).resolve().parent.parent / "specs"
+QUADRATIC = str(SPECS / "quadratic.yaml")
+
+
+def _quadratic(n: int):
+    """The quadratic spec at size n, its flat problem, and its Hessian A + Aᵀ."""
+    from adcli._builder import build
+    from adcli._candidates import flatten_problem
+    from adcli._check import enable_x64
+    from adcli._run import select_specs
+
+    enable_x64()
+    specs, _ = select_specs(QUADRATIC, dims={"n": n})
+    problem = build(specs[0])
+    a = np.asarray(problem.sample_constants()["A"])
+    return problem, flatten_problem(problem, with_vector=True), a + a.T
+
+
+def _operator(n: int):
+    from adcli._curvature_hvp import HvpOperator
+
+    problem, flat, hess = _quadratic(n)
+    inputs = problem.sample_inputs(0)
+    x = flat.in_layout.flatten({"x": inputs["x"]}, flat.dtype)
+    rest = {"inputs": {}, "constants": problem.sample_constants()}
+    return HvpOperator(flat, "fwd-over-rev", x, rest, 16), hess
+
+
+# --- Hutchinson ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def quadratic_result():
+    from adcli._curvature import curvature
+    from adcli._run import select_specs
+
+    spec = select_specs(QUADRATIC, dims={"n": 12})[0][0]
+    return curvature(spec, trace=True, eigs=3, hvps=60, measure="none")
+
+
+def test_hutchinson_interval_holds_the_exact_trace_of_a_quadratic(quadratic_result):
+    r = quadratic_result
+    _, _, hess = _quadratic(12)
+    exact = float(np.trace(hess))  # tr(A + Aᵀ) = 2 tr A, by hand, not from adcli
+    assert r.exact.formed and r.exact.trace == pytest.approx(exact, rel=1e-12)
+    methods = [t.method for t in r.trace]
+    assert methods == ["rademacher", "gaussian", "hutch++"]
+    for t in r.trace:
+        assert t.ci_low <= exact <= t.ci_high, t
+        assert t.hvps == 60 and t.exact == pytest.approx(exact)
+    fro2 = float(np.sum(hess**2))
+    rad, gau = r.trace[0], r.trace[1]
+    assert gau.theoretical_variance == pytest.approx(2 * fro2)
+    assert rad.theoretical_variance == pytest.approx(2 * (fro2 - np.sum(np.diag(hess) ** 2)))
+    # The sample variance estimates the theoretical one (60 samples: within a factor 2).
+    assert 0.5 < rad.sample_variance / rad.theoretical_variance < 2
+    assert 0.5 < gau.sample_variance / gau.theoretical_variance < 2
+
+
+def test_hutchinson_coverage_over_seeds_is_near_nominal():
+    from adcli._hutchinson import hutchinson
+
+    op, hess = _operator(10)
+    exact = float(np.trace(hess))
+    for kind in ("rademacher", "gaussian"):
+        covered = 0
+        for seed in range(40):
+            est = hutchinson(op.matmat, 10, kind=kind, max_hvps=40, rng=np.random.default_rng(seed))
+            covered += est.ci_low <= exact <= est.ci_high
+        assert covered >= 34, (kind, covered)  # ≥ 85% of 40 runs for a 95% interval
+
+
+def test_rademacher_is_exact_on_a_diagonal_hessian():
+    """Var(zᵀHz) = 2(‖H‖²_F − Σ Hᵢᵢ²) = 0 for a diagonal H: every sample is the trace."""
+    from adcli._hutchinson import hutchinson
+
+    h = np.diag(np.arange(1.0, 9.0))
+    est = hutchinson(lambda v: v @ h, 8, max_hvps=5, rng=np.random.default_rng(0), hessian=h)
+    assert est.estimate == pytest.approx(36.0, abs=1e-12)
+    assert est.sample_variance < 1e-20 and est.theoretical_variance == 0.0
+
+
+def test_rtol_stops_early_with_a_narrow_interval():
+    from adcli._hutchinson import hutchinson
+
+    h = np.diag(np.arange(1.0, 11.0))  # tr 55, Gaussian per-probe sd √(2·385) ≈ 28
+    est = hutchinson(
+        lambda v: v @ h, 10, kind="gaussian", max_hvps=4000, rtol=0.05,
+        rng=np.random.default_rng(1),
+    )  # fmt: skip
+    assert est.stopped == "rtol" and 10 <= est.hvps < 4000
+    assert est.half_width < 0.05 * abs(est.estimate)
+
+
+def test_hutch_plus_plus_on_a_low_rank_matrix_beats_hutchinson():
+    from adcli._hutchinson import hutch_plus_plus, hutchinson
+
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(rng.standard_normal((200, 200)))
+    h = (q * np.r_[np.geomspace(100, 1, 10), np.full(190, 1e-3)]) @ q.T
+    exact = float(np.trace(h))
+    pp = hutch_plus_plus(lambda v: v @ h, 200, hvps=60, rng=np.random.default_rng(1))
+    hu = hutchinson(lambda v: v @ h, 200, max_hvps=60, rng=np.random.default_rng(1))
+    assert pp.hvps == 60 and pp.ci_low <= exact <= pp.ci_high
+    assert abs(pp.estimate - exact) < 1e-3 * exact
+    assert pp.half_width < hu.half_width / 10
+
+
+# --- Lanczos -------------------------------------------------------------------------------
+
+
+def test_lanczos_matches_eigvalsh_and_the_residuals_bound_the_errors(quadratic_result):
+    eigs = quadratic_result.eigs
+    _, _, hess = _quadratic(12)
+    ref = np.linalg.eigvalsh(hess)
+    assert eigs.converged and eigs.k == 3
+    top = [v for v in eigs.values if v.which == "top"]
+    bottom = [v for v in eigs.values if v.which == "bottom"]
+    for got, want in [*zip(top, ref[::-1][:3], strict=True), *zip(bottom, ref[:3], strict=True)]:
+        assert got.value == pytest.approx(want, rel=1e-8)
+        assert abs(got.value - want) <= got.residual + 1e-12 * abs(want)
+        assert got.exact == pytest.approx(want, rel=1e-12)
+    assert eigs.curvature == "indefinite"  # A + Aᵀ of a random A: both signs
+
+
+def test_lanczos_on_a_larger_hvp_operator_with_a_step_budget():
+    """d = 60, k = 4 from HVPs; compared with eigvalsh and (where it exists) scipy's eigsh."""
+    from adcli._lanczos import lanczos, residuals
+
+    op, hess = _operator(60)
+    ref = np.linalg.eigvalsh(hess)
+    run = lanczos(op.matvec, 60, 4, max_steps=60, tol=1e-10, rng=np.random.default_rng(3))
+    assert run.converged and run.steps <= 60
+    np.testing.assert_allclose(run.top, ref[::-1][:4], rtol=1e-8)
+    np.testing.assert_allclose(run.bottom, ref[:4], rtol=1e-8)
+    res = residuals(op.matmat, run.top, run.top_vectors)
+    assert np.all(np.abs(run.top - ref[::-1][:4]) <= res + 1e-12 * np.abs(ref[-1]))
+    # Interlacing: after any number of steps θ_top ≤ λmax and θ_bottom ≥ λmin.
+    early = lanczos(op.matvec, 60, 1, max_steps=8, tol=0, rng=np.random.default_rng(3))
+    assert not early.converged and early.steps == 8
+    assert early.top[0] <= ref[-1] + 1e-12 and early.bottom[0] >= ref[0] - 1e-12
+
+
+def test_positive_definite_point_gives_a_condition_number():
+    from adcli._curvature import curvature
+    from adcli._load import load_text
+
+    spec = load_text(
+        textwrap.dedent(
+            """
+            name: convex
+            function: {expr: "sum(c * x ** 2) + sum(x) ** 2"}
+            inputs: {x: {shape: [n], init: normal}}
+            constants: {c: {shape: [n], init: {uniform: [1, 3]}, seed: 2}}
+            dims: {n: 20}
+            output: {shape: []}
+            """
+        )
+    )[0]
+    r = curvature(spec, eigs=2, measure="none")
+    ref = np.linalg.eigvalsh(_convex_h(spec))
+    assert r.eigs.curvature == "positive definite"
+    assert r.eigs.condition_number == pytest.approx(ref[-1] / ref[0], rel=1e-8)
+
+
+def _convex_h(spec) -> np.ndarray:
+    from adcli._builder import build
+
+    c = np.asarray(build(spec).sample_constants()["c"])
+    return 2 * np.diag(c) + 2 * np.ones((len(c), len(c)))
+
+
+# --- the HVP check and the exact-Hessian guard ---------------------------------------------
+
+WRONG = textwrap.dedent(
+    """
+    import jax
+    import jax.numpy as jnp
+
+
+    @jax.custom_jvp
+    def cos_wrong(x):
+        return jnp.cos(x)
+
+
+    @cos_wrong.defjvp
+    def _cos_wrong_jvp(primals, tangents):
+        (x,), (t,) = primals, tangents
+        return jnp.cos(x), jnp.sin(x) * t  # wrong sign: d cos = −sin
+
+
+    @jax.custom_jvp
+    def sin_(x):
+        return jnp.sin(x)
+
+
+    @sin_.defjvp
+    def _sin_jvp(primals, tangents):
+        (x,), (t,) = primals, tangents
+        return jnp.sin(x), cos_wrong(x) * t  # first derivative right, its derivative wrong
+
+
+    def loss(x):
+        return jnp.sum(sin_(x)) + 0.5 * jnp.sum(x ** 2)
+    """
+)
+WRONG_SPEC = """\
+name: wrong_second
+function: {python: "wrong_model.py:loss"}
+inputs: {x: {shape: [n], init: normal}}
+dims: {n: 6}
+output: {shape: []}
+"""
+
+
+def test_hvp_check_catches_a_wrong_second_derivative(tmp_path):
+    (tmp_path / "wrong_model.py").write_text(WRONG)
+    (tmp_path / "wrong.yaml").write_text(WRONG_SPEC)
+    result = CliRunner().invoke(
+        cli, ["curvature", str(tmp_path / "wrong.yaml"), "--trace", "--format", "json"]
+    )
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.output)["specs"][0]
+    assert data["trusted"] is False and data["check"]["verdict"] == "fail"
+    assert all(row["verdict"] == "fail" for row in data["check"]["rows"])
+    # Its gradient is right: the first-order check would pass; only Hw is wrong.
+    text = CliRunner().invoke(cli, ["curvature", str(tmp_path / "wrong.yaml"), "--no-color"])
+    assert text.exit_code == 1 and "UNTRUSTED" in text.output
+
+
+def test_exact_hessian_is_not_formed_above_the_threshold(tmp_path):
+    from adcli._curvature import curvature
+    from adcli._load import load_text
+
+    text = """\
+        name: big
+        function: {expr: "sum(cos(x))"}
+        inputs: {x: {shape: [n], init: normal}}
+        dims: {n: 5000}
+        output: {shape: []}
+    """
+    spec = load_text(textwrap.dedent(text))[0]
+    r = curvature(spec, check_directions=1, measure="none")
+    assert not r.exact.formed and "5,000 > 4,096" in r.exact.reason
+    assert r.hvps == 1  # the one checked direction: nothing formed H column by column
+    # --exact always with a budget too small for d² entries: exit 2 with the size needed.
+    with pytest.raises(UsageError, match=r"needs 400 MB, over the memory budget"):
+        curvature(spec, exact="always", memory_budget=10**8)
+
+
+def test_exact_always_over_budget_is_exit_2_on_the_cli():
+    result = CliRunner().invoke(
+        cli,
+        ["curvature", QUADRATIC, "--dim", "n=300", "--exact", "always", "--memory-budget", "1MB"],
+    )
+    assert result.exit_code == 2
+    assert "--exact always" in result.output and "1.44 MB" in result.output
+
+
+def test_vector_output_is_a_usage_error_naming_the_spec():
+    result = CliRunner().invoke(cli, ["curvature", str(SPECS / "sin_AX.yaml"), "--spec", "sin_AX"])
+    assert result.exit_code == 2
+    assert "sin_AX" in result.output and "scalar function" in result.output
+    assert "20 entries" in result.output
+
+
+# --- the CLI -------------------------------------------------------------------------------
+
+
+def test_cli_text_report_on_a_two_input_spec():
+    result = CliRunner().invoke(
+        cli,
+        ["curvature", str(SPECS / "sin_AX.yaml"), "--spec", "sum_sin_AX", "--trace", "--eigs",
+         "2", "--no-color", "--measure", "none"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = result.output
+    for text in ("HVP strategy", "HVP check", "Hutchinson, rademacher", "Hutch++", "f: R^27 → R"):
+        assert text in out
+    assert "eigenvalues (Lanczos" in out and "exact (eigvalsh)" in out
+
+
+def test_cli_json_and_output_file(tmp_path):
+    target = tmp_path / "c.json"
+    result = CliRunner().invoke(
+        cli,
+        ["curvature", QUADRATIC, "--dim", "n=8", "--trace", "--probes", "gaussian", "--hvps",
+         "20", "--no-hutchpp", "--eigs", "2", "--format", "json", "-o", str(target),
+         "--measure", "none"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert json.loads(target.read_text()) == data
+    spec = data["specs"][0]
+    assert spec["d"] == 8 and spec["trusted"] is True and spec["strategy"]["name"]
+    (est,) = spec["trace"]
+    assert est["method"] == "gaussian" and est["hvps"] == 20 and est["covers_exact"] is True
+    assert len(spec["eigs"]["values"]) == 4 and spec["exact"]["formed"] is True
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--confidence", "1.5"], "--confidence"),
+        (["--dim", "nn=3"], "did you mean"),
+        (["--probes", "uniform"], "--probes"),
+        (["--hvp-strategy", "sideways"], "--hvp-strategy"),
+    ],
+)
+def test_bad_usage_is_exit_2(args, message):
+    result = CliRunner().invoke(cli, ["curvature", QUADRATIC, *args])
+    assert result.exit_code == 2 and message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_subprocess_run():
+    proc = subprocess.run(
+        [sys.executable, "-m", "adcli", "curvature", QUADRATIC, "--dim", "n=6", "--eigs", "1",
+         "--measure", "none", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    ev = data["specs"][0]["eigs"]["values"]
+    assert [v["which"] for v in ev] == ["top", "bottom"]
+    assert all(v["error"] <= v["residual"] + 1e-10 for v in ev)
+
+
+@pytest.mark.parametrize("module", ["adcli._hutchinson", "adcli._lanczos", "adcli._curvature"])
+def test_doctests(module):
+    import doctest
+    import importlib
+
+    failures, tried = doctest.testmod(importlib.import_module(module))
+    assert failures == 0 and tried > 0
+
+
+def test_float32_hutch_plus_plus_interval_allows_for_rounding():
+    """A rank-1 float32 Hessian: Hutch++ is exact up to float32 rounding, and says so."""
+    result = CliRunner().invoke(
+        cli,
+        ["curvature", str(SPECS / "float32.yaml"), "--spec", "logistic_float32", "--trace",
+         "--eigs", "1", "--format", "json", "--measure", "none"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    spec = json.loads(result.output)["specs"][0]
+    pp = spec["trace"][-1]
+    assert pp["method"] == "hutch++" and pp["covers_exact"] is True
+    assert pp["rel_error"] < 1e-5  # float32 rounding, not sampling error
+    assert spec["eigs"]["curvature"] == "undetermined"  # PSD and singular: not "indefinite"
