@@ -195,6 +195,26 @@ def test_forward_differences_err_by_h_times_the_second_derivative() -> None:
     assert 1e-9 < fwd.rel_error < 1e-6
 
 
+def test_methods_predicted_too_slow_are_skipped_not_run(monkeypatch) -> None:
+    # T is pinned at 1 ms: 2d = 2000 evaluations (2 s) are over a 1.5 s cap, d + 1 = 1001
+    # (1 s) and one VJP are not, so central differences is skipped and forward ones run.
+    monkeypatch.setattr(adcli._estimate, "_quick_eval_seconds", lambda *a: 1e-3)
+    f, x, aux, _, _ = _quadratic(1000)
+    r = estimate_function(f, x, aux, k=400, seeds=1, max_seconds=1.5, **FAST)
+    statuses = {m.name: m.status for m in r.methods}
+    assert statuses["central-diff"].startswith("skipped: 2d evaluations = 2,000 × 1·T")
+    assert "forward-ad" in statuses and statuses["forward-ad"].startswith("skipped: d JVPs")
+    assert statuses["forward-diff"] == statuses["zero-order"] == statuses["reverse-ad"] == "ok"
+    assert r.method("central-diff").passes == 0 and r.method("forward-diff").passes == 1001
+
+
+def test_a_function_too_slow_to_time_is_refused(monkeypatch) -> None:
+    monkeypatch.setattr(adcli._estimate, "_quick_eval_seconds", lambda *a: 30.0)
+    f, x, aux, _, _ = _quadratic(3)
+    with pytest.raises(UsageError, match=r"one evaluation of f takes 30 s.*--dim"):
+        estimate_function(f, x, aux, **FAST)
+
+
 @pytest.mark.parametrize("kind", est.DIRECTIONS)
 def test_zero_order_is_unbiased_with_the_predicted_variance(kind) -> None:
     d, runs = 5, 4000
@@ -351,3 +371,14 @@ def test_cli_subprocess() -> None:
     assert proc.returncode == 0, proc.stderr
     (mds,) = json.loads(proc.stdout)["results"]
     assert mds["d"] == 12 and mds["methods"][1]["passes"] == 24
+
+
+def test_a_wrong_vjp_rule_is_flagged_by_central_differences() -> None:
+    # examples/wrong_vjp.yaml's custom VJP returns a wrong cotangent: reverse AD, the
+    # reference, is off by ~10%, far beyond central differences' predicted 1e-10.
+    specs = load_file(ROOT / "examples" / "wrong_vjp.yaml")
+    r = estimate(specs[0], seeds=1, **FAST)
+    assert r.method("central-diff").rel_error > 0.01
+    assert any("disagree with reverse AD" in n for n in r.notes)
+    good = estimate(load_file(ROOT / "specs" / "mds.yaml")[0], seeds=1, **FAST)
+    assert not any("disagree" in n for n in good.notes)

@@ -78,6 +78,14 @@ Exit codes:
     help="Seconds of timing per spec (each method still gets --rounds rounds).",
 )
 @click.option(
+    "--max-seconds",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Skip a method whose one call is predicted (passes × T) to take longer.",
+)
+@click.option(
     "--rounds",
     type=click.IntRange(min=1),
     default=5,
@@ -103,6 +111,7 @@ def estimate_command(
     sequential: bool,
     memory_budget: str,
     time_budget: float,
+    max_seconds: float,
     rounds: int,
     point: int,
     seed: int | None,
@@ -158,6 +167,7 @@ def estimate_command(
                 sequential=sequential,
                 memory_budget=budget,
                 time_budget=time_budget,
+                max_seconds=max_seconds,
                 min_rounds=rounds,
                 point=point,
                 seed=seed,
