@@ -199,6 +199,11 @@ class ExplainReport:
     seconds: float = 0.0
     errors: tuple[str, ...] = field(default=())
 
+    @property
+    def exit_code(self) -> int:
+        """0, or 2 when a spec could not be loaded or built (explain has no failing check)."""
+        return 2 if self.errors else 0
+
 
 def _value_dict(value: Value | None) -> Any:
     if value is None:
@@ -250,6 +255,7 @@ def explain_dict(report: ExplainReport | ExplainResult) -> dict[str, Any]:
     return _clean(
         {
             "schema_version": SCHEMA_VERSION,
+            "exit_code": report.exit_code,
             "seconds": report.seconds,
             "errors": list(report.errors),
             "specs": [explain_result_dict(r) for r in report.results],

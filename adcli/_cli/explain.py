@@ -164,4 +164,4 @@ def explain_command(
             width=None if sys.stdout.isatty() else 140,
         )
         render(report, out)
-    sys.exit(0)
+    sys.exit(report.exit_code)
