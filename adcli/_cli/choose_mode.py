@@ -15,6 +15,7 @@ from adcli._cli.options import (
     output_option,
     spec_option,
 )
+from adcli._cli.output import consoles, exit_with_error
 from adcli._errors import AdcliError, UsageError
 
 
@@ -109,10 +110,7 @@ def choose_mode_command(
     Exit codes: 0 a recommendation, 1 candidates disagree or none could run,
     2 bad usage or a spec that cannot be loaded.
     """
-    from rich.console import Console
-
-    out = Console(no_color=no_color, highlight=False, width=None if sys.stdout.isatty() else 140)
-    err = Console(stderr=True, no_color=no_color, highlight=False)
+    out, err = consoles(no_color)
     try:
         budget = parse_bytes(memory_budget) if memory_budget else None
         if plot and not sweep:
@@ -140,10 +138,7 @@ def choose_mode_command(
 
             write_atomically(plot, draw(report.sweeps, plot))
     except AdcliError as exc:
-        from rich.markup import escape
-
-        err.print(f"[bold red]adcli: error:[/bold red] {escape(str(exc))}", soft_wrap=True)
-        sys.exit(exc.exit_code)
+        exit_with_error(err, exc)
     from adcli._report.mode_console import to_json
 
     if output:

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from adcli._cli.check import _parse_dims, write_atomically
+from adcli._cli.check import _parse_dims
 from adcli._cli.memory import _null, _parse_budget
 from adcli._cli.options import (
     dims_option,
@@ -15,6 +15,7 @@ from adcli._cli.options import (
     output_option,
     spec_option,
 )
+from adcli._cli.output import consoles, emit_json, exit_with_error
 from adcli._errors import AdcliError
 
 CURVATURE_EXIT_CODES = """\b
@@ -154,12 +155,8 @@ def curvature_command(
       adcli curvature specs/quadratic.yaml --trace --rtol 0.01 --probes rademacher
       adcli curvature spec.yaml --eigs 3 --exact never --format json -o curv.json
     """
-    import json
-
-    from rich.console import Console
-
     overrides = _parse_dims(dims)
-    err = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
+    out, err = consoles(no_color)
     try:
         from adcli._curvature import curvature_report
 
@@ -186,26 +183,12 @@ def curvature_command(
                 eig_tol=eig_tol,
             )
     except AdcliError as exc:
-        from rich.markup import escape
-
-        err.print(f"[bold red]adcli: error:[/bold red] {escape(str(exc))}", highlight=False)
-        sys.exit(exc.exit_code)
+        exit_with_error(err, exc)
     from adcli._results_curvature import curvature_dict
 
-    if output or fmt == "json":
-        text = json.dumps(curvature_dict(report), indent=2, ensure_ascii=False)
-        if output:
-            write_atomically(output, text + "\n")
-        if fmt == "json":
-            click.echo(text)
+    emit_json(curvature_dict(report), fmt=fmt, output=output)
     if fmt == "text":
         from adcli._report.curvature_console import render
 
-        out = Console(
-            no_color=no_color,
-            highlight=False,
-            soft_wrap=False,
-            width=None if sys.stdout.isatty() else 140,
-        )
         render(report, out)
     sys.exit(report.exit_code)

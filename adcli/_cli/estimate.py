@@ -14,6 +14,7 @@ from adcli._cli.options import (
     output_option,
     spec_option,
 )
+from adcli._cli.output import consoles, emit_json, exit_with_error
 from adcli._errors import AdcliError, UsageError
 
 ESTIMATE_EXIT_CODES = """\b
@@ -134,12 +135,9 @@ def estimate_command(
       adcli estimate specs/estimate/rosenbrock.yaml --sweep n=10,100,1000,10000 --plot est.png
       adcli estimate spec.yaml --k 50 --directions gaussian --format json
     """
-    from rich.console import Console
-
     from adcli._cli.choose_mode import _status
 
-    out = Console(no_color=no_color, highlight=False, width=None if sys.stdout.isatty() else 160)
-    err = Console(stderr=True, no_color=no_color, highlight=False)
+    out, err = consoles(no_color, width=160)
     try:
         budget = _budget(memory_budget)
         if k is not None and k < 1:
@@ -177,20 +175,11 @@ def estimate_command(
 
             write_atomically(plot, draw(report.sweeps, plot))
     except AdcliError as exc:
-        from rich.markup import escape
-
-        err.print(f"[bold red]adcli: error:[/bold red] {escape(str(exc))}", soft_wrap=True)
-        sys.exit(exc.exit_code)
-    import json
-
+        exit_with_error(err, exc)
     from adcli._results_estimate import estimate_dict
 
-    text = json.dumps(estimate_dict(report), indent=2, ensure_ascii=False, allow_nan=False)
-    if output:
-        write_atomically(output, text + "\n")
-    if fmt == "json":
-        click.echo(text)
-    else:
+    emit_json(estimate_dict(report), fmt=fmt, output=output)
+    if fmt != "json":
         from adcli._report.estimate_console import render
 
         render(report, out)

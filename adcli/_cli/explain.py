@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from adcli._cli.check import _parse_dims, write_atomically
+from adcli._cli.check import _parse_dims
 from adcli._cli.options import (
     dims_option,
     format_option,
@@ -14,6 +14,7 @@ from adcli._cli.options import (
     output_option,
     spec_option,
 )
+from adcli._cli.output import consoles, emit_json, exit_with_error
 from adcli._errors import AdcliError
 
 EXPLAIN_EXIT_CODES = """\b
@@ -108,13 +109,9 @@ def explain_command(
       adcli explain specs/mlp.yaml --spec one_hidden_layer --format dot > graph.dot
       adcli explain specs/memory/gpt2_xl_block.yaml --check-dims
     """
-    import json
-
-    from rich.console import Console
-
     overrides = _parse_dims(dims)
     at_values = _parse_at(at)
-    err = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
+    out, err = consoles(no_color)
     try:
         from adcli._explain import explain_report
 
@@ -134,18 +131,10 @@ def explain_command(
             output_name=output_name,
         )
     except AdcliError as exc:
-        from rich.markup import escape
-
-        err.print(f"[bold red]adcli: error:[/bold red] {escape(str(exc))}", highlight=False)
-        sys.exit(exc.exit_code)
+        exit_with_error(err, exc)
     from adcli._results_explain import explain_dict
 
-    if output or fmt == "json":
-        text = json.dumps(explain_dict(report), indent=2, ensure_ascii=False)
-        if output:
-            write_atomically(output, text + "\n")
-        if fmt == "json":
-            click.echo(text)
+    emit_json(explain_dict(report), fmt=fmt, output=output)
     if fmt == "markdown":
         from adcli._report.explain_markdown import render_markdown
 
@@ -157,11 +146,5 @@ def explain_command(
     elif fmt == "text":
         from adcli._report.explain_console import render
 
-        out = Console(
-            no_color=no_color,
-            highlight=False,
-            soft_wrap=False,
-            width=None if sys.stdout.isatty() else 140,
-        )
         render(report, out)
     sys.exit(report.exit_code)

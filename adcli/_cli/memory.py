@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from adcli._cli.check import _parse_dims, write_atomically
+from adcli._cli.check import _parse_dims
 from adcli._cli.options import (
     dims_option,
     format_option,
@@ -14,6 +14,7 @@ from adcli._cli.options import (
     output_option,
     spec_option,
 )
+from adcli._cli.output import consoles, emit_json, exit_with_error
 from adcli._errors import AdcliError
 
 
@@ -90,12 +91,8 @@ def memory_command(
       adcli memory spec.yaml --measure --dim batch=4
       adcli memory spec.yaml --format json -o memory.json
     """
-    import json
-
-    from rich.console import Console
-
     overrides = _parse_dims(dims)
-    err = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
+    out, err = consoles(no_color)
     try:
         from adcli._config import load_config
         from adcli._memory import memory_report
@@ -114,27 +111,13 @@ def memory_command(
                 policies=not no_policies,
             )
     except AdcliError as exc:
-        from rich.markup import escape
-
-        err.print(f"[bold red]adcli: error:[/bold red] {escape(str(exc))}", highlight=False)
-        sys.exit(exc.exit_code)
+        exit_with_error(err, exc)
     from adcli._results import memory_report_dict
 
-    if output or fmt == "json":
-        text = json.dumps(memory_report_dict(report), indent=2, ensure_ascii=False)
-        if output:
-            write_atomically(output, text + "\n")
-        if fmt == "json":
-            click.echo(text)
+    emit_json(memory_report_dict(report), fmt=fmt, output=output)
     if fmt == "text":
         from adcli._report.memory_console import render
 
-        out = Console(
-            no_color=no_color,
-            highlight=False,
-            soft_wrap=False,
-            width=None if sys.stdout.isatty() else 140,
-        )
         render(report, out, top=top)
     sys.exit(report.exit_code)
 
