@@ -18,9 +18,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from adcli import _estimate_cost as cost
 from adcli import _estimators as est
 from adcli._errors import UsageError
-from adcli._estimate_errors import agreement, rel_error, theory
+from adcli._estimate_errors import agreement, reference_doubt, rel_error, theory
 from adcli._results_estimate import EstimateResult, MethodResult
 from adcli._spec import Spec
 
@@ -28,12 +29,6 @@ from adcli._spec import Spec
 # central differences at d = 10⁴ ran 0.22 s in chunks of 8 rows (0.6 MB) and 0.70–0.87 s
 # in chunks of 128–512 (10–40 MB): a chunk that stays in cache wins.
 DEFAULT_MEMORY_BUDGET = 8 * 2**20
-# A method whose one call is predicted (passes × T) to take longer than this is skipped,
-# not run: central differences of a 10⁸-parameter model would otherwise run for days.
-DEFAULT_MAX_SECONDS = 60.0
-# Passes of each method, in units of T, used for that prediction. AD passes cost a small
-# multiple of T (a JVP ~ 2-3 T, a VJP ~ 3-4 T); 3 is the usual textbook bound.
-_AD_PASS_COST = 3.0
 TIMING_METHOD = (
     "median of interleaved rounds after a discarded first call and a warm-up "
     "(block_until_ready); compile time apart"
@@ -61,7 +56,7 @@ def estimate_function(
     sequential: bool = False,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     time_budget: float = 1.0,
-    max_seconds: float = DEFAULT_MAX_SECONDS,
+    max_seconds: float = cost.DEFAULT_MAX_SECONDS,
     min_rounds: int = 5,
     progress: Progress | None = None,
 ) -> EstimateResult:
@@ -112,19 +107,19 @@ def estimate_function(
 
     say("compiling f")
     f_exe, f_compile = _compile(jax.jit(fs), x, aux)
-    _check_fits(f_exe, name)
+    cost.check_fits(f_exe, name)
     batch = 1 if sequential else _batch(f_exe, x, memory_budget)
     programs = _programs(fs, batch, k, directions)
     say("timing f")
-    t_quick = _quick_eval_seconds(f_exe, x, aux)
-    reference = (1 + _AD_PASS_COST) * t_quick * (min_rounds + 1)  # f and reverse AD, timed
+    t_quick = cost.quick_eval_seconds(f_exe, x, aux)
+    reference = (1 + cost.AD_PASS_COST) * t_quick * (min_rounds + 1)  # f and reverse AD, timed
     if reference > max_seconds:
         raise UsageError(
-            f"{name}: one evaluation of f takes {_seconds(t_quick)}, so timing f and reverse "
-            f"AD alone would take about {_seconds(reference)} (over --max-seconds "
+            f"{name}: one evaluation of f takes {cost.seconds(t_quick)}, so timing f and reverse "
+            f"AD alone would take about {cost.seconds(reference)} (over --max-seconds "
             f"{max_seconds:g}); shrink the function with --dim (e.g. to the spec's check.dims)"
         )
-    too_slow = _too_slow(t_quick, d, k, max_seconds)
+    too_slow = cost.too_slow(t_quick, d, k, max_seconds)
     programs = {m: p for m, p in programs.items() if m not in too_slow or m == "reverse-ad"}
     key = jax.random.key(seed)
     compiled: dict[str, Any] = {}
@@ -207,7 +202,7 @@ def estimate_function(
     if "forward-ad" in grads:
         errors = agreement(grads["forward-ad"], g_rev, scale, x.dtype)
     sphere = directions == "sphere"
-    notes = [*_reference_doubt(results, x.dtype)]
+    notes = [*reference_doubt(results, x.dtype)]
     notes += [
         "evaluations and JVPs run "
         + ("one at a time" if batch == 1 else f"{batch} per vmapped chunk")
@@ -352,80 +347,6 @@ def _compile(fn: Any, *args: Any) -> tuple[Any, float]:
     t0 = time.perf_counter()
     exe = fn.lower(*args).compile()
     return exe, time.perf_counter() - t0
-
-
-def _reference_doubt(results: list[MethodResult], dtype: Any) -> list[str]:
-    """A note when central differences miss reverse AD far beyond their predicted error.
-
-    Central differences are then the likelier to be right (reverse AD can run a wrong
-    custom rule; FD only evaluates f), unless f has a kink within a step of x. A note, not
-    a failure: ``adcli check`` is the command that decides.
-    """
-    central = next((m for m in results if m.name == "central-diff" and m.status == "ok"), None)
-    if central is None or central.rel_error is None or central.predicted_rel_error is None:
-        return []
-    floor = float(est.eps(dtype)) ** 0.25  # far above any smooth central difference's error
-    if central.rel_error <= max(1000 * central.predicted_rel_error, floor):
-        return []
-    return [
-        f"central differences disagree with reverse AD by {central.rel_error:.3g} (predicted "
-        f"{central.predicted_rel_error:.2g}): reverse AD, the reference, may be wrong (a "
-        "custom VJP rule?) or f has a kink near x; run adcli check on this spec"
-    ]
-
-
-def _check_fits(f_exe: Any, name: str) -> None:
-    """Refuse (exit 2) a function whose one evaluation needs more than the memory budget."""
-    from adcli._mode import default_memory_budget, memory_needed
-    from adcli._sizes import format_size
-
-    needed, budget = memory_needed(f_exe), default_memory_budget()
-    if needed is not None and needed > budget:
-        raise UsageError(
-            f"{name}: one evaluation of f needs {format_size(needed)}, over the memory budget "
-            f"({format_size(budget)}, half of RAM); estimate runs f, so shrink it with --dim "
-            "(e.g. to the spec's check.dims)"
-        )
-
-
-def _quick_eval_seconds(f_exe: Any, x: jax.Array, aux: Any) -> float:
-    """T from a second call, or from the first when that is already slow (over a second):
-    enough to tell milliseconds from days."""
-    t0 = time.perf_counter()
-    jax.block_until_ready(f_exe(x, aux))
-    first = time.perf_counter() - t0
-    if first > 1.0:
-        return first
-    t0 = time.perf_counter()
-    jax.block_until_ready(f_exe(x, aux))
-    return time.perf_counter() - t0
-
-
-def _too_slow(t_eval: float, d: int, k: int, max_seconds: float) -> dict[str, str]:
-    """Methods whose one call is predicted to exceed ``max_seconds``, with the reason."""
-    cost = {
-        "forward-diff": (d + 1, 1.0, "d + 1 evaluations"),
-        "central-diff": (2 * d, 1.0, "2d evaluations"),
-        "zero-order": (2 * k, 1.0, "2k evaluations"),
-        "forward-ad": (d, _AD_PASS_COST, "d JVPs"),
-        "reverse-ad": (1, _AD_PASS_COST, "1 VJP"),
-    }
-    out = {}
-    for method, (passes, per_pass, what) in cost.items():
-        predicted = passes * per_pass * t_eval
-        if predicted > max_seconds:
-            out[method] = (
-                f"skipped: {what} = {passes:,} × {per_pass:g}·T (T = {_seconds(t_eval)}) "
-                f"≈ {_seconds(predicted)}, over --max-seconds {max_seconds:g}"
-            )
-    return out
-
-
-def _seconds(t: float) -> str:
-    for unit, size in (("days", 86400.0), ("h", 3600.0), ("min", 60.0), ("s", 1.0)):
-        if t >= size:
-            return f"{t / size:.3g} {unit}"
-    return f"{t * 1e3:.3g} ms" if t >= 1e-3 else f"{t * 1e6:.3g} µs"
 
 
 def _batch(f_exe: Any, x: jax.Array, budget: int) -> int:

@@ -10,6 +10,7 @@ import numpy as np
 
 from adcli import _estimators as est
 from adcli._agree import RTOL, RTOL_DEFAULT
+from adcli._results_estimate import MethodResult
 
 
 def rel_error(g: np.ndarray, ref: np.ndarray, scale: float) -> float:
@@ -72,3 +73,23 @@ def agreement(fwd: np.ndarray, rev: np.ndarray, scale: float, dtype: Any) -> lis
             "a custom_jvp/custom_vjp rule is likely wrong"
         ]
     return []
+
+
+def reference_doubt(results: list[MethodResult], dtype: Any) -> list[str]:
+    """A note when central differences miss reverse AD far beyond their predicted error.
+
+    Central differences are then the likelier to be right (reverse AD can run a wrong
+    custom rule; FD only evaluates f), unless f has a kink within a step of x. A note, not
+    a failure: ``adcli check`` is the command that decides.
+    """
+    central = next((m for m in results if m.name == "central-diff" and m.status == "ok"), None)
+    if central is None or central.rel_error is None or central.predicted_rel_error is None:
+        return []
+    floor = float(est.eps(dtype)) ** 0.25  # far above any smooth central difference's error
+    if central.rel_error <= max(1000 * central.predicted_rel_error, floor):
+        return []
+    return [
+        f"central differences disagree with reverse AD by {central.rel_error:.3g} (predicted "
+        f"{central.predicted_rel_error:.2g}): reverse AD, the reference, may be wrong (a "
+        "custom VJP rule?) or f has a kink near x; run adcli check on this spec"
+    ]

@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 import adcli._estimate
+import adcli._estimate_cost
 import adcli._estimate_sweep
 from adcli import _estimators as est
 from adcli._cli.main import cli
@@ -198,7 +199,7 @@ def test_forward_differences_err_by_h_times_the_second_derivative() -> None:
 def test_methods_predicted_too_slow_are_skipped_not_run(monkeypatch) -> None:
     # T is pinned at 1 ms: 2d = 2000 evaluations (2 s) are over a 1.5 s cap, d + 1 = 1001
     # (1 s) and one VJP are not, so central differences is skipped and forward ones run.
-    monkeypatch.setattr(adcli._estimate, "_quick_eval_seconds", lambda *a: 1e-3)
+    monkeypatch.setattr(adcli._estimate_cost, "quick_eval_seconds", lambda *a: 1e-3)
     f, x, aux, _, _ = _quadratic(1000)
     r = estimate_function(f, x, aux, k=400, seeds=1, max_seconds=1.5, **FAST)
     statuses = {m.name: m.status for m in r.methods}
@@ -209,7 +210,7 @@ def test_methods_predicted_too_slow_are_skipped_not_run(monkeypatch) -> None:
 
 
 def test_a_function_too_slow_to_time_is_refused(monkeypatch) -> None:
-    monkeypatch.setattr(adcli._estimate, "_quick_eval_seconds", lambda *a: 30.0)
+    monkeypatch.setattr(adcli._estimate_cost, "quick_eval_seconds", lambda *a: 30.0)
     f, x, aux, _, _ = _quadratic(3)
     with pytest.raises(UsageError, match=r"one evaluation of f takes 30 s.*--dim"):
         estimate_function(f, x, aux, **FAST)
