@@ -321,6 +321,7 @@ def test_cli_text_and_json(tmp_path) -> None:
 
 
 def test_cli_sweep_and_plot(tmp_path) -> None:
+    pytest.importorskip("matplotlib")  # the optional adcli[plot] extra
     plot = tmp_path / "est.svg"
     result = CliRunner().invoke(
         cli,
