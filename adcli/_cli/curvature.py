@@ -13,6 +13,8 @@ from adcli._cli.options import (
     format_option,
     no_color_option,
     output_option,
+    point_option,
+    seed_option,
     spec_option,
 )
 from adcli._cli.output import consoles, emit_json, exit_with_error
@@ -77,10 +79,8 @@ Exit codes:
     metavar="SIZE",
     help="Memory the dense Hessian and HVP batches may use (default: half the machine's).",
 )
-@click.option(
-    "--point", type=click.IntRange(min=0), default=0, show_default=True, help="Sample point."
-)
-@click.option("--seed", type=click.IntRange(min=0), help="Replace the spec's check.seed.")
+@point_option
+@seed_option
 @click.option(
     "--check-directions",
     type=click.IntRange(min=1),

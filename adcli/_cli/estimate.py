@@ -12,6 +12,8 @@ from adcli._cli.options import (
     format_option,
     no_color_option,
     output_option,
+    point_option,
+    seed_option,
     spec_option,
 )
 from adcli._cli.output import consoles, emit_json, exit_with_error
@@ -93,10 +95,8 @@ Exit codes:
     show_default=True,
     help="Minimum timing rounds per method.",
 )
-@click.option(
-    "--point", type=click.IntRange(min=0), default=0, show_default=True, help="Sample point."
-)
-@click.option("--seed", type=click.IntRange(min=0), help="Replace the spec's check.seed.")
+@point_option
+@seed_option
 @dims_option
 @spec_option
 @format_option("text", "json")

@@ -12,6 +12,8 @@ from adcli._cli.options import (
     format_option,
     no_color_option,
     output_option,
+    point_option,
+    seed_option,
     spec_option,
 )
 from adcli._cli.output import consoles, emit_json, exit_with_error
@@ -58,10 +60,8 @@ def _parse_at(values: tuple[str, ...]) -> dict[str, str]:
     metavar="NAME=VALUE",
     help="Set an input (or constant): a number, or a list broadcast to its shape (repeatable).",
 )
-@click.option(
-    "--point", type=click.IntRange(min=0), default=0, show_default=True, help="Sample point index."
-)
-@click.option("--seed", type=click.IntRange(min=0), help="Sampling seed (default: check.seed).")
+@point_option
+@seed_option
 @click.option("--all-nodes", is_flag=True, help="Also show casts and broadcast constants.")
 @click.option(
     "--max-nodes",

@@ -44,3 +44,15 @@ def format_option(*choices: str, default: str | None = "text") -> Decorator:
         show_default=default is not None,
         help="Report format on stdout.",
     )
+
+
+point_option: Decorator = click.option(
+    "--point",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Sample point index (points are drawn from the spec's inits, seeded).",
+)
+seed_option: Decorator = click.option(
+    "--seed", type=click.IntRange(min=0), help="Replace the spec's check.seed (sampling seed)."
+)
