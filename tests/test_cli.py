@@ -738,3 +738,22 @@ def test_console_script_exit_codes_without_tracebacks(tmp_path: Path) -> None:
         assert proc.returncode == 2, (args, proc.stderr)
         assert message in proc.stdout + proc.stderr
         assert "Traceback" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["explain", LECTURE],
+        ["estimate", LECTURE, "--time-budget", "0", "--rounds", "1", "--seeds", "1"],
+        ["curvature", LECTURE, "--check-directions", "1", "--measure", "none"],
+        ["memory", "specs/memory/mlp.yaml", "--no-policies"],
+        ["choose-mode", "specs/modes/loss.yaml", "--measure", "none"],
+    ],
+    ids=lambda args: args[0],
+)
+def test_an_unwritable_output_file_is_an_error_not_a_traceback(args, tmp_path) -> None:
+    missing = tmp_path / "no" / "such" / "dir" / "report.json"
+    result = CliRunner().invoke(cli, [*args, "-o", str(missing)])
+    assert result.exit_code == 2, result.output
+    assert f"cannot write {missing}: No such file or directory" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from adcli._cli.check import _parse_dims, write_atomically
+from adcli._cli.check import _parse_dims
 from adcli._cli.options import (
     dims_option,
     format_option,
@@ -15,7 +15,7 @@ from adcli._cli.options import (
     output_option,
     spec_option,
 )
-from adcli._cli.output import consoles, exit_with_error
+from adcli._cli.output import consoles, exit_with_error, write_or_exit
 from adcli._errors import AdcliError, UsageError
 
 
@@ -136,13 +136,13 @@ def choose_mode_command(
         if plot and report.sweeps:
             from adcli._report.mode_plot import plot as draw
 
-            write_atomically(plot, draw(report.sweeps, plot))
+            write_or_exit(err, plot, draw(report.sweeps, plot))
     except AdcliError as exc:
         exit_with_error(err, exc)
     from adcli._report.mode_console import to_json
 
     if output:
-        write_atomically(output, to_json(report) + "\n")
+        write_or_exit(err, output, to_json(report) + "\n")
     if fmt == "json":
         click.echo(to_json(report))
     else:

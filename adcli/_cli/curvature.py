@@ -186,7 +186,7 @@ def curvature_command(
         exit_with_error(err, exc)
     from adcli._results_curvature import curvature_dict
 
-    emit_json(curvature_dict(report), fmt=fmt, output=output)
+    emit_json(curvature_dict(report), fmt=fmt, output=output, err=err)
     if fmt == "text":
         from adcli._report.curvature_console import render
 

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from adcli._cli.check import _parse_dims, write_atomically
+from adcli._cli.check import _parse_dims
 from adcli._cli.options import (
     dims_option,
     format_option,
@@ -16,7 +16,7 @@ from adcli._cli.options import (
     seed_option,
     spec_option,
 )
-from adcli._cli.output import consoles, emit_json, exit_with_error
+from adcli._cli.output import consoles, emit_json, exit_with_error, write_or_exit
 from adcli._errors import AdcliError, UsageError
 
 ESTIMATE_EXIT_CODES = """\b
@@ -173,12 +173,12 @@ def estimate_command(
         if plot and report.sweeps:
             from adcli._report.estimate_plot import plot as draw
 
-            write_atomically(plot, draw(report.sweeps, plot))
+            write_or_exit(err, plot, draw(report.sweeps, plot))
     except AdcliError as exc:
         exit_with_error(err, exc)
     from adcli._results_estimate import estimate_dict
 
-    emit_json(estimate_dict(report), fmt=fmt, output=output)
+    emit_json(estimate_dict(report), fmt=fmt, output=output, err=err)
     if fmt != "json":
         from adcli._report.estimate_console import render
 

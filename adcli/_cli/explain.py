@@ -134,7 +134,7 @@ def explain_command(
         exit_with_error(err, exc)
     from adcli._results_explain import explain_dict
 
-    emit_json(explain_dict(report), fmt=fmt, output=output)
+    emit_json(explain_dict(report), fmt=fmt, output=output, err=err)
     if fmt == "markdown":
         from adcli._report.explain_markdown import render_markdown
 

@@ -114,7 +114,7 @@ def memory_command(
         exit_with_error(err, exc)
     from adcli._results import memory_report_dict
 
-    emit_json(memory_report_dict(report), fmt=fmt, output=output)
+    emit_json(memory_report_dict(report), fmt=fmt, output=output, err=err)
     if fmt == "text":
         from adcli._report.memory_console import render
 

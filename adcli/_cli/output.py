@@ -40,13 +40,26 @@ def exit_with_error(err: Console, exc: AdcliError) -> NoReturn:
     sys.exit(exc.exit_code)
 
 
-def emit_json(data: Mapping[str, Any], *, fmt: str, output: str | None) -> None:
+def write_or_exit(err: Console, path: str, data: str | bytes) -> None:
+    """``write_atomically``, or ``adcli: error: cannot write …`` and exit 2 (a missing
+    directory, no permission) instead of a traceback."""
+    try:
+        write_atomically(path, data)
+    except OSError as exc:
+        from rich.markup import escape
+
+        reason = exc.strerror or str(exc)
+        err.print(f"[bold red]adcli: error:[/bold red] cannot write {escape(path)}: {reason}")
+        sys.exit(2)
+
+
+def emit_json(data: Mapping[str, Any], *, fmt: str, output: str | None, err: Console) -> None:
     """The report as strict JSON: on stdout with ``--format json``, and atomically in
     ``-o FILE`` whatever the format."""
     if not output and fmt != "json":
         return
     text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
     if output:
-        write_atomically(output, text + "\n")
+        write_or_exit(err, output, text + "\n")
     if fmt == "json":
         click.echo(text)
