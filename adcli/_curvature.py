@@ -29,6 +29,7 @@ from adcli._curvature_hvp import (
     exact_hessian,
     pick_strategy,
 )
+from adcli._domain import require_finite
 from adcli._errors import UsageError
 from adcli._hutchinson import PROBES, hutch_plus_plus, hutchinson
 from adcli._lanczos import lanczos, residuals
@@ -140,6 +141,7 @@ def curvature(
     d = flat.n
 
     value, grad = jax.jit(jax.value_and_grad(lambda y, r: flat.fn(y, r)[0]))(x, rest)
+    require_finite(sp.name, value, grad, at=f" at point {point} (seed {seed})")
 
     # First: --exact always over budget is a usage error, before any other work.
     say("forming the exact Hessian")

@@ -8,7 +8,6 @@ apart, by the protocol of ``adcli._timing``), compares them, and sweeps a dim.
 from __future__ import annotations
 
 import os
-import statistics
 import time
 from collections.abc import Callable, Mapping
 from functools import partial
@@ -20,6 +19,7 @@ import numpy as np
 
 from adcli import _estimate_cost as cost
 from adcli import _estimators as est
+from adcli._domain import require_finite
 from adcli._errors import UsageError
 from adcli._estimate_errors import agreement, reference_doubt, rel_error, theory
 from adcli._results_estimate import EstimateResult, MethodResult
@@ -108,6 +108,7 @@ def estimate_function(
     say("compiling f")
     f_exe, f_compile = _compile(jax.jit(fs), x, aux)
     cost.check_fits(f_exe, name)
+    require_finite(name, f_exe(x, aux))
     batch = 1 if sequential else _batch(f_exe, x, memory_budget)
     programs = _programs(fs, batch, k, directions)
     say("timing f")
@@ -146,6 +147,7 @@ def estimate_function(
     grads = {m: np.asarray(first[m][0], np.float64) for m in compiled}
     rows = {m: first[m][1] for m in compiled}
     g_rev = grads["reverse-ad"]
+    require_finite(name, 0.0, g_rev)
     scale = float(np.linalg.norm(g_rev))
     zo_errors = []
     if "zero-order" in compiled:
@@ -176,7 +178,8 @@ def estimate_function(
         timing = timings[method]
         predicted, why = predictions.get(method, (None, ""))
         errs = tuple(zo_errors) if method == "zero-order" else ()
-        error = statistics.fmean(errs) if errs else rel_error(grads[method], g_rev, scale)
+        # numpy, not statistics: a step that leaves the domain makes an error nan, not a crash
+        error = float(np.mean(errs)) if errs else rel_error(grads[method], g_rev, scale)
         results.append(
             MethodResult(
                 name=method,
@@ -195,7 +198,7 @@ def estimate_function(
                 predicted_rel_error=predicted,
                 theory=why,
                 rel_errors=errs,
-                rel_error_spread=statistics.stdev(errs) if len(errs) > 1 else None,
+                rel_error_spread=float(np.std(errs, ddof=1)) if len(errs) > 1 else None,
             )
         )
     errors = []

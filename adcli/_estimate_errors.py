@@ -85,6 +85,11 @@ def reference_doubt(results: list[MethodResult], dtype: Any) -> list[str]:
     central = next((m for m in results if m.name == "central-diff" and m.status == "ok"), None)
     if central is None or central.rel_error is None or central.predicted_rel_error is None:
         return []
+    if not math.isfinite(central.rel_error):
+        return [
+            "central differences are not finite: a step of h from x leaves the function's "
+            "domain (or overflows); the FD rows cannot be compared here"
+        ]
     floor = float(est.eps(dtype)) ** 0.25  # far above any smooth central difference's error
     if central.rel_error <= max(1000 * central.predicted_rel_error, floor):
         return []

@@ -368,3 +368,19 @@ def test_float32_hutch_plus_plus_interval_allows_for_rounding():
     assert pp["method"] == "hutch++" and pp["covers_exact"] is True
     assert pp["rel_error"] < 1e-5  # float32 rounding, not sampling error
     assert spec["eigs"]["curvature"] == "undetermined"  # PSD and singular: not "indefinite"
+
+
+def test_a_point_outside_the_domain_is_refused(tmp_path: Path) -> None:
+    spec = tmp_path / "nan.yaml"
+    spec.write_text(
+        "name: nan_at_point\n"
+        "function: {expr: sum(log(x - 10))}\n"
+        "inputs: {x: {shape: [n], init: normal}}\n"
+        "dims: {n: 5}\n"
+        "output: {shape: []}\n"
+    )
+    result = CliRunner().invoke(cli, ["curvature", str(spec), "--trace"])
+    assert result.exit_code == 2, result.output
+    assert "f(x) = nan at point 0 (seed 0): the point is outside the function's domain" in (
+        result.output
+    )

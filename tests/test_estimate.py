@@ -384,3 +384,29 @@ def test_a_wrong_vjp_rule_is_flagged_by_central_differences() -> None:
     assert any("disagree with reverse AD" in n for n in r.notes)
     good = estimate(load_file(ROOT / "specs" / "mds.yaml")[0], seeds=1, **FAST)
     assert not any("disagree" in n for n in good.notes)
+
+
+def test_a_point_outside_the_domain_is_refused_not_estimated() -> None:
+    # log(x - 10) at x ~ N(0, 1): f is nan, yet JAX's rule still gives 1/(x - 10).
+    def f(y, aux):
+        return jnp.sum(jnp.log(y - 10.0))
+
+    with pytest.raises(UsageError, match=r"f\(x\) = nan: the point is outside the function's"):
+        estimate_function(f, jnp.zeros(3), None, **FAST)
+
+    # f finite, but sqrt's gradient at 0 is infinite
+    def g(y, aux):
+        return jnp.sum(jnp.sqrt(y))
+
+    with pytest.raises(UsageError, match=r"the gradient is not finite \(1 of 3 entries"):
+        estimate_function(g, jnp.asarray([0.0, 1.0, 2.0]), None, **FAST)
+
+
+def test_a_step_that_leaves_the_domain_is_a_note_not_a_crash() -> None:
+    def f(y, aux):  # sqrt at 1e-14: a step of h ~ 6e-6 goes below 0
+        return jnp.sum(jnp.sqrt(y))
+
+    r = estimate_function(f, jnp.asarray([1e-14, 1.0, 2.0]), None, seeds=3, **FAST)
+    assert math.isnan(r.method("central-diff").rel_error)
+    assert any("central differences are not finite" in n for n in r.notes)
+    assert r.exit_code == 0 and r.method("forward-ad").rel_error < 1e-15
