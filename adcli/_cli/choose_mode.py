@@ -25,12 +25,12 @@ def parse_bytes(text: str) -> int:
     Raises:
         UsageError: not a positive size.
     """
-    from adcli._sizes import SIZE_HELP, parse_size
+    from adcli._sizes import parse_size
 
     try:
         size = parse_size(text)
     except ValueError as exc:
-        raise UsageError(f"--memory-budget: {exc}; expected {SIZE_HELP}") from None
+        raise UsageError(f"--memory-budget: {exc}") from None  # exc names the grammar
     if size <= 0:
         raise UsageError(f"--memory-budget: expected a positive size, got {text!r}")
     return size

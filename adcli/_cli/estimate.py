@@ -135,11 +135,11 @@ def estimate_command(
       adcli estimate specs/estimate/rosenbrock.yaml --sweep n=10,100,1000,10000 --plot est.png
       adcli estimate spec.yaml --k 50 --directions gaussian --format json
     """
-    from adcli._cli.choose_mode import _status
+    from adcli._cli.choose_mode import _status, parse_bytes
 
     out, err = consoles(no_color, width=160)
     try:
-        budget = _budget(memory_budget)
+        budget = parse_bytes(memory_budget)
         if k is not None and k < 1:
             raise UsageError(f"--k: expected a positive number of directions, got {k}")
         if seeds < 1:
@@ -184,15 +184,3 @@ def estimate_command(
 
         render(report, out)
     sys.exit(report.exit_code)
-
-
-def _budget(text: str) -> int:
-    from adcli._sizes import parse_size
-
-    try:
-        size = parse_size(text)
-    except ValueError as exc:
-        raise UsageError(f"--memory-budget: {exc}") from None
-    if size <= 0:
-        raise UsageError(f"--memory-budget: expected a positive size, got {text!r}")
-    return size
