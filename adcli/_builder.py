@@ -304,6 +304,7 @@ def _sample_leaf(init: Init, shape: tuple[int, ...], dtype: Any, rng: np.random.
     if init.kind == "value":
         return np.broadcast_to(np.asarray(init.value), shape).copy()
     if init.kind == "file":
+        assert init.path is not None  # the loader resolves a file init's path or fails
         return np.broadcast_to(np.load(init.path, allow_pickle=False), shape).copy()
     if init.kind in ("zeros", "ones"):
         return np.full(shape, 0 if init.kind == "zeros" else 1)

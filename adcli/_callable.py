@@ -105,7 +105,7 @@ def problem_from_callable(
 
 
 _CACHE_SIZE = 32
-_PROBLEMS: dict[Any, Problem] = {}
+_PROBLEMS: dict[Any, _GivenPoint] = {}
 
 
 def _cache_key(fn: Callable[..., Any], inputs: Any, constants: Any, options: CheckOptions) -> Any:

@@ -38,7 +38,7 @@ def enable_x64() -> None:
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "adcli", "jax"
     )
     cache = os.environ.get("ADCLI_CACHE_DIR", default)
-    if cache and jax.config.jax_compilation_cache_dir is None:
+    if cache and jax.config.values.get("jax_compilation_cache_dir") is None:
         jax.config.update("jax_compilation_cache_dir", cache)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)

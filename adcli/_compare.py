@@ -14,6 +14,7 @@ defaults to the rounding allowance of the dtype the derivative was computed in
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,7 @@ def block_rms(values: np.ndarray, axis: int | None = -1) -> np.ndarray:
     """RMS of the finite entries along ``axis`` (kept as a broadcastable dimension)."""
     finite = np.where(np.isfinite(values), values, 0.0)
     if axis is None:
-        return np.sqrt(np.mean(finite**2)) if finite.size else np.float64(0.0)
+        return np.asarray(np.sqrt(np.mean(finite**2)) if finite.size else 0.0)
     return np.sqrt(np.mean(finite**2, axis=axis, keepdims=True))
 
 
@@ -97,13 +98,13 @@ def compare(
     if failed.any():
         verdict = "fail"
         if ad_bad.any():
-            idx = np.unravel_index(int(np.argmax(ad_bad)), ad.shape)
+            idx = _index(np.argmax(ad_bad), ad.shape)
             which = "AD" if not np.isfinite(ad[idx]) else "the AD value compared against"
             value = ad[idx] if not np.isfinite(ad[idx]) else ref[idx]
             reason = f"{which} gave {value} at {name_in(idx)} → {name_out(idx)}"
     elif undecided.any():
         verdict = "inconclusive"
-        idx = np.unravel_index(int(np.argmax(undecided)), ad.shape)
+        idx = _index(np.argmax(undecided), ad.shape)
         if ok_fd[idx]:
             reason = (
                 f"FD cannot decide at {name_in(idx)}: its error bound {error[idx]:.2g} is "
@@ -117,7 +118,7 @@ def compare(
     )
     worst = []
     for flat in order[: WORST_SHOWN if shown.any() else 1]:
-        idx = np.unravel_index(int(flat), ad.shape)
+        idx = _index(flat, ad.shape)
         if shown.any() and not shown[idx]:
             break
         worst.append(
@@ -139,7 +140,7 @@ def compare(
     if method == "full" and failed.any():  # element by element: the inputs that are wrong
         flat = np.flatnonzero(failed)
         order_failed = flat[np.argsort(-np.where(np.isfinite(margin), margin, 1e300).ravel()[flat])]
-        names = (name_in(np.unravel_index(int(i), ad.shape)) for i in order_failed[:64])
+        names = (name_in(_index(i, ad.shape)) for i in order_failed[:64])
         locations = tuple(dict.fromkeys(names))[:8]
     return Comparison(
         point=point,
@@ -165,6 +166,11 @@ def compare(
 def _max(values: np.ndarray) -> float:
     """Largest entry, with NaN (an AD value that is not a number) counting as infinite."""
     return float(np.max(np.where(np.isnan(values), np.inf, values), initial=0.0))
+
+
+def _index(flat: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The multi-index of flat position ``flat`` in ``shape``, as plain ints."""
+    return tuple(int(i) for i in np.unravel_index(int(flat), shape))
 
 
 def _undecided_reason(

@@ -46,7 +46,7 @@ def _grad(pt: Point, problem: Problem, first: dict[str, Any]) -> list[Comparison
     own = FlatLayout(problem.input_structs[pt.name], pt.name)
     expected = np.asarray(own.flatten(_evaluate(pt, problem, "grad")))
     s = pt.scale[cols]
-    names = {
+    names: dict[str, Any] = {
         "name_in": lambda i: probe.layout.describe(int(cols[i[-1]])),
         "name_out": lambda i: probe.out_layout.describe(0),
     }

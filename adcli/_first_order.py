@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 from typing import Any
 
 import jax.numpy as jnp
@@ -22,6 +23,7 @@ import numpy as np
 
 from adcli import _finite_diff as fdiff
 from adcli._compare import block_rms, compare, directional_scale
+from adcli._flat import FlatLayout
 from adcli._localize import localize, range_masks
 from adcli._point import (
     Point,
@@ -316,7 +318,7 @@ def _compare_rev(
     kind: str = "rev",
     tag: str = "v",
 ) -> Comparison:
-    trusted = est.trusted.all(axis=1)  # per direction
+    trusted = np.asarray(est.trusted.all(axis=1))  # per direction
     error = np.where(est.trusted, est.error, 0.0) @ np.abs(cots).T  # (K, J)
     jump = np.where(np.isfinite(est.slope_jump), est.slope_jump, 0) @ np.abs(cots).T
     scalar_out = pt.probe.m == 1
@@ -420,7 +422,7 @@ def _element_rows(
             pt.x0, coords[rows], pt.scale, h, noise, pt.ref_inputs, pt.ref_constants, ref=pt.use_ref
         )
 
-    est = fd_estimate(sample, len(coords), pt.eps, lambda e: ~e.trusted.all(axis=1))
+    est = fd_estimate(sample, len(coords), pt.eps, lambda e: np.asarray(~e.trusted.all(axis=1)))
     if mode == "fwd":
         units = np.zeros((len(coords), probe.d))
         units[np.arange(len(coords)), coords] = 1.0
@@ -491,8 +493,18 @@ def _reverse_rows(pt: Point, coords: np.ndarray, est: fdiff.Estimate) -> list[Mi
             fd_error=err[outputs][None, :],
             trusted=np.isfinite(err[outputs])[None, :],
             step=np.full((1, len(outputs)), est.step[k].min() * s),
-            name_in=lambda i, coord=coord: probe.layout.describe(int(coord)),
-            name_out=lambda i, outputs=outputs: probe.out_layout.describe(outputs[i[1]]),
+            name_in=functools.partial(_constant_name, probe.layout.describe(int(coord))),
+            name_out=functools.partial(_output_name, probe.out_layout, outputs),
         )
         rows += list(comp.worst)
     return sorted(rows, key=lambda m: -(m.margin if m.margin == m.margin else np.inf))[:5]
+
+
+def _constant_name(name: str, index: tuple[int, ...]) -> str:
+    """Name every compared element after the one input coordinate being localised."""
+    return name
+
+
+def _output_name(layout: FlatLayout, outputs: list[int], index: tuple[int, ...]) -> str:
+    """Name a compared element by the output it came from (``outputs`` maps column → output)."""
+    return layout.describe(outputs[index[1]])

@@ -34,7 +34,7 @@ def gradient_fd(pt: Point, u: np.ndarray, dirs: np.ndarray, hv: list[np.ndarray]
         bad = ~e.trusted
         for ad in hv:
             bad = bad | (np.abs(ad - e.value) > tol + pt.atol)
-        return bad.any(axis=1)
+        return np.asarray(bad.any(axis=1))
 
     return fd_estimate(sample, len(dirs), pt.eps, needs_more)
 
