@@ -153,7 +153,7 @@ def curvature(
     if mem is not None and mem > budget // 4 and op.batch > 1:
         op = HvpOperator(flat, strategy.name, x, rest, 1)
         mem = op.batch_memory()
-    strategy = _with(strategy, batch=op.batch, batch_memory_bytes=mem)
+    strategy = _with(strategy, batch=op.batch, batch_memory_bytes=mem, batching=op.batching)
 
     say("checking HVPs against finite differences")
     check = check_hvps(

@@ -23,7 +23,7 @@ from adcli._builder import Problem
 from adcli._candidates import FlatProblem, make_candidates
 from adcli._compare import block_rms, compare
 from adcli._decide import format_bytes
-from adcli._errors import UsageError
+from adcli._errors import UsageError, first_line
 from adcli._mode import choose_mode, memory_needed
 from adcli._point import cotangents_for, directions_for, make_point
 from adcli._probe import InputProbe
@@ -51,13 +51,21 @@ class HvpOperator:
         self.batch = max(1, batch)
         self._one = jax.jit(one)
         self._many = jax.jit(jax.vmap(one, in_axes=(0, None, None)))
+        # vmap cannot batch some compositions that run fine one at a time (a custom_vjp whose
+        # fwd calls the function itself, under fwd-over-rev): those map sequentially instead.
+        self._mapped = jax.jit(lambda vs, x, rest: jax.lax.map(lambda v: one(v, x, rest), vs))
+        self.batching = "vmap"
         self._compiled: Any = None
         self.count = 0
 
     def batch_memory(self) -> int | None:
         """Compiled memory of one batched call (arguments + outputs + temporaries)."""
         struct = jax.ShapeDtypeStruct((self.batch, self.d), self.dtype)
-        self._compiled = self._many.lower(struct, self.x, self.rest).compile()
+        try:
+            self._compiled = self._many.lower(struct, self.x, self.rest).compile()
+        except (TypeError, NotImplementedError, ValueError) as exc:
+            self._compiled = self._mapped.lower(struct, self.x, self.rest).compile()
+            self.batching = f"lax.map, one HVP after another (vmap fails: {first_line(exc)})"
         return memory_needed(self._compiled)
 
     def matvec(self, v: np.ndarray) -> np.ndarray:
@@ -73,7 +81,9 @@ class HvpOperator:
             keep = part.shape[0]
             if keep < self.batch:
                 part = np.concatenate([part, np.zeros((self.batch - keep, self.d))])
-            res = (self._compiled or self._many)(jnp.asarray(part, self.dtype), self.x, self.rest)
+            if self._compiled is None:
+                self.batch_memory()
+            res = self._compiled(jnp.asarray(part, self.dtype), self.x, self.rest)
             out.append(np.asarray(res, np.float64)[:keep])
         self.count += n
         return np.concatenate(out) if out else np.zeros((0, self.d))
@@ -219,7 +229,19 @@ def exact_hessian(
     def scalar(y: jax.Array, r: Any) -> jax.Array:
         return flat.fn(y, r)[0]
 
-    compiled = jax.jit(jax.hessian(scalar)).lower(x, rest).compile()
+    # jax.hessian is fwd-over-rev; a custom_vjp function may only allow rev-over-rev.
+    failures = []
+    for how, hess in (("jax.hessian", jax.hessian), ("jacrev of grad", _rev_over_rev)):
+        try:
+            compiled = jax.jit(hess(scalar)).lower(x, rest).compile()
+            break
+        except (TypeError, NotImplementedError, ValueError) as exc:
+            failures.append(f"{how}: {first_line(exc)}")
+    else:
+        why = "cannot be formed (" + "; ".join(failures) + ")"
+        if policy == "always":
+            raise UsageError(f"--exact always: the dense Hessian {why}")
+        return ExactHessian(False, why), None
     need = (memory_needed(compiled) or dense) + dense
     if need > budget:
         return _over(policy, need, budget, "the Hessian program")
@@ -231,7 +253,7 @@ def exact_hessian(
     return (
         ExactHessian(
             formed=True,
-            reason=f"{d:,}×{d:,}: needs {format_bytes(need)} of {format_bytes(budget)}",
+            reason=f"{d:,}×{d:,} by {how}: needs {format_bytes(need)} of {format_bytes(budget)}",
             bytes_needed=need,
             trace=float(np.trace(h)),
             frobenius=fro,
@@ -253,3 +275,8 @@ def _over(policy: str, need: int, budget: int, what: str) -> tuple[ExactHessian,
             "--memory-budget or use --exact auto"
         )
     return ExactHessian(False, msg, bytes_needed=need), None
+
+
+def _rev_over_rev(fn: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
+    """The Hessian by reverse mode over the gradient (d VJPs of one VJP)."""
+    return jax.jacrev(jax.grad(fn))

@@ -20,7 +20,7 @@ import numpy as np
 from adcli import _estimate_cost as cost
 from adcli import _estimators as est
 from adcli._domain import require_finite
-from adcli._errors import UsageError
+from adcli._errors import UsageError, first_line
 from adcli._estimate_errors import agreement, reference_doubt, rel_error, theory
 from adcli._results_estimate import EstimateResult, MethodResult
 from adcli._spec import Spec
@@ -131,7 +131,7 @@ def estimate_function(
         try:
             compiled[method], compile_s[method] = _compile(jax.jit(program), x, aux, key)
         except Exception as exc:  # e.g. forward mode of a custom_vjp: report the row, go on
-            failed[method] = _first_line(exc)
+            failed[method] = first_line(exc)
     if "reverse-ad" in failed:
         raise UsageError(
             f"{name}: reverse mode fails, so there is no reference: {failed['reverse-ad']}"
@@ -358,8 +358,3 @@ def _batch(f_exe: Any, x: jax.Array, budget: int) -> int:
 
     per_row = 4 * x.size * x.dtype.itemsize + (memory_needed(f_exe) or 0)
     return max(1, min(x.size, budget // max(per_row, 1)))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"[:300]

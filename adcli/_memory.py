@@ -19,7 +19,7 @@ import jax.numpy as jnp
 
 from adcli import _advice as advice
 from adcli._builder import Problem, build
-from adcli._errors import AdcliError, SpecError, UsageError
+from adcli._errors import AdcliError, SpecError, UsageError, first_line
 from adcli._policies import available_policies, evaluate_policy, mark_pareto
 from adcli._programs import (
     PROGRAMS,
@@ -120,7 +120,7 @@ def analyse_memory(
         saved = residuals(problem.fn, inputs, constants)
     except Exception as exc:  # the user's function cannot be differentiated in reverse mode
         raise SpecError(
-            f"reverse mode fails on this function: {_first_line(exc)}",
+            f"reverse mode fails on this function: {first_line(exc)}",
             file=spec.where.file,
             line=spec.line_of("function"),
             field="function",
@@ -132,7 +132,7 @@ def analyse_memory(
             args = program_args(kind, inputs, constants, output)
             analyses[kind] = analyse(make_program(kind, f), args)
         except Exception as exc:  # e.g. forward mode of a custom_vjp: report, go on
-            failed[kind] = _first_line(exc)
+            failed[kind] = first_line(exc)
     compiled = tuple(
         compiled_memory(kind, analyses[kind])
         if kind in analyses
@@ -242,11 +242,6 @@ def _policies(problem: Problem, plain: Analysis, warnings: list[str]) -> list[Po
             "body keeps its recompute); the lowered FLOPs and saved bytes above show the plan."
         )
     return mark_pareto(results)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"[:300]
 
 
 def _carry(problem: Problem) -> tuple[tuple[str, ...], int]:

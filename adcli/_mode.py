@@ -32,7 +32,7 @@ from adcli._candidates import (
 )
 from adcli._check import enable_x64
 from adcli._decide import decide, format_bytes
-from adcli._errors import UsageError
+from adcli._errors import UsageError, first_line
 from adcli._results import CandidateResult, CutInfo, ModeResult
 from adcli._spec import Spec
 from adcli._timing import measure as measure_calls
@@ -175,7 +175,7 @@ def _predict_and_compile(
             low = jax.jit(cand.fn).lower(flat.x_struct, flat.rest_struct)
         except Exception as exc:  # a candidate JAX cannot build (e.g. no JVP rule): report it
             results[cand.name] = CandidateResult(
-                cand.name, cand.passes, status=f"error: {_first_line(exc)}", count=cand.count
+                cand.name, cand.passes, status=f"error: {first_line(exc)}", count=cand.count
             )
             continue
         lowered[cand.name] = low
@@ -189,7 +189,7 @@ def _predict_and_compile(
         try:
             exe = low.compile()
         except Exception as exc:
-            results[name] = replace(results[name], status=f"error: {_first_line(exc)}")
+            results[name] = replace(results[name], status=f"error: {first_line(exc)}")
             continue
         seconds = time.perf_counter() - t0
         need = memory_needed(exe)
@@ -228,7 +228,7 @@ def _time(
         try:
             timings = measure_calls(calls, budget_s=budget, first_outputs=outputs)
         except Exception as exc:  # e.g. out of memory at run time despite the estimate
-            errors.append(f"timing failed: {_first_line(exc)}")
+            errors.append(f"timing failed: {first_line(exc)}")
             timings = {}
         for name, t in timings.items():
             out[name] = replace(
@@ -285,8 +285,3 @@ def memory_needed(compiled: Any) -> int | None:
     fields = ("argument_size_in_bytes", "output_size_in_bytes", "temp_size_in_bytes")
     total = sum(int(getattr(stats, f, 0) or 0) for f in fields)
     return total - int(getattr(stats, "alias_size_in_bytes", 0) or 0)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"

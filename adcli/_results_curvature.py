@@ -29,6 +29,7 @@ class HvpStrategy:
     batch_memory_bytes: int | None  # compiled memory of one batched call
     candidates: tuple[CandidateResult, ...] = ()
     seconds: float = 0.0
+    batching: str = "vmap"  # or "lax.map, … (vmap fails: …)" when vmap cannot batch it
 
 
 @dataclass(frozen=True)

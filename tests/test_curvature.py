@@ -246,6 +246,58 @@ def test_hvp_check_catches_a_wrong_second_derivative(tmp_path):
     assert text.exit_code == 1 and "UNTRUSTED" in text.output
 
 
+RECURSIVE_FWD = textwrap.dedent(
+    """\
+    import jax
+    import jax.numpy as jnp
+
+
+    @jax.custom_vjp
+    def softplus_sum(x):
+        return jnp.sum(jax.nn.softplus(x))
+
+
+    def _fwd(x):
+        return softplus_sum(x), x  # the fwd calls the function itself, as many rules do
+
+
+    def _bwd(x, g):
+        return (g * jax.nn.sigmoid(x),)
+
+
+    softplus_sum.defvjp(_fwd, _bwd)
+    """
+)
+
+
+def test_a_custom_vjp_that_cannot_be_vmapped_still_gets_its_curvature(tmp_path):
+    # jax.vmap of fwd-over-rev, and jax.hessian, raise "can't apply forward-mode autodiff
+    # (jvp) to a custom_vjp function" here, while one jitted fwd-over-rev HVP runs fine.
+    from adcli._curvature import curvature
+
+    (tmp_path / "m.py").write_text(RECURSIVE_FWD)
+    spec = tmp_path / "sp.yaml"
+    spec.write_text(
+        "name: sp\nfunction: {python: m.py:softplus_sum}\n"
+        "inputs: {x: {shape: [6], init: normal}}\noutput: {shape: []}\n"
+    )
+    r = curvature(
+        spec, trace=True, eigs=2, hvp_strategy="fwd-over-rev", probes="rademacher", hutchpp=False
+    )
+    assert r.strategy.batching.startswith("lax.map") and "custom_vjp" in r.strategy.batching
+    assert r.exact.formed and "by jacrev of grad" in r.exact.reason
+    assert r.check.verdict == "pass" and r.exit_code == 0
+    # softplus'' = σ(1 − σ) > 0 on the diagonal only: Rademacher probes are exact.
+    (est,) = r.trace
+    assert est.estimate == pytest.approx(r.exact.trace, rel=1e-12)
+    assert r.eigs is not None and r.eigs.curvature.startswith("positive definite")
+    top = r.eigs.values[0]
+    assert top.which == "top" and top.value == pytest.approx(r.exact.eigenvalues_top[0], rel=1e-10)
+    out = CliRunner().invoke(cli, ["curvature", str(spec), "--no-color"])
+    assert out.exit_code == 0, out.output
+    assert "batched by lax.map" in out.output and "Traceback" not in out.output
+
+
 def test_exact_hessian_is_not_formed_above_the_threshold(tmp_path):
     from adcli._curvature import curvature
     from adcli._load import load_text

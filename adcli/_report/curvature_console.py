@@ -45,6 +45,8 @@ def _spec(r: CurvatureResult, console: Console) -> None:
         + Text(f" ({s.passes}; batches of {s.batch}{mem})", style="dim")
     )
     console.print(Text(f"  {s.reason}", style="dim"))
+    if s.batching != "vmap":
+        console.print(Text(f"  batched by {s.batching}", style="yellow"))
     _check(r, console)
     if not r.trusted:
         console.print(
