@@ -166,18 +166,21 @@ def curvature(
         count=check_directions,
         hessian=hessian,
     )
+    # Rounding allowances follow the least precise dtype the function computes in (a float16
+    # function reached through a float32 vector still rounds like float16).
+    eps = max(float(np.finfo(op.dtype).eps), float(np.finfo(check.compute_dtype or op.dtype).eps))
     traces: list[TraceEstimate] = []
     if trace:
         say("estimating the trace")
         traces = _traces(
-            op, d, probes, hvps, rtol, confidence, hutchpp, seed, point, exact_info, hessian
+            op, d, probes, hvps, rtol, confidence, hutchpp, seed, point, exact_info, hessian, eps
         )
     eig_result = None
     if eigs:
         say("Lanczos")
         steps = lanczos_steps or min(d, DEFAULT_LANCZOS_STEPS)
         steps = min(steps, max(1, (budget // 4) // (8 * d) - 1))  # the basis must fit
-        eig_result = _eigs(op, d, eigs, steps, eig_tol, seed, point, exact_info)
+        eig_result = _eigs(op, d, eigs, steps, eig_tol, seed, point, exact_info, eps)
     return CurvatureResult(
         name=sp.name,
         file=sp.where.file,
@@ -185,7 +188,7 @@ def curvature(
         d=d,
         dims=dict(problem.dims),
         backend=jax.default_backend(),
-        dtype=str(np.dtype(flat.dtype)),
+        dtype=check.compute_dtype or str(np.dtype(flat.dtype)),
         point=point,
         seed=seed,
         value=float(value),
@@ -273,6 +276,7 @@ def _traces(
     point: int,
     exact: ExactHessian,
     hessian: np.ndarray | None,
+    eps: float,
 ) -> list[TraceEstimate]:
     budget = hvps if hvps is not None else (DEFAULT_RTOL_HVPS if rtol else DEFAULT_HVPS)
     kinds = PROBES if probes == "both" else (probes,)
@@ -291,7 +295,7 @@ def _traces(
                 block=op.batch,
                 exact=exact.trace,
                 hessian=hessian,
-                eps=float(np.finfo(op.dtype).eps),
+                eps=eps,
             )
         )
     if hutchpp:
@@ -306,7 +310,7 @@ def _traces(
                 confidence=confidence,
                 rng=rng,
                 exact=exact.trace,
-                eps=float(np.finfo(op.dtype).eps),
+                eps=eps,
             )
         )
     return out
@@ -321,6 +325,7 @@ def _eigs(
     seed: int,
     point: int,
     exact: ExactHessian,
+    eps: float,
 ) -> EigenEstimate:
     before = op.count
     run = lanczos(
@@ -345,7 +350,7 @@ def _eigs(
             )
     lo, lo_r = float(run.bottom[0]), float(r_bottom[0])
     hi, hi_r = float(run.top[0]), float(r_top[0])
-    curvature, why = classify(lo, lo_r, hi, hi_r, eps=float(np.finfo(op.dtype).eps))
+    curvature, why = classify(lo, lo_r, hi, hi_r, eps=eps)
     cond = hi / lo if curvature == "positive definite" else None
     return EigenEstimate(
         k=len(run.top),  # k, or fewer when d (or an invariant Krylov space) is smaller

@@ -200,6 +200,7 @@ def check_hvps(
         comparisons=tuple(comps),
         rtol=pt.rtol,
         atol=pt.atol,
+        compute_dtype=str(pt.dtype),
     )
 
 

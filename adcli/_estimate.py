@@ -210,7 +210,7 @@ def estimate_function(
         "evaluations and JVPs run "
         + ("one at a time" if batch == 1 else f"{batch} per vmapped chunk")
         + " in a compiled loop (lax.map); forward AD: d JVPs along the basis; reverse AD: one VJP",
-        f"zero-order: {k} directions "
+        f"zero-order: {k} direction{'s' if k != 1 else ''} "
         + ("uniform on the unit sphere, G = d·" if sphere else "~ N(0, I), G = ")
         + "mean of (f(x+δv) − f(x−δv))/(2δ)·v; error mean ± std over "
         f"{seeds} seed{'s' if seeds != 1 else ''}",

@@ -55,6 +55,7 @@ class HvpCheck:
     comparisons: tuple[Comparison, ...]  # the full detail (worst elements, diagnosis)
     rtol: float
     atol: float
+    compute_dtype: str = ""  # the least precise float dtype the function computes in
 
 
 @dataclass(frozen=True)

@@ -422,6 +422,24 @@ def test_float32_hutch_plus_plus_interval_allows_for_rounding():
     assert spec["eigs"]["curvature"] == "undetermined"  # PSD and singular: not "indefinite"
 
 
+def test_a_float16_function_is_judged_at_float16_rounding(tmp_path: Path) -> None:
+    """The flat vector is float32, but the function computes in float16: the report says
+    float16 and every interval allows for float16 rounding (Hutch++ missed the exact trace
+    by 1.5e-5 relative with a float32 allowance)."""
+    spec = tmp_path / "half.yaml"
+    spec.write_text(
+        "name: half\nfunction: {expr: sum(exp(x))}\n"
+        "inputs: {x: {shape: [4], dtype: float16}}\noutput: {shape: []}\n"
+    )
+    args = ["curvature", str(spec), "--trace", "--eigs", "2", "--format", "json"]
+    result = CliRunner().invoke(cli, [*args, "--measure", "none"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)["specs"][0]
+    assert data["dtype"] == "float16" and data["check"]["compute_dtype"] == "float16"
+    assert all(t["covers_exact"] for t in data["trace"]), data["trace"]
+    assert all(e["error"] <= e["residual"] for e in data["eigs"]["values"])
+
+
 def test_a_point_outside_the_domain_is_refused(tmp_path: Path) -> None:
     spec = tmp_path / "nan.yaml"
     spec.write_text(
