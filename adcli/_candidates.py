@@ -104,8 +104,8 @@ def make_candidates(flat: FlatProblem, target: str, *, cut: Split | None = None)
     n, m, f = flat.n, flat.m, flat.fn
     if target == "jacobian":
         out = [
-            Candidate("forward", jax.jacfwd(f), f"{n} JVPs", n),
-            Candidate("reverse", jax.jacrev(f), f"{m} VJPs", m),
+            Candidate("forward", jax.jacfwd(f), _count(n, "JVP"), n),
+            Candidate("reverse", jax.jacrev(f), _count(m, "VJP"), m),
         ]
         if cut is not None:
             out.append(_mixed(cut))
@@ -123,12 +123,13 @@ def make_candidates(flat: FlatProblem, target: str, *, cut: Split | None = None)
 
     grad = jax.grad(s)
     dfwd = jax.jacfwd(s)  # the gradient by n JVPs
+    jvps, vjps = _count(n, "JVP"), _count(n, "VJP")
     if target == "hessian":
         return [
-            Candidate("fwd-over-rev", jax.jacfwd(grad), f"1 VJP, then {n} JVPs of it", n),
-            Candidate("rev-over-rev", jax.jacrev(grad), f"1 VJP, then {n} VJPs of it", n),
-            Candidate("rev-over-fwd", jax.jacrev(dfwd), f"{n} JVPs, then {n} VJPs of them", n * n),
-            Candidate("fwd-over-fwd", jax.jacfwd(dfwd), f"{n} JVPs, then {n} JVPs of them", n * n),
+            Candidate("fwd-over-rev", jax.jacfwd(grad), f"1 VJP, then {jvps} of it", n),
+            Candidate("rev-over-rev", jax.jacrev(grad), f"1 VJP, then {vjps} of it", n),
+            Candidate("rev-over-fwd", jax.jacrev(dfwd), f"{jvps}, then {vjps} of them", n * n),
+            Candidate("fwd-over-fwd", jax.jacfwd(dfwd), f"{jvps}, then {jvps} of them", n * n),
         ]
 
     def jvp_v(x: jax.Array, rest: Any) -> jax.Array:
@@ -144,7 +145,7 @@ def make_candidates(flat: FlatProblem, target: str, *, cut: Split | None = None)
         Candidate("fwd-over-rev", fwd_rev, "1 VJP, then 1 JVP of it", 1),
         Candidate("rev-over-rev", rev_rev, "1 VJP, then 1 VJP of it", 1),
         Candidate("rev-over-fwd", jax.grad(jvp_v), "1 JVP, then 1 VJP of it", 1),
-        Candidate("fwd-over-fwd", jax.jacfwd(jvp_v), f"1 JVP, then {n} JVPs of it", n),
+        Candidate("fwd-over-fwd", jax.jacfwd(jvp_v), f"1 JVP, then {jvps} of it", n),
     ]
 
 
@@ -165,4 +166,10 @@ def _mixed(cut: Split) -> Candidate:
         jg = jax.jacfwd(lambda u: g(u, rest))(v)  # k JVPs: (m, k)
         return jg @ jh
 
-    return Candidate("mixed", mixed, f"{k} VJPs + {k} JVPs + one {k}-inner product", 2 * k)
+    passes = f"{_count(k, 'VJP')} + {_count(k, 'JVP')} + one {k}-inner product"
+    return Candidate("mixed", mixed, passes, 2 * k)
+
+
+def _count(count: int, what: str) -> str:
+    """``1 JVP``, ``3 JVPs``."""
+    return f"{count} {what}" + ("" if count == 1 else "s")

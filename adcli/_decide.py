@@ -40,6 +40,22 @@ def decide(
     cut: CutInfo | None = None,
 ) -> tuple[str | None, str, tuple[str, ...], str | None]:
     """(recommendation, reason, tied names, predicted name) for the candidates' results."""
+    name, reason, tied, predicted = _decide(results, target=target, n=n, m=m, cut=cut)
+    failed = [r for r in results if r.status.startswith("error")]
+    if name is not None and failed:
+        # The counting argument alone may favour a mode that could not run: say so.
+        reason += "; " + "; ".join(f"{r.name} cannot run ({r.status[7:]})" for r in failed)
+    return name, reason, tied, predicted
+
+
+def _decide(
+    results: Sequence[CandidateResult],
+    *,
+    target: str,
+    n: int,
+    m: int,
+    cut: CutInfo | None = None,
+) -> tuple[str | None, str, tuple[str, ...], str | None]:
     usable = [r for r in results if r.status == "ok" or r.status.startswith("not timed")]
     if not usable:
         why = "; ".join(f"{r.name}: {r.status}" for r in results)
@@ -124,7 +140,7 @@ def _why(r: CandidateResult, target: str, n: int, m: int, cut: CutInfo | None) -
     if target == "jacobian":
         counts = f"{_n(n, 'JVP')} vs {_n(m, 'VJP')}"
         if r.name in ("forward", "reverse"):
-            return f"{r.name}: {n} inputs {_cmp(n, m)} {m} outputs, {counts}"
+            return f"{r.name}: {_n(n, 'input')} {_cmp(n, m)} {_n(m, 'output')}, {counts}"
         if r.name == "mixed" and cut is not None:
             where = f" from {cut.source}" if cut.source else ""
             shape = "×".join(str(d) for d in cut.shape) or "scalar"

@@ -294,5 +294,8 @@ def init_spec(
             check_formulas(spec)
     except SpecError as exc:
         raise UsageError(f"the spec would not be valid: {exc.format()}") from None
-    write_atomically(spec_file, text)
+    try:
+        write_atomically(spec_file, text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {spec_file}: {exc.strerror or exc}") from None
     return text

@@ -70,9 +70,20 @@ def run_choose_mode(
             raise UsageError(f"--sweep {dim}: no selected spec has a dim '{dim}'")
     results: list[ModeResult] = []
     sweeps: list[SweepResult] = []
+    skipped: list[str] = []
     for spec in specs:
         say = (lambda what, n=spec.name: progress(n, what)) if progress else None
         try:
+            if target != "jacobian" and len(specs) > 1:
+                # Over a folder, a vector-valued spec is not an error for --target hessian:
+                # it is skipped, and the scalar ones get their answer.
+                outputs = _output_size(spec)
+                if outputs != 1:
+                    skipped.append(
+                        f"{spec.name}: --target {target} needs a scalar function, "
+                        f"but its output has {outputs} entries"
+                    )
+                    continue
             if dim is None:
                 results.append(
                     choose_mode(
@@ -107,7 +118,16 @@ def run_choose_mode(
         errors=tuple(errors),
         seconds=time.perf_counter() - start,
         exit_code=exit_code,
+        skipped=tuple(skipped),
     )
+
+
+def _output_size(spec: Spec) -> int:
+    """Entries of the spec's output, from one trace of its function on shapes."""
+    from adcli._builder import build
+    from adcli._flat import FlatLayout
+
+    return FlatLayout(build(spec).output_struct, "out").size
 
 
 def sweep_dim(

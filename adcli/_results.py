@@ -287,6 +287,7 @@ class ModeReport:
     seconds: float = 0.0
     exit_code: int = 0
     schema_version: int = SCHEMA_VERSION
+    skipped: tuple[str, ...] = ()  # specs a scalar-only target cannot take, in a many-spec run
 
 
 # --- memory ---

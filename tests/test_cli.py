@@ -295,6 +295,12 @@ def test_directory_without_specs_exits_2(tmp_path: Path) -> None:
             id="spec-typo",
         ),
         pytest.param([LECTURE, "--bogus"], "No such option '--bogus'", id="unknown-option"),
+        pytest.param(
+            [LECTURE, "--rtol", "nan"], "expected a finite number, got 'nan'", id="rtol-nan"
+        ),
+        pytest.param(
+            [LECTURE, "--atol", "inf"], "expected a finite number, got 'inf'", id="atol-inf"
+        ),
         pytest.param([], "no PATHS given and no [tool.adcli] specs", id="no-paths"),
         pytest.param([LECTURE, "-o", "specs"], "'specs' is a directory", id="output-is-dir"),
     ],
@@ -757,3 +763,20 @@ def test_an_unwritable_output_file_is_an_error_not_a_traceback(args, tmp_path) -
     assert result.exit_code == 2, result.output
     assert f"cannot write {missing}: No such file or directory" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_reports_are_written_with_the_usual_file_mode(tmp_path: Path) -> None:
+    # The atomic write goes through mkstemp (0600): the report must get 0666 & ~umask.
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        out = tmp_path / "r.json"
+        result = CliRunner().invoke(cli, ["check", LECTURE, "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        assert out.stat().st_mode & 0o777 == 0o644
+        out.chmod(0o600)  # an existing file keeps its mode when rewritten
+        CliRunner().invoke(cli, ["check", LECTURE, "-o", str(out)])
+        assert out.stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(mask)

@@ -98,11 +98,13 @@ def test_init_from_a_formula(project: Path) -> None:
         (["--expr", "sum(x)", "--input", "x=[m]"], "unknown dim 'm'"),
         (["--expr", "sum(q)", "--input", "x=[3]"], "unknown name 'q'"),
         (["--expr", "sum(x)", "--input", "x=3"], "expected a shape list"),
+        (["--expr", "sum(x)", "--input", "x=[3]"], "cannot write no/such/s.yaml"),
     ],
 )
 def test_init_errors_exit_2_and_write_nothing(project: Path, args: list[str], message: str) -> None:
-    code, out = run("init", "bad.yaml", *args)
-    assert code == 2
+    target = "no/such/s.yaml" if "x=[3]" in args else "bad.yaml"  # a missing directory
+    code, out = run("init", target, *args)
+    assert code == 2 and "Traceback" not in out
     assert message in out
     assert not Path("bad.yaml").exists()
 

@@ -300,3 +300,41 @@ def test_plot_writes_a_figure(tmp_path: Path) -> None:
 def test_help_does_not_import_jax() -> None:
     code = "import sys, adcli._cli.main; assert 'jax' not in sys.modules, 'jax imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_mode_that_cannot_run_is_named_in_the_reason(tmp_path: Path) -> None:
+    # Reverse mode cannot trace a while_loop: the counting argument (3 inputs > 1 output)
+    # favours reverse, so the reason must say why forward was chosen.
+    (tmp_path / "w.py").write_text(
+        "import jax, jax.numpy as jnp\n"
+        "def f(x):\n"
+        "    body = lambda c: (c[0] + 1, jnp.sin(c[1]))\n"
+        "    return jnp.sum(jax.lax.while_loop(lambda c: c[0] < 3, body, (0, x))[1] ** 2)\n"
+    )
+    text = "name: wl\nfunction: {python: w.py:f}\ninputs: {x: {shape: [3]}}\n"
+    result = choose_mode(load_text(text, base_dir=str(tmp_path))[0], measure="none")
+    assert result.recommendation == "forward"
+    assert result.reason.startswith("forward: 3 inputs > 1 output, 3 JVPs vs 1 VJP")
+    assert "reverse cannot run (ValueError: Reverse-mode differentiation does not work" in (
+        result.reason
+    )
+
+
+def test_a_folder_with_vector_specs_skips_them_for_a_hessian() -> None:
+    args = ["choose-mode", str(MODES), "--target", "hessian", "--measure", "none"]
+    result = CliRunner().invoke(cli, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [r["name"] for r in data["results"]] == ["loss"]
+    assert sorted(s.split(":")[0] for s in data["skipped"]) == [
+        "bottleneck", "linear_map", "mlp_map"
+    ]  # fmt: skip
+    assert all("needs a scalar function, but its output has" in s for s in data["skipped"])
+    alone = CliRunner().invoke(cli, ["choose-mode", str(MODES / "linear_map.yaml"), *args[2:]])
+    assert alone.exit_code == 2 and "needs a scalar function" in alone.output
+
+
+def test_one_pass_is_singular_in_the_words() -> None:
+    result = choose_mode(linear(1, 1), measure="none")
+    assert result.reason.startswith("reverse: 1 input = 1 output, 1 JVP vs 1 VJP")
+    assert {c.name: c.passes for c in result.candidates} == {"forward": "1 JVP", "reverse": "1 VJP"}

@@ -9,7 +9,13 @@ from typing import Any
 
 import click
 
-from adcli._cli.options import dims_option, no_color_option, output_option, spec_option
+from adcli._cli.options import (
+    FiniteFloat,
+    dims_option,
+    no_color_option,
+    output_option,
+    spec_option,
+)
 from adcli._errors import AdcliError, UsageError
 
 
@@ -30,6 +36,15 @@ def write_atomically(path: str, text: str | bytes) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".adcli-", suffix=".tmp")
     try:
+        # mkstemp creates 0600; give the report the mode a plain open() would (an existing
+        # file keeps its own), so a CI artifact stays readable by others.
+        try:
+            mode = os.stat(path).st_mode & 0o7777
+        except OSError:
+            mask = os.umask(0)
+            os.umask(mask)
+            mode = 0o666 & ~mask
+        os.chmod(fd, mode)
         if isinstance(text, bytes):  # a figure (choose-mode --plot)
             with os.fdopen(fd, "wb") as binary:
                 binary.write(text)
@@ -76,8 +91,8 @@ Exit codes:
     type=click.Path(dir_okay=False),
     help="Also write a JUnit XML report to this file (atomically).",
 )
-@click.option("--rtol", type=click.FloatRange(min=0), help="Relative tolerance for every spec.")
-@click.option("--atol", type=click.FloatRange(min=0), help="Absolute tolerance for every spec.")
+@click.option("--rtol", type=FiniteFloat(min=0), help="Relative tolerance for every spec.")
+@click.option("--atol", type=FiniteFloat(min=0), help="Absolute tolerance for every spec.")
 @click.option(
     "--show-config",
     is_flag=True,

@@ -9,6 +9,7 @@ import click
 
 from adcli._cli.check import _parse_dims
 from adcli._cli.options import (
+    FiniteFloat,
     dims_option,
     format_option,
     no_color_option,
@@ -59,7 +60,7 @@ def parse_bytes(text: str) -> int:
 )
 @click.option(
     "--time-budget",
-    type=click.FloatRange(min=0.0),
+    type=FiniteFloat(min=0.0),
     metavar="SECONDS",
     default=1.0,
     show_default=True,

@@ -8,6 +8,7 @@ import click
 
 from adcli._cli.check import _parse_dims
 from adcli._cli.options import (
+    FiniteFloat,
     dims_option,
     format_option,
     no_color_option,
@@ -74,7 +75,7 @@ Exit codes:
 )
 @click.option(
     "--time-budget",
-    type=click.FloatRange(min=0.0),
+    type=FiniteFloat(min=0.0),
     default=1.0,
     show_default=True,
     metavar="SECONDS",
@@ -82,7 +83,7 @@ Exit codes:
 )
 @click.option(
     "--max-seconds",
-    type=click.FloatRange(min=0.0, min_open=True),
+    type=FiniteFloat(min=0.0, min_open=True),
     default=60.0,
     show_default=True,
     metavar="SECONDS",

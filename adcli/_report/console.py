@@ -103,9 +103,10 @@ def _details(result: SpecResult, console: Console, *, verbose: bool) -> None:
         _comparison(comp, console)
     others = [c for c in result.comparisons if c.verdict in ("fail", "inconclusive")]
     if len(others) > len(seen) and not verbose:
+        more = len(others) - len(seen)
         console.print(
-            f"    [dim]… {len(others) - len(seen)} more failing comparisons at other "
-            "points (-v shows all)[/dim]"
+            f"    [dim]… {more} more {'comparison' if more == 1 else 'comparisons'} that failed "
+            "or could not decide, for other points (-v shows all)[/dim]"
         )
     for note in result.notes:
         console.print(Text("    note: " + note, style="cyan"))
@@ -118,7 +119,10 @@ def _comparison(comp: Comparison, console: Console) -> None:
     head = Text("    ")
     head.append(f"{comp.wrt}", style="bold")
     head.append(f" · {KIND_TEXT.get(comp.kind, comp.kind)} · point {comp.point} · {comp.method}")
-    head.append(f" · {comp.failed}/{comp.compared} outside tolerance · ", style="dim")
+    if comp.compared:  # a non-finite value fails before any element is compared
+        what = "undecided" if comp.verdict == "inconclusive" else "outside tolerance"
+        head.append(f" · {comp.failed}/{comp.compared} {what}", style="dim")
+    head.append(" · ", style="dim")
     head.append(label, style=style)
     console.print(head)
     if comp.reason:

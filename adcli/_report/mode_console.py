@@ -46,6 +46,8 @@ def render(report: ModeReport, console: Console) -> None:
         render_result(result, console)
     for sweep in report.sweeps:
         render_sweep(sweep, console)
+    for message in report.skipped:
+        console.print(Text("skipped ", style="yellow") + Text(message))
 
 
 def render_result(result: ModeResult, console: Console) -> None:
