@@ -87,5 +87,9 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'adcli' has no attribute {name!r}")
 
 
+__all__ = ["__version__", *_LAZY]  # built from _LAZY, so the two cannot drift
+
+
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    """Only the public API (not ``Any``, ``TYPE_CHECKING`` or the loaded submodules)."""
+    return sorted(__all__)

@@ -90,7 +90,7 @@ def check(
 
 def assert_grads(
     f: Callable[..., Any],
-    args: Sequence[Any],
+    args: Sequence[Any] | Any,
     order: int = 1,
     modes: Sequence[str] = ("fwd", "rev"),
     atol: float | None = None,
@@ -114,6 +114,14 @@ def assert_grads(
     * A ``jax.custom_vjp`` function does not raise TypeError in forward mode: the forward
       check is reported skipped and the VJP rule is still checked.
     * A check that finite differences cannot decide (inconclusive) fails too.
+    * ``args`` that is not a tuple or list (one array, a number or a dict) is taken as
+      the single argument: ``assert_grads(f, x)`` is ``assert_grads(f, (x,))``. A tuple or
+      list is always the argument list, as in ``check_grads``.
+
+    Raises:
+        AssertionError: a comparison failed, was inconclusive, or the check errored.
+        UsageError: ``order`` not 1 or 2, an unknown mode (with "did you mean"), or an
+            integer argument (see :func:`adcli.check_function`).
 
     >>> import numpy as np, jax.numpy as jnp, adcli
     >>> adcli.assert_grads(jnp.sin, (np.arange(3.0),), order=2)
@@ -122,10 +130,8 @@ def assert_grads(
     from adcli._callable import check_function
     from adcli._report.console import spec_text
 
-    if order not in (1, 2):
-        raise ValueError(f"order must be 1 or 2, got {order!r}")
-    if isinstance(modes, str):
-        modes = (modes,)
-    result = check_function(f, *args, order=order, modes=tuple(modes), rtol=rtol, atol=atol)
+    if not isinstance(args, tuple | list):
+        args = (args,)  # one array (or dict pytree): unambiguous, f gets one argument
+    result = check_function(f, *args, order=order, modes=modes, rtol=rtol, atol=atol)
     if result.verdict in ("fail", "inconclusive", "error"):
         raise AssertionError("\n" + spec_text(result).rstrip())

@@ -7,6 +7,7 @@ no data is allocated until ``sample_inputs``/``sample_constants`` is called.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import sys
@@ -93,6 +94,7 @@ def build(spec: Spec) -> Problem:
         name: _structs(tree, dims, spec, f"constants.{name}")
         for name, tree in spec.constants.items()
     }
+    spec = _without_empty_inputs(spec, input_structs)
     names = set(spec.inputs) | set(spec.constants)
     fn = _callable(spec.function, spec, names, "function")
     output_struct = _eval_shape(fn, input_structs, constant_structs, spec, "function")
@@ -107,6 +109,33 @@ def build(spec: Spec) -> Problem:
             _check_expect_shape(spec, kind, name, got, input_structs[name], output_struct, where)
             target[name] = expect_fn
     return problem
+
+
+def _without_empty_inputs(spec: Spec, input_structs: Mapping[str, Any]) -> Spec:
+    """The spec without the wrt inputs that have no entries (a zero size, e.g. ``[0]``).
+
+    There is nothing to differentiate with respect to them. If no wrt input has any
+    entry, that is a SpecError naming the first one's shape.
+    """
+    leaves = {n: jax.tree_util.tree_leaves(input_structs[n]) for n in spec.wrt}
+    empty = [n for n in spec.wrt if sum(int(np.prod(a.shape)) for a in leaves[n]) == 0]
+    if not empty:
+        return spec
+    if len(empty) < len(spec.wrt):
+        keep = tuple(n for n in spec.wrt if n not in empty)
+        return spec.replace(check=dataclasses.replace(spec.check, wrt=keep))
+    name = empty[0]
+    shapes = [tuple(a.shape) for a in leaves[name]]
+    shown = f"shape {shapes[0]}" if len(shapes) == 1 else f"shapes {', '.join(map(str, shapes))}"
+    tree = spec.inputs[name]
+    field = f"inputs.{name}.shape" if isinstance(tree, ArraySpec) else f"inputs.{name}"
+    raise SpecError(
+        f"{name} has no entries ({shown}): nothing to differentiate",
+        file=spec.where.file,
+        line=spec.line_of(field),
+        field=field,
+        hint="give every size a value >= 1",
+    )
 
 
 def _structs(tree: Any, dims: Mapping[str, int], spec: Spec, path: str) -> Any:

@@ -12,8 +12,9 @@ import jax
 import numpy as np
 
 from adcli._builder import Problem
+from adcli._errors import UsageError, did_you_mean
 from adcli._results import SpecResult
-from adcli._spec import ArraySpec, CheckOptions, Formula, Spec
+from adcli._spec import METHODS, MODES, ArraySpec, CheckOptions, Formula, Spec
 
 
 @dataclass
@@ -41,11 +42,77 @@ def _names(fn: Callable[..., Any], count: int) -> list[str]:
     return [f"arg{i}" for i in range(count)]
 
 
+def _wrt_names(wrt: Sequence[int | str] | None, names: list[str]) -> tuple[str, ...]:
+    """The differentiated argument names from ``wrt`` (positions or names; default all)."""
+    if wrt is None:
+        return tuple(names)
+    if isinstance(wrt, int | str):
+        wrt = (wrt,)
+    if not wrt:
+        raise UsageError("wrt is empty: give at least one argument position to differentiate")
+    out: list[str] = []
+    for item in wrt:
+        if isinstance(item, str):
+            if item not in names:
+                hint = did_you_mean(item, names) or f"the arguments are: {', '.join(names)}"
+                raise UsageError(f"wrt: {item!r} is not an argument of the function ({hint})")
+            name = item
+        elif isinstance(item, int) and not isinstance(item, bool):
+            if not 0 <= item < len(names):
+                raise UsageError(
+                    f"wrt: position {item} is out of range: the function is checked at "
+                    f"{len(names)} argument{'s' if len(names) != 1 else ''} "
+                    f"(positions 0 to {len(names) - 1})"
+                )
+            name = names[item]
+        else:
+            raise UsageError(f"wrt: expected argument positions (ints), got {item!r}")
+        if name in out:
+            raise UsageError(f"wrt: argument {name!r} is listed twice")
+        out.append(name)
+    return tuple(out)
+
+
+def _as_float(name: str, tree: Any, differentiated: bool) -> Any:
+    """``tree`` as arrays; Python numbers (weakly typed, like ``2``) become float64.
+
+    An integer or bool array cannot be differentiated: in a differentiated position it is
+    a UsageError (JAX would give zero derivatives and FD would step off the integers).
+    """
+    import jax.numpy as jnp
+
+    def leaf(path: Any, value: Any) -> Any:
+        if differentiated and isinstance(value, int | float) and not isinstance(value, bool):
+            return jnp.asarray(value, jnp.float64)
+        array = jnp.asarray(value)
+        if differentiated and not jnp.issubdtype(array.dtype, jnp.inexact):
+            where = name + jax.tree_util.keystr(path)
+            raise UsageError(
+                f"argument {where!r} has dtype {array.dtype}: integer and bool arrays "
+                "cannot be differentiated; pass floats (e.g. 2.0 or jnp.asarray(x, float)), "
+                "or leave it out of wrt"
+            )
+        return array
+
+    return jax.tree_util.tree_map_with_path(leaf, tree)
+
+
+def _entries(tree: Any) -> int:
+    return sum(int(np.size(a)) for a in jax.tree_util.tree_leaves(tree))
+
+
+def _shape_text(tree: Any) -> str:
+    leaves = jax.tree_util.tree_leaves(tree)
+    if len(leaves) == 1:
+        return f"shape {tuple(np.shape(leaves[0]))}"
+    return "shapes " + ", ".join(str(tuple(np.shape(a))) for a in leaves) if leaves else "no arrays"
+
+
 def problem_from_callable(
     fn: Callable[..., Any],
     args: Sequence[Any],
     *,
-    wrt: Sequence[int] | None = None,
+    wrt: Sequence[int | str] | None = None,
     constants: dict[str, Any] | None = None,
     options: CheckOptions | None = None,
 ) -> Problem:
@@ -54,15 +121,31 @@ def problem_from_callable(
     ``wrt`` lists positions of ``args`` to differentiate (default: all). The same function
     with arguments of the same shapes gets the same Problem back (with the new values),
     so a test suite checking it many times compiles its programs once.
+
+    Raises:
+        UsageError: no arguments, a ``wrt`` position out of range, an integer or bool
+            array in a differentiated position, or differentiated arguments that have no
+            entries at all. Differentiated arguments with no entries beside others that
+            have some are left out of ``wrt``.
     """
     import jax.numpy as jnp
 
+    if not args:
+        raise UsageError("no arguments to check the function at: check_function(fn, x, ...)")
     names = _names(fn, len(args))
-    inputs = {n: jax.tree_util.tree_map(jnp.asarray, a) for n, a in zip(names, args, strict=True)}
+    wrt_names = _wrt_names(wrt, names)
+    inputs = {n: _as_float(n, a, n in wrt_names) for n, a in zip(names, args, strict=True)}
+    empty = [n for n in wrt_names if _entries(inputs[n]) == 0]
+    if empty and len(empty) == len(wrt_names):
+        first = empty[0]
+        raise UsageError(
+            f"{first} has no entries ({_shape_text(inputs[first])}): nothing to differentiate"
+        )
+    wrt_names = tuple(n for n in wrt_names if n not in empty)
     constants = dict(constants or {})
     options = options or CheckOptions()
-    if wrt is not None:
-        options = CheckOptions(**{**options.__dict__, "wrt": tuple(names[i] for i in wrt)})
+    if wrt is not None or empty:
+        options = CheckOptions(**{**options.__dict__, "wrt": wrt_names})
     given_constants = {k: jnp.asarray(v) for k, v in constants.items()}
     key = _cache_key(fn, inputs, given_constants, options)
     cached = _PROBLEMS.get(key) if key is not None else None
@@ -122,7 +205,7 @@ def _cache_key(fn: Callable[..., Any], inputs: Any, constants: Any, options: Che
 def check_function(
     fn: Callable[..., Any],
     *args: Any,
-    wrt: Sequence[int] | None = None,
+    wrt: Sequence[int | str] | None = None,
     order: int = 1,
     modes: Sequence[str] = ("fwd", "rev"),
     method: str = "auto",
@@ -135,6 +218,28 @@ def check_function(
 
     The same comparisons as ``adcli check`` on a spec, at this one point.
 
+    Args:
+        fn: the function; called as ``fn(*args)``.
+        *args: the arguments to check it at (arrays or pytrees of arrays). Python numbers
+            (``2``, ``2.0``) are taken as float64; integer and bool arrays cannot be
+            differentiated (pass them outside ``wrt``, or as floats).
+        wrt: positions (or parameter names) of the arguments to differentiate; default all.
+            Arguments with no entries (shape ``(0,)``) are left out, with a note.
+        order: 1, or 2 to also check Hessian-vector products.
+        modes: a subset of ``("fwd", "rev")`` (a single string is one mode).
+        method: ``"auto"``, ``"full"`` or ``"directions"``.
+        directions: random directions per input (``method="directions"``), >= 1.
+        rtol, atol: per-element tolerances (>= 0); ``None`` is the per-dtype default.
+        seed: seed of the random directions, >= 0.
+
+    Returns:
+        A :class:`SpecResult` (its ``verdict`` is ``pass``, ``fail``, ``inconclusive``, ...).
+
+    Raises:
+        UsageError: an option out of range or misspelt (with "did you mean"), a ``wrt``
+            position out of range, an integer argument to differentiate, or nothing to
+            differentiate (every differentiated argument has no entries).
+
     >>> import jax.numpy as jnp
     >>> from adcli._callable import check_function
     >>> check_function(lambda x: jnp.sum(jnp.sin(x)), jnp.arange(3.0)).verdict
@@ -143,9 +248,10 @@ def check_function(
     from adcli._check import check_problem, enable_x64
 
     enable_x64()
+    modes = _options(order, modes, method, directions, rtol, atol, seed)
     options = CheckOptions(
         order=order,
-        modes=tuple(modes),
+        modes=modes,
         points=1,
         method=method,
         directions=directions,
@@ -153,4 +259,51 @@ def check_function(
         atol=atol,
         seed=seed,
     )
-    return check_problem(problem_from_callable(fn, args, wrt=wrt, options=options))
+    problem = problem_from_callable(fn, args, wrt=wrt, options=options)
+    result = check_problem(problem)
+    asked = _wrt_names(wrt, list(problem.input_structs))
+    left_out = [n for n in asked if n not in problem.spec.wrt]
+    if left_out:
+        note = f"not checked: {', '.join(left_out)} (no entries: nothing to differentiate)"
+        result = dataclasses.replace(result, notes=(*result.notes, note))
+    return result
+
+
+def _options(
+    order: Any,
+    modes: Any,
+    method: Any,
+    directions: Any,
+    rtol: Any,
+    atol: Any,
+    seed: Any,
+) -> tuple[str, ...]:
+    """Check the options of :func:`check_function`; return the modes as a tuple."""
+    if isinstance(order, bool) or order not in (1, 2):
+        hint = "1 checks first derivatives; 2 also Hessian-vector products"
+        raise UsageError(f"order must be 1 or 2, got {order!r} ({hint})")
+    if isinstance(modes, str):
+        modes = (modes,)
+    modes = tuple(modes)
+    if not modes:
+        raise UsageError("modes is empty: give 'fwd', 'rev' or both")
+    for mode in modes:
+        if mode not in MODES:
+            hint = did_you_mean(str(mode), MODES) or "modes are 'fwd' (JVPs) and 'rev' (VJPs)"
+            raise UsageError(f"unknown mode {mode!r} ({hint})")
+    if len(set(modes)) != len(modes):
+        raise UsageError(f"modes lists a mode twice: {modes!r}")
+    if method not in METHODS:
+        hint = did_you_mean(str(method), METHODS) or f"expected one of: {', '.join(METHODS)}"
+        raise UsageError(f"unknown method {method!r} ({hint})")
+    for label, value, minimum in (("directions", directions, 1), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+            raise UsageError(f"{label} must be an int >= {minimum}, got {value!r}")
+    for label, value in (("rtol", rtol), ("atol", atol)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
+            raise UsageError(f"{label} must be a number >= 0 or None, got {value!r}")
+        if not value >= 0:  # also refuses nan
+            raise UsageError(f"{label} must be a number >= 0 or None, got {value!r}")
+    return modes

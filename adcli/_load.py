@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from adcli._errors import SpecError, UsageError, did_you_mean
-from adcli._shapes import read_array, recheck_sizes
+from adcli._shapes import LEAF_KEYS, read_array, recheck_sizes
 from adcli._spec import (
     MEMORY_FIGURES,
     METHODS,
@@ -192,8 +192,9 @@ def _build(r: Reader) -> Spec:
         r.fail("description", f"expected a string, got {kind_of(description)}")
     dims = _dims(r, top.get("dims"))
     function = _function(r, top["function"])
-    inputs = _arguments(r, top["inputs"], "inputs", dims)
-    constants = _arguments(r, top.get("constants"), "constants", dims)
+    trees = function.python is not None  # pytree arguments: for python: functions only
+    inputs = _arguments(r, top["inputs"], "inputs", dims, trees)
+    constants = _arguments(r, top.get("constants"), "constants", dims, trees)
     for other in constants:
         if other in inputs:
             r.fail(f"constants.{other}", f"'{other}' is both an input and a constant", key=True)
@@ -277,18 +278,31 @@ def _python_ref(r: Reader, value: Any, path: str) -> str:
     return ref
 
 
-def _arguments(r: Reader, value: Any, path: str, dims: Mapping[str, int]) -> dict[str, Tree]:
+def _arguments(
+    r: Reader, value: Any, path: str, dims: Mapping[str, int], trees: bool
+) -> dict[str, Tree]:
     args = r.mapping(value, path, expected="a mapping of argument names")
     if path == "inputs" and not args:
         r.fail(path, "a spec needs at least one input", "e.g. inputs: {x: {shape: [n]}}", key=True)
     kind = "input" if path == "inputs" else "constant"
     for name in args:
         _identifier(r, name, child(path, name), kind)
-    return {name: _tree(r, sub, child(path, name), kind, dims) for name, sub in args.items()}
+    return {name: _tree(r, sub, child(path, name), kind, dims, trees) for name, sub in args.items()}
 
 
-def _tree(r: Reader, value: Any, path: str, kind: str, dims: Mapping[str, int]) -> Tree:
-    """A leaf (``{shape: ...}`` or the shorthand ``[n, 3]``) or a mapping of subtrees."""
+def _leaf_typo(r: Reader, tree: Mapping[str, Any], path: str, keys: Sequence[str]) -> None:
+    """Fail on a key that is a misspelt leaf key (``shap:``): a typo, not a subtree."""
+    for key in tree:
+        hint = did_you_mean(key, keys)
+        if hint:
+            r.fail(child(path, key), f"unknown key '{key}'", hint, key=True)
+
+
+def _tree(
+    r: Reader, value: Any, path: str, kind: str, dims: Mapping[str, int], trees: bool = True
+) -> Tree:
+    """A leaf (``{shape: ...}`` or the shorthand ``[n, 3]``) or, if ``trees``, a mapping of
+    subtrees (a pytree, for ``python:`` functions)."""
     if isinstance(value, list):
         return read_array(r, {}, path, kind, dims, shorthand=value)
     want = "a shape list like [n, 3] or a mapping with 'shape'"
@@ -297,7 +311,17 @@ def _tree(r: Reader, value: Any, path: str, kind: str, dims: Mapping[str, int]) 
         return read_array(r, tree, path, kind, dims)
     if not tree or set(tree) & {"dtype", "init", "seed"}:
         r.fail(path, "missing required key 'shape'", "e.g. shape: [n]; [] is a scalar", key=True)
-    return {key: _tree(r, sub, child(path, key), kind, dims) for key, sub in tree.items()}
+    _leaf_typo(r, tree, path, LEAF_KEYS["input"])
+    subtree = {key: _tree(r, sub, child(path, key), kind, dims) for key, sub in tree.items()}
+    if not trees:  # after the children, so that a mistake inside them is named first
+        r.fail(
+            path,
+            "a mapping without 'shape' is a pytree, and pytree arguments are for python: "
+            "functions only",
+            "give it a shape, e.g. {shape: [n]}, or write the function in Python",
+            key=True,
+        )
+    return subtree
 
 
 def _output(r: Reader, value: Any, path: str, dims: Mapping[str, int]) -> OutputSpec:
@@ -314,6 +338,7 @@ def _output(r: Reader, value: Any, path: str, dims: Mapping[str, int]) -> Output
         return read_array(r, value, path, "output", dims)
     if not value or "dtype" in value:
         r.fail(path, "missing required key 'shape'", "e.g. shape: [n]; [] is a scalar", key=True)
+    _leaf_typo(r, value, path, LEAF_KEYS["output"])
     return {key: _output(r, sub, child(path, key), dims) for key, sub in value.items()}
 
 

@@ -94,7 +94,9 @@ def make_point(
 ) -> Point:
     x0 = probe.layout.flatten(probe.input_value(inputs))
     segment = probe.layout.segments[name]
-    dtype = probe.compute_dtype(x0, inputs, constants)
+    # This input's own way through f sets its rounding allowance (and the reported dtype):
+    # with a float16 x and a bfloat16 w, x's derivatives are float16-accurate.
+    dtype = probe.input_dtype(name, inputs, constants)
     promoted = probe.use_promoted_reference(x0, inputs, constants)
     eps = float(np.finfo(np.float64).eps) if promoted else float(jnp.finfo(dtype).eps)
     scale = np.abs(np.asarray(x0))

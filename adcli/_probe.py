@@ -15,6 +15,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.extend.core import Literal
 
 from adcli._builder import Problem
 from adcli._finite_diff import OFFSETS, offsets
@@ -42,6 +43,15 @@ def _float_dtypes(jaxpr: Any) -> set[Any]:
     return found
 
 
+def _real(dtype: Any) -> Any:
+    """A floating dtype, or a complex one's real part (complex64 -> float32)."""
+    return jnp.dtype(jnp.finfo(dtype).dtype)
+
+
+def _is_literal(var: Any) -> bool:
+    return isinstance(var, Literal)
+
+
 class InputProbe:
     """Evaluations of ``g(x) = flat(f(inputs with the wrt ones = unflat(x), constants))``.
 
@@ -66,6 +76,7 @@ class InputProbe:
         self._promotion_tried = False
         self._support: dict[str, str | None] = {}
         self._jaxpr: Any = None
+        self._input_dtypes: dict[str, str] = {}
         self._jit: dict[str, Callable[..., Any]] = {}
         self._sizes: dict[str, int] = {}
 
@@ -91,6 +102,59 @@ class InputProbe:
         It sets the rounding allowance of the derivative: a float32 function that
         computes in bfloat16 inside has bfloat16-accurate derivatives."""
         found = _float_dtypes(self.jaxpr(x0, inputs, constants).jaxpr)
+        if not found:
+            return "float64"
+        return str(max(found, key=lambda dt: (float(jnp.finfo(dt).eps), str(dt))))
+
+    def input_dtype(self, name: str, inputs: Any, constants: Any) -> str:
+        """The least precise floating dtype the derivatives with respect to ``name`` go
+        through: the input's own, every value computed from it on the way to the output,
+        and every value those computations use (the other operands and what they are
+        computed from). Values that depend on neither (another input's own branch) do not
+        count, so with inputs of mixed precision each gets its own dtype. A control-flow or
+        call equation on that way counts with every dtype inside it.
+        """
+        if name not in self._input_dtypes:
+            self._input_dtypes[name] = self._input_dtype(name, inputs, constants)
+        return self._input_dtypes[name]
+
+    def _input_dtype(self, name: str, inputs: Any, constants: Any) -> str:
+        closed = jax.make_jaxpr(self.problem.call)(inputs, constants)
+        jaxpr = closed.jaxpr
+        paths = [p for p, _ in jax.tree_util.tree_flatten_with_path((inputs, constants))[0]]
+        own = [
+            var
+            for var, path in zip(jaxpr.invars, paths, strict=True)
+            if getattr(path[0], "idx", None) == 0 and getattr(path[1], "key", None) == name
+        ]
+        found = {_real(v.aval.dtype) for v in own if jnp.issubdtype(v.aval.dtype, jnp.inexact)}
+        down = set(own)
+        producer: dict[Any, Any] = {}
+        used: list[Any] = []  # equations on the way from the input to the output
+        for eqn in jaxpr.eqns:
+            for var in eqn.outvars:
+                producer[var] = eqn
+            if any(not _is_literal(v) and v in down for v in eqn.invars):
+                down.update(eqn.outvars)
+                used.append(eqn)
+        seen = {id(e) for e in used}
+        stack = [v for e in used for v in e.invars if not _is_literal(v)]
+        while stack:  # what the equations on the way use, and what that is computed from
+            eqn = producer.get(stack.pop())
+            if eqn is not None and id(eqn) not in seen:
+                seen.add(id(eqn))
+                used.append(eqn)
+                stack.extend(v for v in eqn.invars if not _is_literal(v))
+        for eqn in used:
+            for var in eqn.outvars:
+                dtype = getattr(getattr(var, "aval", None), "dtype", None)
+                if dtype is not None and jnp.issubdtype(dtype, jnp.inexact):
+                    found.add(_real(dtype))
+            for value in eqn.params.values():
+                for sub in value if isinstance(value, tuple | list) else (value,):
+                    inner = getattr(sub, "jaxpr", sub)
+                    if hasattr(inner, "eqns"):
+                        found |= _float_dtypes(inner)
         if not found:
             return "float64"
         return str(max(found, key=lambda dt: (float(jnp.finfo(dt).eps), str(dt))))

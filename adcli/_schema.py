@@ -38,6 +38,16 @@ _NONNEG = {
         {"type": "string", "pattern": rf"^\s*\+?{_NUMERIC}\s*$"},
     ]
 }
+
+
+def _int(minimum: int) -> dict[str, Any]:
+    """An int ≥ minimum, or a quoted one ("2"): the loader accepts both, as for numbers."""
+    digits = r"^\s*\+?[0-9]+\s*$" if minimum >= 0 else r"^\s*[-+]?[0-9]+\s*$"
+    return {
+        "anyOf": [{"type": "integer", "minimum": minimum}, {"type": "string", "pattern": digits}]
+    }
+
+
 _SIZE = r"^\s*(?:[0-9]+\s*[bB]?|(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)\s*[kKmMgGtT][iI]?[bB])\s*$"
 
 
@@ -63,7 +73,7 @@ def _leaf(kind: str) -> dict[str, Any]:
         "shape": {"$ref": "#/$defs/shape"},
         "dtype": _nullable({"enum": _dtypes(allowed)}),
         "init": _nullable({"$ref": "#/$defs/init"}),
-        "seed": _nullable({"type": "integer", "minimum": 0}),
+        "seed": _nullable(_int(0)),
     }
     return {
         "type": "object",
@@ -140,12 +150,12 @@ def spec_schema() -> dict[str, Any]:
             "minItems": 1,
             "uniqueItems": True,
         },
-        "points": {"type": "integer", "minimum": 1},
+        "points": _int(1),
         "method": {"enum": list(METHODS)},
-        "directions": {"type": "integer", "minimum": 1},
+        "directions": _int(1),
         "rtol": _NONNEG,
         "atol": _NONNEG,
-        "seed": {"type": "integer", "minimum": 0},
+        "seed": _int(0),
         "dims": _nullable({"$ref": "#/$defs/dims"}),
     }
     assert set(check_props) == set(CHECK_KEYS), "the schema must know every check: key"
@@ -155,7 +165,7 @@ def spec_schema() -> dict[str, Any]:
             {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": _SIZE}]}
         ),
         "figure": _nullable({"enum": list(MEMORY_FIGURES)}),
-        "layers": _nullable({"type": "integer", "minimum": 1}),
+        "layers": _nullable(_int(1)),
     }
     assert set(memory_props) == set(memory_keys)
     expect_block = _nullable(
@@ -216,7 +226,7 @@ def spec_schema() -> dict[str, Any]:
             "dims": {
                 "type": "object",
                 "propertyNames": _IDENT,
-                "additionalProperties": {"type": "integer", "minimum": 1},
+                "additionalProperties": _int(1),
             },
             "shape": {
                 "type": "array",

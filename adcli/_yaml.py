@@ -37,6 +37,7 @@ _Loader.add_implicit_resolver(
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + t for t in ("null", "bool", "int", "float", "str")}
 _MERGE = _TAG + "merge"
+_INTEGER = re.compile(r"^[-+]?[0-9]+$")
 _NUMBER = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)(?:[eE][-+]?[0-9]+)?$")
 
 
@@ -273,6 +274,10 @@ class Reader:
         return value
 
     def integer(self, value: Any, path: str, *, minimum: int) -> int:
+        """An int; numeric strings such as "2" are accepted too, as for :meth:`number`."""
+        if isinstance(value, str) and _NUMBER.match(value.strip()):
+            text = value.strip().replace("_", "")
+            value = int(text) if _INTEGER.match(text) else float(text)
         if isinstance(value, bool) or not isinstance(value, int):
             hint = (
                 f"write {int(value)}" if isinstance(value, float) and value.is_integer() else None
