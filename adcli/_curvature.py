@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from adcli._builder import Problem, build
@@ -30,7 +31,7 @@ from adcli._curvature_hvp import (
     pick_strategy,
 )
 from adcli._domain import require_finite
-from adcli._errors import UsageError
+from adcli._errors import UsageError, first_line
 from adcli._hutchinson import PROBES, hutch_plus_plus, hutchinson
 from adcli._lanczos import lanczos, residuals
 from adcli._mode import MEASURES, default_memory_budget
@@ -40,11 +41,18 @@ from adcli._results_curvature import (
     EigenEstimate,
     Eigenvalue,
     ExactHessian,
+    SkippedSpec,
     TraceEstimate,
 )
 from adcli._spec import Spec
 
 Progress = Callable[[str], None]
+
+
+class NotScalarError(UsageError):
+    """The spec's function is vector-valued: curvature needs f: Rᵈ → R."""
+
+
 EXACT_POLICIES = ("auto", "always", "never")
 PROBE_CHOICES = (*PROBES, "both")
 DEFAULT_HVPS = 100  # per trace estimate, without --rtol
@@ -111,6 +119,7 @@ def curvature(
     enable_x64()
     start = time.perf_counter()
     _validate(eigs, probes, hvps, rtol, confidence, exact, check_directions, measure, point)
+    _validate_limits(memory_budget, lanczos_steps, eig_tol)
     if isinstance(spec, str | os.PathLike):
         from adcli._load import load_file
 
@@ -127,9 +136,9 @@ def curvature(
     seed = sp.check.seed if seed is None else seed
     say = progress or (lambda what: None)
     flat = flatten_problem(problem, with_vector=True)
+    where = f"{sp.where.file or '<spec>'}:{sp.where.line}"
     if flat.m != 1:
-        where = f"{sp.where.file or '<spec>'}:{sp.where.line}"
-        raise UsageError(
+        raise NotScalarError(
             f"{sp.name} ({where}): curvature needs a scalar function f: Rᵈ → R, but its "
             f"output has {flat.m} entries; reduce it to a scalar (e.g. a loss, or ⟨u, f⟩)"
         )
@@ -140,7 +149,15 @@ def curvature(
     rest = {"inputs": {k: v for k, v in inputs.items() if k not in sp.wrt}, "constants": constants}
     d = flat.n
 
-    value, grad = jax.jit(jax.value_and_grad(lambda y, r: flat.fn(y, r)[0]))(x, rest)
+    try:
+        value, grad = jax.jit(jax.value_and_grad(lambda y, r: flat.fn(y, r)[0]))(x, rest)
+    except (TypeError, NotImplementedError, ValueError) as exc:
+        # e.g. lax.while_loop: JAX raises while tracing the gradient, before any number.
+        raise UsageError(
+            f"{sp.name} ({where}): curvature needs the reverse-mode gradient of f (the HVP "
+            f"check compares HVPs with finite differences of it), but JAX cannot "
+            f"differentiate this function in reverse mode: {first_line(exc)}"
+        ) from exc
     require_finite(sp.name, value, grad, at=f" at point {point} (seed {seed})")
 
     # First: --exact always over budget is a usage error, before any other work.
@@ -148,11 +165,22 @@ def curvature(
     exact_info, hessian = exact_hessian(flat, x, rest, policy=exact, budget=budget, k=max(eigs, 1))
     say("choosing the HVP strategy")
     strategy, per_hvp = pick_strategy(problem, hvp_strategy, measure, budget)
-    op = HvpOperator(flat, strategy.name, x, rest, batch_size(per_hvp, budget, d))
-    mem = op.batch_memory()
-    if mem is not None and mem > budget // 4 and op.batch > 1:
-        op = HvpOperator(flat, strategy.name, x, rest, 1)
+    try:
+        op = HvpOperator(flat, strategy.name, x, rest, batch_size(per_hvp, budget, d))
         mem = op.batch_memory()
+        if mem is not None and mem > budget // 4 and op.batch > 1:
+            op = HvpOperator(flat, strategy.name, x, rest, 1)
+            mem = op.batch_memory()
+    except (TypeError, NotImplementedError, ValueError) as exc:
+        # choose-mode only recommends a composition that traces, so this is a forced one.
+        which = (
+            f"--hvp-strategy {strategy.name}"
+            if hvp_strategy is not None
+            else f"the HVP composition {strategy.name}"
+        )
+        raise UsageError(
+            f"{sp.name} ({where}): {which} cannot run on this function: {first_line(exc)}"
+        ) from exc
     strategy = _with(strategy, batch=op.batch, batch_memory_bytes=mem, batching=op.batching)
 
     say("checking HVPs against finite differences")
@@ -168,7 +196,7 @@ def curvature(
     )
     # Rounding allowances follow the least precise dtype the function computes in (a float16
     # function reached through a float32 vector still rounds like float16).
-    eps = max(float(np.finfo(op.dtype).eps), float(np.finfo(check.compute_dtype or op.dtype).eps))
+    eps = max(float(jnp.finfo(op.dtype).eps), float(jnp.finfo(check.compute_dtype or op.dtype).eps))
     traces: list[TraceEstimate] = []
     if trace:
         say("estimating the trace")
@@ -213,6 +241,10 @@ def curvature_report(
 ) -> CurvatureReport:
     """``curvature`` for every spec under ``paths`` (files or directories), at full dims.
 
+    With more than one spec selected, a vector-valued one is skipped (listed in
+    ``skipped`` with the reason) and the others run; a single selected spec that is not
+    scalar raises UsageError, as ``curvature`` does.
+
     Raises:
         AdcliError: a file cannot be loaded; UsageError, SpecError: as ``curvature``.
     """
@@ -223,8 +255,20 @@ def curvature_report(
     chosen, errors = select_specs(paths, only=only, dims=dims)
     if errors:
         raise AdcliError("; ".join(errors))
-    results = tuple(curvature(spec, **options) for spec in chosen)
-    return CurvatureReport(results, seconds=time.perf_counter() - start)
+    if len(chosen) == 1:  # the one spec asked for must be scalar: a usage error otherwise
+        return CurvatureReport((curvature(chosen[0], **options),), time.perf_counter() - start)
+    results, skipped = [], []
+    for spec in chosen:
+        try:
+            results.append(curvature(spec, **options))
+        except NotScalarError as exc:  # a folder of specs: run the scalar ones
+            skipped.append(SkippedSpec(spec.name, spec.where.file, spec.where.line, str(exc)))
+    if chosen and not results:
+        raise UsageError(
+            f"none of the {len(chosen)} selected specs is a scalar function: "
+            + "; ".join(s.reason for s in skipped)
+        )
+    return CurvatureReport(tuple(results), time.perf_counter() - start, tuple(skipped))
 
 
 def _validate(
@@ -256,6 +300,16 @@ def _validate(
         raise UsageError(f"--measure: expected one of {', '.join(MEASURES)}, got {measure!r}")
     if point < 0:
         raise UsageError(f"--point: expected ≥ 0, got {point}")
+
+
+def _validate_limits(memory_budget: int | None, lanczos_steps: int | None, eig_tol: float) -> None:
+    # The CLI's click types already refuse these; the Python API must too.
+    if memory_budget is not None and not memory_budget > 0:
+        raise UsageError(f"--memory-budget: expected a positive size in bytes, got {memory_budget}")
+    if lanczos_steps is not None and lanczos_steps < 1:
+        raise UsageError(f"--lanczos-steps: expected ≥ 1, got {lanczos_steps}")
+    if not eig_tol > 0:
+        raise UsageError(f"--eig-tol: expected a positive number, got {eig_tol}")
 
 
 def _with(obj: Any, **changes: Any) -> Any:
@@ -354,6 +408,9 @@ def _eigs(
     cond = hi / lo if curvature == "positive definite" else None
     return EigenEstimate(
         k=len(run.top),  # k, or fewer when d (or an invariant Krylov space) is smaller
+        found=run.steps,
+        invariant=run.invariant,
+        note=_eigs_note(k, d, run.steps, run.invariant),
         values=tuple(values),
         steps=run.steps,
         hvps=op.count - before,
@@ -363,6 +420,24 @@ def _eigs(
         curvature=curvature,
         curvature_reason=why,
     )
+
+
+def _eigs_note(k: int, d: int, found: int, invariant: bool) -> str | None:
+    """Why the lists may not be the k largest/smallest eigenvalues counted with multiplicity."""
+    parts = []
+    if invariant:
+        parts.append(
+            f"the Krylov space became invariant after {found} of d = {d} steps: H has only "
+            f"{found} distinct eigenvalues (to rounding), and Lanczos finds each eigenvalue of "
+            "a cluster once, so a repeated eigenvalue is listed once (eigvalsh counts it with "
+            "its multiplicity)"
+        )
+    if found < 2 * k:
+        parts.append(
+            f"{found} Ritz value{'s' if found != 1 else ''} for k = {k}: "
+            "the top and bottom lists share values"
+        )
+    return "; ".join(parts) if parts else None
 
 
 def classify(

@@ -224,7 +224,7 @@ def exact_hessian(
         return ExactHessian(False, f"{d:,} > {EXACT_MAX_D:,} variables (--exact auto)"), None
     dense = 8 * d * d
     if 2 * dense > budget:  # the device result and its host copy alone do not fit
-        return _over(policy, 2 * dense, budget, "its d² entries")
+        return _over(policy, 2 * dense, budget, "its d² entries need")
     start = time.perf_counter()
 
     def scalar(y: jax.Array, r: Any) -> jax.Array:
@@ -245,7 +245,7 @@ def exact_hessian(
         return ExactHessian(False, why), None
     need = (memory_needed(compiled) or dense) + dense
     if need > budget:
-        return _over(policy, need, budget, "the Hessian program")
+        return _over(policy, need, budget, "the Hessian program needs")
     h = np.asarray(compiled(x, rest), np.float64)
     fro = float(np.linalg.norm(h))
     asym = float(np.linalg.norm(h - h.T) / max(fro, 1e-300))
@@ -269,7 +269,7 @@ def exact_hessian(
 
 
 def _over(policy: str, need: int, budget: int, what: str) -> tuple[ExactHessian, None]:
-    msg = f"{what} needs {format_bytes(need)}, over the memory budget {format_bytes(budget)}"
+    msg = f"{what} {format_bytes(need)}, over the memory budget {format_bytes(budget)}"
     if policy == "always":
         raise UsageError(
             f"--exact always: the dense Hessian cannot be formed: {msg}; raise "

@@ -28,6 +28,7 @@ MatMat = Callable[[np.ndarray], np.ndarray]
 PROBES = ("rademacher", "gaussian")
 MIN_SAMPLES = 10  # the rtol rule never stops before this many samples
 EPS64 = float(np.finfo(np.float64).eps)
+VARIANCE_ROUNDING = 1e-30  # a per-probe variance below this × estimate² is shown as 0
 BLOCK_FLOATS = 1 << 22  # probes drawn per block: at most 32 MiB of float64 at a time
 
 
@@ -61,12 +62,23 @@ def rounding(d: int, terms: float, eps: float = EPS64) -> float:
     return float(10.0 * np.sqrt(max(d, 1)) * eps * terms)
 
 
+def sample_variance(values: np.ndarray, estimate: float, terms: float) -> float:
+    """The per-probe sample variance, 0 when it is at rounding level (below 1e-30 of the
+    square of the estimate or of the samples' terms Σ|zᵢ(Hz)ᵢ|): an exact sketch in
+    Hutch++ leaves deflated samples of ~1e-30 whose variance (~1e-60) means nothing."""
+    if len(values) < 2:
+        return float("nan")
+    var = float(np.var(values, ddof=1))
+    return 0.0 if var < VARIANCE_ROUNDING * max(estimate * estimate, terms * terms) else var
+
+
 def theoretical_variance(kind: str, hessian: np.ndarray) -> float:
     """Var(zᵀHz) of one probe for a symmetric H."""
     fro = float(np.sum(hessian * hessian))
     if kind == "gaussian":
         return 2.0 * fro
-    return 2.0 * (fro - float(np.sum(np.diag(hessian) ** 2)))
+    # ‖H‖²_F − Σ Hᵢᵢ² ≥ 0 exactly, but cancels to a rounding-level negative for a diagonal H.
+    return max(0.0, 2.0 * (fro - float(np.sum(np.diag(hessian) ** 2))))
 
 
 def hutchinson(
@@ -125,7 +137,7 @@ def hutchinson(
         ci_low=low,
         ci_high=high,
         confidence=confidence,
-        sample_variance=float(np.var(values, ddof=1)),
+        sample_variance=sample_variance(values, mean, terms / used),
         theoretical_variance=None if hessian is None else theoretical_variance(kind, hessian),
         exact=exact,
         stopped=stopped,
@@ -173,6 +185,6 @@ def hutch_plus_plus(
         ci_low=low_rank + lo,
         ci_high=low_rank + hi,
         confidence=confidence,
-        sample_variance=float(np.var(values, ddof=1)) if g > 1 else float("nan"),
+        sample_variance=sample_variance(values, low_rank + mean, terms),
         exact=exact,
     )

@@ -37,6 +37,7 @@ class LanczosRun:
     top_vectors: np.ndarray  # (kt, d)
     steps: int
     converged: bool
+    invariant: bool = False  # β ≈ 0 before d steps: H has only ``steps`` distinct eigenvalues
 
 
 def lanczos(
@@ -69,7 +70,7 @@ def lanczos(
     alpha: list[float] = []
     beta: list[float] = []
     theta, vecs = np.zeros(0), np.zeros((0, 0))
-    converged = False
+    converged = invariant = False
     steps = 0
     for j in range(m):
         w = np.asarray(matvec(basis[j]), dtype=np.float64)
@@ -90,7 +91,9 @@ def lanczos(
             converged = True
             break
         if b <= 1e-13 * scale:  # invariant subspace: T's eigenvalues are H's, exactly
-            converged = True
+            # From a random start this happens before d steps only when H has this few
+            # distinct eigenvalues: each eigenvalue of a cluster is found once.
+            converged, invariant = True, steps < d
             break
         if j + 1 < m:
             beta.append(b)
@@ -104,6 +107,7 @@ def lanczos(
         top_vectors=ritz_vectors[::-1][:kb],
         steps=steps,
         converged=converged or steps >= d,
+        invariant=invariant,
     )
 
 

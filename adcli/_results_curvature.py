@@ -94,9 +94,10 @@ class TraceEstimate:
 
     @property
     def rel_error(self) -> float | None:
-        if self.exact is None:
+        """|estimate − exact| ÷ |exact|; None when there is no exact trace or it is 0."""
+        if self.exact is None or self.exact == 0:
             return None
-        return abs(self.estimate - self.exact) / max(abs(self.exact), 1e-300)
+        return abs(self.estimate - self.exact) / abs(self.exact)
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,14 @@ class Eigenvalue:
 
 @dataclass(frozen=True)
 class EigenEstimate:
-    """Top/bottom k eigenvalues by Lanczos (full reorthogonalisation) on HVPs."""
+    """Top/bottom k eigenvalues by Lanczos (full reorthogonalisation) on HVPs.
+
+    ``k``: the length of each list, min(K asked, ``found``); ``found``: the Ritz values
+    Lanczos had (one per step). When ``found`` < 2K the two lists share values.
+    ``invariant``: the Krylov space became invariant before d steps, so H has only
+    ``found`` distinct eigenvalues (to rounding) and each repeated one is listed once.
+    ``note`` says either in words (None when neither happened).
+    """
 
     k: int
     values: tuple[Eigenvalue, ...]
@@ -127,6 +135,9 @@ class EigenEstimate:
     condition_number: float | None  # λmax / λmin when λmin > 0
     curvature: str  # positive definite | indefinite | ... (from the bottom eigenvalue)
     curvature_reason: str
+    found: int = 0
+    invariant: bool = False
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -180,11 +191,22 @@ class CurvatureResult:
 
 
 @dataclass(frozen=True)
+class SkippedSpec:
+    """A selected spec curvature did not run (a vector-valued function among several)."""
+
+    name: str
+    file: str | None
+    line: int | None
+    reason: str
+
+
+@dataclass(frozen=True)
 class CurvatureReport:
     """``adcli curvature`` over the selected specs."""
 
     results: tuple[CurvatureResult, ...]
     seconds: float = 0.0
+    skipped: tuple[SkippedSpec, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -216,6 +238,7 @@ def curvature_dict(obj: CurvatureReport | CurvatureResult) -> dict[str, Any]:
                 "exit_code": obj.exit_code,
                 "seconds": obj.seconds,
                 "specs": [_result_dict(r) for r in obj.results],
+                "skipped": [dataclasses.asdict(s) for s in obj.skipped],
             }
         )
     )

@@ -24,7 +24,9 @@ CURVATURE_EXIT_CODES = """\b
 Exit codes:
   0  the HVPs agree with finite differences of the gradient
   1  an HVP check failed: every estimate is built on a wrong HVP (flagged untrusted)
-  2  bad usage, a vector-valued function, --exact always over the memory budget,
+  2  bad usage, a vector-valued function (when it is the only spec selected; among
+     several it is skipped), a function reverse mode cannot differentiate, an
+     --hvp-strategy that cannot trace it, --exact always over the memory budget,
      or a spec that cannot be loaded or built
 """
 

@@ -26,7 +26,10 @@ def render(report: CurvatureReport, console: Console) -> None:
     """Print each spec's curvature report; the totals last."""
     for result in report.results:
         _spec(result, console)
-    console.print(f"[dim]{len(report.results)} spec(s) in {report.seconds:.1f} s[/dim]")
+    for skip in report.skipped:
+        console.print(Text("skipped: ", style="yellow") + Text(skip.reason))
+    skipped = f", {len(report.skipped)} skipped" if report.skipped else ""
+    console.print(f"[dim]{len(report.results)} spec(s){skipped} in {report.seconds:.1f} s[/dim]")
 
 
 def _spec(r: CurvatureResult, console: Console) -> None:
@@ -172,6 +175,8 @@ def _eigs(r: CurvatureResult, console: Console) -> None:
             ]
         table.add_row(*cells)
     console.print(table)
+    if g.note:
+        console.print(Text(f"  note: {g.note}", style="yellow"))
     style = {"indefinite": "yellow", "positive definite": "green"}.get(g.curvature, "")
     line = Text("curvature: ", style="bold") + Text(g.curvature, style=style)
     line += Text(f"  {g.curvature_reason}")
