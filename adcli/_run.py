@@ -68,7 +68,13 @@ def select_specs(
     for name in only:
         if name not in names:
             hint = did_you_mean(name, names)
-            raise UsageError(f"--spec {name}: no such spec" + (f" ({hint})" if hint else ""))
+            message = f"--spec {name}: no such spec" + (f" ({hint})" if hint else "")
+            if errors:  # it may be in a file that did not load: show why that file failed
+                message += (
+                    f" among those that loaded; {len(errors)} could not be loaded:\n"
+                    + "\n".join(errors)
+                )
+            raise UsageError(message)
     chosen = [s for s in specs if not only or s.name in only]
     known = {d for s in chosen for d in s.dims}
     for name in dims or {}:

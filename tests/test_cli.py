@@ -780,3 +780,20 @@ def test_reports_are_written_with_the_usual_file_mode(tmp_path: Path) -> None:
         assert out.stat().st_mode & 0o777 == 0o600
     finally:
         os.umask(mask)
+
+
+def test_a_spec_filter_shows_why_its_file_did_not_load(tmp_path: Path) -> None:
+    # One invalid document makes the whole file fail to load: "--spec ok: no such spec"
+    # alone would hide the reason.
+    spec = tmp_path / "two.yaml"
+    spec.write_text(
+        "name: ok\nfunction: {expr: sum(x**2)}\ninputs: {x: [2]}\n---\n"
+        "name: bad\nfunction: {expr: sum(x)}\ninputs: {x: {shape: [3], dtype: int32}}\n"
+    )
+    for command in ("memory", "explain", "choose-mode"):
+        result = CliRunner().invoke(cli, [command, str(spec), "--spec", "ok"])
+        assert result.exit_code == 2, result.output
+        assert "--spec ok: no such spec among those that loaded; 1 could not be loaded" in (
+            result.output
+        )
+        assert f"{spec}:7: inputs.x.dtype: an input cannot be int32" in result.output

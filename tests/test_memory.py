@@ -335,6 +335,8 @@ def test_text_report_and_bad_options(tmp_path) -> None:
     assert "within budget" in result.output
     bad = runner.invoke(cli, ["memory", path, "--budget", "8 gigs"])
     assert bad.exit_code == 2 and "unknown unit 'gigs'" in bad.output
+    zero = runner.invoke(cli, ["memory", path, "--budget", "0"])
+    assert zero.exit_code == 2 and "expected a positive size, got '0'" in zero.output
     layers = runner.invoke(cli, ["memory", path, "--layers", "4", "--no-policies"])
     assert layers.exit_code == 2 and "no input has that shape" in layers.output
     assert "Traceback" not in layers.output

@@ -24,9 +24,12 @@ def _parse_budget(ctx: click.Context, param: click.Parameter, value: str | None)
     from adcli._sizes import parse_size
 
     try:
-        return parse_size(value)
+        size = parse_size(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+    if size <= 0:  # no policy fits nothing: as choose-mode's --memory-budget
+        raise click.BadParameter(f"expected a positive size, got {value!r}")
+    return size
 
 
 MEMORY_EXIT_CODES = """\b
