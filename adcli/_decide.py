@@ -40,7 +40,7 @@ def decide(
     cut: CutInfo | None = None,
 ) -> tuple[str | None, str, tuple[str, ...], str | None]:
     """(recommendation, reason, tied names, predicted name) for the candidates' results."""
-    name, reason, tied, predicted = _decide(results, target=target, n=n, m=m, cut=cut)
+    name, reason, tied, predicted = _choose(results, target, n, m, cut)
     failed = [r for r in results if r.status.startswith("error")]
     if name is not None and failed:
         # The counting argument alone may favour a mode that could not run: say so.
@@ -48,14 +48,10 @@ def decide(
     return name, reason, tied, predicted
 
 
-def _decide(
-    results: Sequence[CandidateResult],
-    *,
-    target: str,
-    n: int,
-    m: int,
-    cut: CutInfo | None = None,
+def _choose(
+    results: Sequence[CandidateResult], target: str, n: int, m: int, cut: CutInfo | None
 ) -> tuple[str | None, str, tuple[str, ...], str | None]:
+    """The rule of the module docstring; ``decide`` adds the candidates that failed."""
     usable = [r for r in results if r.status == "ok" or r.status.startswith("not timed")]
     if not usable:
         why = "; ".join(f"{r.name}: {r.status}" for r in results)
