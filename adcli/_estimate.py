@@ -93,24 +93,31 @@ def estimate_function(
     enable_x64()
     start = time.perf_counter()
     say = progress or (lambda what: None)
+    x, f, input_notes = flat_real_input(f, x, name)
     d = int(x.size)
+    if d == 0:  # before k, whose default (d) would be 0: the real problem comes first
+        raise UsageError(f"{name}: the function has no real inputs to differentiate")
     k = d if k is None else k
     validate_options(k, directions, seeds)
-    if d == 0:
-        raise UsageError(f"{name}: the function has no real inputs to differentiate")
     out = jax.eval_shape(f, x, aux)
     if out.shape not in ((), (1,)):
         raise UsageError(f"{name}: estimate needs a scalar function, got shape {out.shape}")
+    if not jnp.issubdtype(out.dtype, jnp.floating):
+        raise UsageError(
+            f"{name}: estimate needs a real scalar function, got {out.dtype}; for a complex f "
+            "estimate the gradient of a real function of it (e.g. its real part or |f|²)"
+        )
 
     def fs(y: jax.Array, a: Any) -> jax.Array:
         return jnp.reshape(f(y, a), ())
 
+    dtype = compute_dtype(fs, x, aux)
     say("compiling f")
     f_exe, f_compile = _compile(jax.jit(fs), x, aux)
     cost.check_fits(f_exe, name)
     require_finite(name, f_exe(x, aux))
     batch = 1 if sequential else _batch(f_exe, x, memory_budget)
-    programs = _programs(fs, batch, k, directions)
+    programs = _programs(fs, batch, k, directions, dtype)
     say("timing f")
     t_quick = cost.quick_eval_seconds(f_exe, x, aux)
     reference = (1 + cost.AD_PASS_COST) * t_quick * (min_rounds + 1)  # f and reverse AD, timed
@@ -156,7 +163,7 @@ def estimate_function(
             say(f"zero-order, seed {seed + s}")
             other = compiled["zero-order"](x, aux, jax.random.key(seed + s))[0]
             zo_errors.append(rel_error(np.asarray(other, np.float64), g_rev, scale))
-    predictions = theory(x, grads, rows, f_exe(x, aux), d, k, directions, scale)
+    predictions = theory(x, grads, rows, f_exe(x, aux), d, k, directions, scale, dtype)
     t_eval = timings["f"].median
     results = []
     for method in FORMULAS:
@@ -203,9 +210,14 @@ def estimate_function(
         )
     errors = []
     if "forward-ad" in grads:
-        errors = agreement(grads["forward-ad"], g_rev, scale, x.dtype)
+        errors = agreement(grads["forward-ad"], g_rev, scale, dtype)
     sphere = directions == "sphere"
-    notes = [*reference_doubt(results, x.dtype)]
+    notes = [*input_notes, *reference_doubt(results, dtype)]
+    if dtype != x.dtype:
+        notes.append(
+            f"f computes in {dtype} (x is {np.dtype(x.dtype)}): ε, the steps and the predicted "
+            f"errors are {dtype}'s"
+        )
     notes += [
         "evaluations and JVPs run "
         + ("one at a time" if batch == 1 else f"{batch} per vmapped chunk")
@@ -222,7 +234,7 @@ def estimate_function(
         dims={},
         d=d,
         m=1,
-        dtype=str(np.dtype(x.dtype)),
+        dtype=str(dtype),
         backend=f"{jax.default_backend()} ({jax.devices()[0].device_kind})",
         scalarized=False,
         k=k,
@@ -333,14 +345,73 @@ def validate_options(k: int, directions: str, seeds: int) -> None:
         raise UsageError(f"--seeds: expected a positive number of seeds, got {seeds!r}")
 
 
-def _programs(f: Callable[..., jax.Array], batch: int, k: int, kind: str) -> dict[str, Any]:
+def flat_real_input(
+    f: Callable[[jax.Array, Any], jax.Array], x: Any, name: str
+) -> tuple[jax.Array, Callable[[jax.Array, Any], jax.Array], list[str]]:
+    """x as a flat real vector, and f as a function of it, with notes on what changed.
+
+    A list or an integer array becomes floats (the default float dtype); any shape is
+    flattened (a 0-d x is one variable); a complex x of n entries becomes the 2n real
+    numbers (Re x, Im x), as a spec's complex inputs do, so no imaginary part is dropped.
+    """
+    if not isinstance(x, jax.Array):
+        try:
+            x = np.asarray(x)
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"{name}: x must be an array of numbers: {first_line(exc)}") from None
+        if x.dtype.kind not in "biufc":
+            raise UsageError(f"{name}: x must be an array of numbers, got dtype {x.dtype}")
+    arr = jnp.asarray(x)
+    notes: list[str] = []
+    if not jnp.issubdtype(arr.dtype, jnp.inexact):
+        old = arr.dtype
+        arr = arr.astype(jnp.result_type(float))
+        if isinstance(x, jax.Array | np.ndarray):
+            notes.append(f"x was {old}: differentiated as {arr.dtype}")
+    shape, dtype = arr.shape, arr.dtype
+    if jnp.issubdtype(dtype, jnp.complexfloating):
+        n = arr.size
+        flat = jnp.concatenate([arr.real.ravel(), arr.imag.ravel()])
+        notes.append(f"x is complex: d = 2·{n} real inputs (Re x, Im x); the gradient is over both")
+
+        def g(y: jax.Array, aux: Any) -> jax.Array:
+            return f(jax.lax.complex(y[:n], y[n:]).reshape(shape).astype(dtype), aux)
+
+        return flat, g, notes
+    if arr.ndim == 1:
+        return arr, f, notes
+
+    def h(y: jax.Array, aux: Any) -> jax.Array:
+        return f(y.reshape(shape), aux)
+
+    return arr.ravel(), h, notes
+
+
+def compute_dtype(f: Callable[..., jax.Array], x: jax.Array, aux: Any) -> Any:
+    """The least precise real floating dtype f computes in: x's, or any of its jaxpr's
+    (intermediates and output, sub-jaxprs included). A float16 spec's flat x is float32,
+    but f rounds it to float16: ε and the steps must be float16's."""
+    from adcli._jaxpr import equations
+
+    found = {jnp.dtype(jnp.finfo(x.dtype).dtype)}
+    for eqn in equations(jax.make_jaxpr(f)(x, aux).jaxpr):
+        for var in (*eqn.invars, *eqn.outvars):
+            dt = getattr(getattr(var, "aval", None), "dtype", None)
+            if dt is not None and jnp.issubdtype(dt, jnp.inexact):
+                found.add(jnp.dtype(jnp.finfo(dt).dtype))
+    return max(found, key=lambda dt: (float(jnp.finfo(dt).eps), str(dt)))
+
+
+def _programs(
+    f: Callable[..., jax.Array], batch: int, k: int, kind: str, dtype: Any
+) -> dict[str, Any]:
     def bind(aux: Any) -> Callable[[jax.Array], jax.Array]:
         return lambda y: f(y, aux)
 
     return {
-        "forward-diff": lambda x, aux, key: est.forward_differences(bind(aux), x, batch),
-        "central-diff": lambda x, aux, key: est.central_differences(bind(aux), x, batch),
-        "zero-order": lambda x, aux, key: est.zero_order(bind(aux), x, key, k, kind, batch),
+        "forward-diff": lambda x, aux, key: est.forward_differences(bind(aux), x, batch, dtype),
+        "central-diff": lambda x, aux, key: est.central_differences(bind(aux), x, batch, dtype),
+        "zero-order": lambda x, aux, key: est.zero_order(bind(aux), x, key, k, kind, batch, dtype),
         "forward-ad": lambda x, aux, key: est.forward_ad(bind(aux), x, batch),
         "reverse-ad": lambda x, aux, key: est.reverse_ad(bind(aux), x),
     }

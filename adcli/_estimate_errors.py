@@ -28,22 +28,24 @@ def theory(
     k: int,
     kind: str,
     scale: float,
+    dtype: Any = None,
 ) -> dict[str, tuple[float | None, str]]:
     """Predicted relative errors: FD truncation + rounding, zero-order sampling noise.
 
     Forward differences: eᵢ = hᵢ/2·|∂ᵢ²f| + 2ε|f|/hᵢ, with ∂ᵢ²f estimated from the central
     differences' own evaluations and f(x): (f(x + heᵢ) − 2f(x) + f(x − heᵢ))/h². Central
     differences: the rounding term ε|f|/hᵢ only (the h²/6·|∂ᵢ³f| truncation term would need
-    more evaluations; with h = ∛ε both are of the same order).
+    more evaluations; with h = ∛ε both are of the same order). ε is that of ``dtype``, the
+    dtype f computes in (default x's).
     """
 
     def rel(v: np.ndarray) -> float:
         return float(np.linalg.norm(v)) / scale if scale > 0 else math.inf
 
-    e = est.eps(x.dtype)
+    e = est.eps(x.dtype if dtype is None else dtype)
     fval = abs(float(f0))
-    hf = np.asarray(est.fd_steps(x, 0.5), np.float64)
-    hc = np.asarray(est.fd_steps(x, 1 / 3), np.float64)
+    hf = np.asarray(est.fd_steps(x, 0.5, dtype), np.float64)
+    hc = np.asarray(est.fd_steps(x, 1 / 3, dtype), np.float64)
     central = e * fval / hc
     if "central-diff" not in rows:
         return {"central-diff": (rel(central), "ε|f|/h (rounding)")}

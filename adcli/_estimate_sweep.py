@@ -112,6 +112,11 @@ def run_estimate(
 ) -> EstimateReport:
     """``estimate`` (or ``estimate_sweep`` with ``sweep="n=10,100"``) for every spec found.
 
+    A spec that cannot be estimated (a SpecError, or a UsageError of its own: a point
+    outside its domain, reverse mode failing, a cost guard refusing it, no real inputs, a
+    dim that cannot be resized) is listed in ``errors`` (exit code 2) and the others run.
+    With ``sweep``, a spec without the swept dim is skipped with a line in ``notes``.
+
     Raises:
         UsageError: bad options, an unknown --spec/--dim, or a sweep dim no spec has.
     """
@@ -120,10 +125,13 @@ def run_estimate(
 
     start = time.perf_counter()
     dim, values = parse_sweep(sweep) if sweep else (None, [])
+    k = options.get("k")
+    # checked here, not per spec: a bad option is the command's error, not a spec's
     validate_options(
-        options.get("k") or 1, options.get("directions", "sphere"), options.get("seeds", 3)
+        1 if k is None else k, options.get("directions", "sphere"), options.get("seeds", 3)
     )
     specs, errors = select_specs(paths, only=only, dims=dims)
+    notes = []
     if dim is not None:
         have = [s for s in specs if dim in s.dims]
         if specs and not have:
@@ -132,6 +140,12 @@ def run_estimate(
                 f"--sweep {dim}: no selected spec has a dim '{dim}'; dims: "
                 + (", ".join(known) or "none")
             )
+        notes = [
+            f"skipped {s.name} ({s.where.file}:{s.where.line}): it has no dim '{dim}' to sweep"
+            + (f" (its dims: {', '.join(s.dims)})" if s.dims else "")
+            for s in specs
+            if dim not in s.dims
+        ]
         specs = have
     results, sweeps = [], []
     for spec in specs:
@@ -143,4 +157,17 @@ def run_estimate(
                 sweeps.append(estimate_sweep(spec, dim, values, progress=say, **options))
         except SpecError as exc:
             errors.append(exc.format())
-    return EstimateReport(tuple(results), tuple(sweeps), tuple(errors), time.perf_counter() - start)
+        except UsageError as exc:
+            # A spec that cannot be estimated (a point outside its domain, reverse mode
+            # failing, refused by a cost guard, no real inputs) is that spec's error, as in
+            # `adcli check`: the others still run and the report is still written (exit 2).
+            errors.append(spec_error(spec, exc))
+    return EstimateReport(
+        tuple(results), tuple(sweeps), tuple(errors), time.perf_counter() - start, tuple(notes)
+    )
+
+
+def spec_error(spec: Spec, exc: UsageError) -> str:
+    """``FILE:LINE: NAME: PROBLEM`` for a spec that could not be estimated."""
+    message = str(exc).removeprefix(f"{spec.name}: ")
+    return f"{spec.where.file}:{spec.where.line}: {spec.name}: {message}"

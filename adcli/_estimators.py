@@ -53,10 +53,17 @@ def eps(dtype: Any) -> float:
     return float(jnp.finfo(dtype).eps)
 
 
-def fd_steps(x: jax.Array, power: float) -> jax.Array:
-    """hᵢ = ε^power·max(1, |xᵢ|), rounded so that x + h − x = h exactly."""
-    h = eps(x.dtype) ** power * jnp.maximum(1.0, jnp.abs(x))
-    return (x + h) - x
+def fd_steps(x: jax.Array, power: float, dtype: Any = None) -> jax.Array:
+    """hᵢ = ε^power·max(1, |xᵢ|), rounded so that x + h − x = h exactly.
+
+    ``dtype`` is the dtype f computes in (default x's): ε is its epsilon, and the rounding
+    is done in it, so that a float16 function whose flat x is float32 still sees exactly
+    the step h after it rounds x + h to float16.
+    """
+    dtype = x.dtype if dtype is None else dtype
+    h = eps(dtype) ** power * jnp.maximum(1.0, jnp.abs(x))
+    xc = x.astype(dtype)
+    return ((xc + h.astype(dtype)) - xc).astype(x.dtype)
 
 
 def _rows(row: Callable[[jax.Array], Any], n: int, batch: int) -> Any:
@@ -64,9 +71,11 @@ def _rows(row: Callable[[jax.Array], Any], n: int, batch: int) -> Any:
     return jax.lax.map(row, jnp.arange(n), batch_size=min(max(batch, 1), max(n, 1)))
 
 
-def forward_differences(f: Scalar, x: jax.Array, batch: int) -> tuple[jax.Array, jax.Array]:
+def forward_differences(
+    f: Scalar, x: jax.Array, batch: int, dtype: Any = None
+) -> tuple[jax.Array, jax.Array]:
     """Forward differences: d shifted points and f(x) itself (d + 1 evaluations)."""
-    h = fd_steps(x, 0.5)
+    h = fd_steps(x, 0.5, dtype)
     f0 = f(x)
 
     def row(i: jax.Array) -> jax.Array:
@@ -76,9 +85,11 @@ def forward_differences(f: Scalar, x: jax.Array, batch: int) -> tuple[jax.Array,
     return (shifted - f0) / h, jnp.concatenate([shifted, f0[None]])
 
 
-def central_differences(f: Scalar, x: jax.Array, batch: int) -> tuple[jax.Array, jax.Array]:
+def central_differences(
+    f: Scalar, x: jax.Array, batch: int, dtype: Any = None
+) -> tuple[jax.Array, jax.Array]:
     """Central differences: f(x ± hᵢeᵢ) for each i (2d evaluations)."""
-    h = fd_steps(x, 1 / 3)
+    h = fd_steps(x, 1 / 3, dtype)
 
     def row(i: jax.Array) -> jax.Array:
         e = h[i] * jax.nn.one_hot(i, x.size, dtype=x.dtype)
@@ -94,14 +105,17 @@ def direction(key: jax.Array, j: jax.Array, d: int, kind: str, dtype: Any) -> ja
     return v / jnp.linalg.norm(v) if kind == "sphere" else v
 
 
-def zero_order_step(x: jax.Array, kind: str) -> jax.Array:
-    """δ: ∛ε·max(1, rms(x)) along a unit direction; divided by √d for Gaussian ones."""
-    delta = eps(x.dtype) ** (1 / 3) * jnp.maximum(1.0, jnp.sqrt(jnp.mean(x * x)))
+def zero_order_step(x: jax.Array, kind: str, dtype: Any = None) -> jax.Array:
+    """δ: ∛ε·max(1, rms(x)) along a unit direction; divided by √d for Gaussian ones.
+
+    ε is that of ``dtype``, the dtype f computes in (default x's)."""
+    e = eps(x.dtype if dtype is None else dtype)
+    delta = e ** (1 / 3) * jnp.maximum(1.0, jnp.sqrt(jnp.mean(x * x)))
     return delta / math.sqrt(x.size) if kind == "gaussian" else delta
 
 
 def zero_order(
-    f: Scalar, x: jax.Array, key: jax.Array, k: int, kind: str, batch: int
+    f: Scalar, x: jax.Array, key: jax.Array, k: int, kind: str, batch: int, dtype: Any = None
 ) -> tuple[jax.Array, jax.Array]:
     """The two-point random-direction estimator averaged over k directions (2k evaluations).
 
@@ -109,7 +123,7 @@ def zero_order(
     Accumulated chunk by chunk, so the k directions never exist as one k × d array.
     """
     d = x.size
-    delta = zero_order_step(x, kind)
+    delta = zero_order_step(x, kind, dtype)
     scale = d if kind == "sphere" else 1
 
     def chunk(start: jax.Array, size: int) -> tuple[jax.Array, jax.Array]:

@@ -131,12 +131,17 @@ class EstimateSweep:
 
 @dataclass(frozen=True)
 class EstimateReport:
-    """Everything ``adcli estimate`` found: one result per spec, or one sweep per spec."""
+    """Everything ``adcli estimate`` found: one result per spec, or one sweep per spec.
+
+    ``errors`` (exit code 2) holds each spec that could not be loaded, built or estimated,
+    as ``FILE:LINE: …``; ``notes`` what was left out and why (a spec without the swept dim).
+    """
 
     results: tuple[EstimateResult, ...] = ()
     sweeps: tuple[EstimateSweep, ...] = ()
     errors: tuple[str, ...] = ()
     seconds: float = 0.0
+    notes: tuple[str, ...] = ()
     schema_version: int = SCHEMA_VERSION
 
     @property

@@ -410,3 +410,200 @@ def test_a_step_that_leaves_the_domain_is_a_note_not_a_crash() -> None:
     assert math.isnan(r.method("central-diff").rel_error)
     assert any("central differences are not finite" in n for n in r.notes)
     assert r.exit_code == 0 and r.method("forward-ad").rel_error < 1e-15
+
+
+# --- low-precision functions (qa-a finding 1) ----------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16])
+def test_a_half_precision_function_gets_its_own_epsilon(dtype) -> None:
+    # x is float32 (as a float16 spec's flat vector is), but f rounds it to float16 inside:
+    # steps, ε and the predictions must be float16's, or x + h rounds back to x.
+    x = jnp.asarray([0.5, 1.0, -1.5], jnp.float32)  # exact in float16 and bfloat16
+
+    def f(y, aux):
+        return jnp.sum(y.astype(dtype) ** 2).astype(jnp.float32)
+
+    r = estimate_function(f, x, None, seeds=1, **FAST)
+    name = jnp.dtype(dtype).name
+    assert r.dtype == name and r.grad_norm == pytest.approx(2 * math.sqrt(3.5))
+    e = float(jnp.finfo(dtype).eps)
+    # closed form of the central-diff prediction ε|f|/hᵢ with hᵢ = ∛ε·max(1, |xᵢ|) in dtype
+    xs = np.asarray(x, np.float64)
+    xc, raw = jnp.asarray(xs, dtype), jnp.asarray(e ** (1 / 3) * np.maximum(1.0, np.abs(xs)), dtype)
+    h = np.asarray((xc + raw) - xc, np.float64)  # rounded in dtype: (x + h) − x = h
+    predicted = np.linalg.norm(e * 3.5 / h) / (2 * math.sqrt(3.5))
+    central = r.method("central-diff")
+    assert central.predicted_rel_error == pytest.approx(predicted, rel=1e-6)
+    for method in ("forward-diff", "central-diff"):
+        m = r.method(method)
+        assert m.rel_error <= m.predicted_rel_error, (method, m)
+    assert not any("disagree with reverse AD" in n for n in r.notes)
+    assert any(f"f computes in {name}" in n for n in r.notes)
+    assert r.exit_code == 0
+
+
+def test_a_float16_spec_reports_float16(tmp_path) -> None:
+    spec = tmp_path / "h.yaml"
+    spec.write_text(
+        "name: f16\nfunction: {expr: 'sum(x ** 2)'}\n"
+        "inputs:\n  x: {shape: [3], dtype: float16, init: normal}\n"
+    )
+    result = CliRunner().invoke(
+        cli,
+        [
+            "estimate",
+            str(spec),
+            "--seeds",
+            "1",
+            "--time-budget",
+            "0",
+            "--rounds",
+            "1",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    (r,) = json.loads(result.output)["results"]
+    assert r["dtype"] == "float16"
+    rows = {m["name"]: m for m in r["methods"]}
+    assert rows["central-diff"]["rel_error"] <= rows["central-diff"]["predicted_rel_error"]
+    assert not any("disagree" in n for n in r["notes"])
+
+
+# --- one spec that cannot be estimated among several (qa-a finding 3) ---------------------
+
+TWO = """\
+name: good
+function: {expr: "sum(x ** 2)"}
+inputs:
+  x: {shape: [3], init: {value: [1.0, 2.0, 3.0]}}
+---
+name: bad
+function: {expr: "sum(log(x - 10))"}
+inputs:
+  x: {shape: [3], init: normal}
+"""
+CLI_FAST = ["--seeds", "1", "--time-budget", "0", "--rounds", "1", "--no-color"]
+
+
+def test_a_spec_outside_its_domain_is_an_error_entry_and_the_others_run(tmp_path) -> None:
+    path = tmp_path / "two.yaml"
+    path.write_text(TWO)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["estimate", str(path), *CLI_FAST])
+    assert result.exit_code == 2, result.output
+    assert "central-diff" in result.output and "d = 3" in result.output  # good ran
+    assert f"ERROR {path}:6: bad: f(x) = nan" in result.output.replace("\n", "")
+    out = tmp_path / "two.json"
+    result = runner.invoke(
+        cli, ["estimate", str(path), *CLI_FAST, "--format", "json", "-o", str(out)]
+    )
+    assert result.exit_code == 2, result.output
+    data = json.loads(out.read_text())
+    assert data == json.loads(result.output) and data["exit_code"] == 2
+    (good,) = data["results"]
+    assert good["name"] == "good" and good["grad_norm"] == pytest.approx(2 * math.sqrt(14))
+    (error,) = data["errors"]
+    assert error.startswith(f"{path}:6: bad: f(x) = nan: the point is outside")
+
+
+def test_reverse_failing_or_a_cost_guard_is_that_specs_error(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "two.yaml"
+    path.write_text(TWO.replace("log(x - 10)", "x ** 3"))
+    real = est.reverse_ad
+
+    def reverse(f, x):  # as jax.vjp of a lax.while_loop fails
+        raise TypeError("Reverse-mode differentiation does not work for lax.while_loop")
+
+    monkeypatch.setattr(est, "reverse_ad", reverse)
+    report = run_estimate(path, only=["bad"], seeds=1, **FAST)
+    assert report.exit_code == 2 and not report.results
+    (error,) = report.errors
+    assert "bad: reverse mode fails, so there is no reference: TypeError" in error
+    monkeypatch.setattr(est, "reverse_ad", real)
+    monkeypatch.setattr(adcli._estimate_cost, "quick_eval_seconds", lambda *a: 30.0)
+    report = run_estimate(path, seeds=1, **FAST)
+    assert report.exit_code == 2 and len(report.errors) == 2
+    assert all("over --max-seconds 60" in e for e in report.errors)
+
+
+# --- d = 0 (qa-a finding 7) ---------------------------------------------------------------
+
+
+def test_no_inputs_is_said_before_k() -> None:
+    with pytest.raises(UsageError, match="f: the function has no real inputs to differentiate"):
+        estimate_function(lambda x, _: jnp.sum(x) + 1.0, jnp.zeros(0), **FAST)
+
+
+# --- estimate_function's x (qa-a finding 8) -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("x", "f", "d", "norm"),
+    [
+        # 0-d: one variable; d/dx x³ = 3x² = 12 at 2
+        (jnp.array(2.0), lambda y, _: y**3, 1, 12.0),
+        # complex: the gradient over (Re, Im) of Σ|x|² is 2(Re x, Im x), norm 2‖x‖ = 2√7
+        (jnp.array([1 + 1j, 2 - 1j]), lambda y, _: jnp.sum(jnp.abs(y) ** 2), 4, 2 * math.sqrt(7)),
+        # int and list: floats; ∇Σx² = 2x
+        (jnp.arange(3), lambda y, _: jnp.sum(y**2), 3, 2 * math.sqrt(5)),
+        ([1.0, 2.0], lambda y, _: jnp.sum(y**2), 2, 2 * math.sqrt(5)),
+        # 2-d: flattened
+        (jnp.ones((2, 3)), lambda y, _: jnp.sum(y[0] * y[1]), 6, math.sqrt(6)),
+    ],
+    ids=["0-d", "complex", "int", "list", "2-d"],
+)
+def test_estimate_function_takes_any_array_x(x, f, d, norm) -> None:
+    r = estimate_function(f, x, None, seeds=1, **FAST)
+    assert r.d == d and r.dtype == "float64"
+    assert r.grad_norm == pytest.approx(norm, rel=1e-12)
+    assert all(m.status == "ok" for m in r.methods), r.methods
+    assert r.method("central-diff").rel_error < 1e-8
+    assert r.method("forward-ad").rel_error < 1e-14 and r.exit_code == 0
+
+
+def test_estimate_function_rejects_what_is_not_a_real_problem() -> None:
+    with pytest.raises(UsageError, match="x must be an array of numbers"):
+        estimate_function(lambda y, _: jnp.sum(y), ["a", "b"], **FAST)
+    with pytest.raises(UsageError, match="needs a real scalar function, got complex"):
+        estimate_function(lambda y, _: jnp.sum(y) * 1j, jnp.ones(2), **FAST)
+
+
+# --- sweeps (qa-a finding 11) -------------------------------------------------------------
+
+
+def test_a_sweep_says_which_specs_it_skips_and_when_d_does_not_grow(tmp_path) -> None:
+    path = tmp_path / "sw.yaml"
+    path.write_text(
+        "name: withn\nfunction: {expr: 'sum(sin(x) ** 2)'}\n"
+        "inputs:\n  x: {shape: [n], init: normal}\ndims: {n: 4}\n---\n"
+        "name: without\nfunction: {expr: 'x ** 3'}\n"
+        "inputs:\n  x: {shape: [], init: {value: 2.0}}\n"
+    )
+    report = run_estimate(path, sweep="n=2,4", seeds=1, **FAST)
+    assert [s.name for s in report.sweeps] == ["withn"] and report.exit_code == 0
+    assert report.notes == (f"skipped without ({path}:7): it has no dim 'n' to sweep",)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["estimate", str(path), "--sweep", "n=2,4", *CLI_FAST])
+    assert result.exit_code == 0, result.output
+    assert "skipped without" in result.output
+    growth = next(line for line in result.output.splitlines() if line.startswith("growth"))
+    assert growth.split()[-1] == "d^0.5"
+    # N changes the number of examples, not d: no d^0.5 claim
+    result = runner.invoke(
+        cli,
+        [
+            "estimate",
+            str(ROOT / "specs/estimate/logistic.yaml"),
+            "--sweep",
+            "N=4,8",
+            "--dim",
+            "n=3",
+            *CLI_FAST,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    growth = next(line for line in result.output.splitlines() if line.startswith("growth"))
+    assert "d^" not in growth

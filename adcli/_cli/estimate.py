@@ -24,7 +24,8 @@ ESTIMATE_EXIT_CODES = """\b
 Exit codes:
   0  every gradient computed (errors of the estimators are reported, never fatal)
   1  forward-mode and reverse-mode AD disagree beyond rounding (a derivative bug)
-  2  bad usage or a spec that cannot be loaded, built or resized
+  2  bad usage, or a spec that cannot be loaded, built, resized or estimated
+     (reported as that spec's error; the other specs still run)
 """
 
 

@@ -13,13 +13,15 @@ from adcli._results_estimate import EstimateReport, EstimateResult, EstimateSwee
 
 
 def render(report: EstimateReport, console: Console) -> None:
-    """Print each spec's table (or each sweep's), then any errors."""
-    for message in report.errors:
-        console.print(Text("ERROR ", style="bold red") + Text(message))
+    """Print each spec's table (or each sweep's), then what was skipped and any errors."""
     for result in report.results:
         render_result(result, console)
     for sweep in report.sweeps:
         render_sweep(sweep, console)
+    for note in report.notes:
+        console.print(f"[dim]· {escape(note)}[/dim]")
+    for message in report.errors:
+        console.print(Text("ERROR ", style="bold red") + Text(message))
 
 
 def _sci(x: float | None, digits: int = 2) -> str:
@@ -134,7 +136,8 @@ def render_sweep(sweep: EstimateSweep, console: Console) -> None:
             for m in METHODS
         ],
         _power(sweep.error_exponent),
-        "d^0.5",
+        # √((d ∓ 1)/k) grows like d^0.5 only when the swept dim changes d
+        "d^0.5" if len({p.d for p in sweep.points}) > 1 else "-",
     )
     if len(sweep.points) > 2:
         table.add_row(
