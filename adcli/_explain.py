@@ -33,7 +33,7 @@ from adcli._explain_sweeps import (
 )
 from adcli._graph import GNode, Graph, leaf_names, trace_spec
 from adcli._jaxpr import equations
-from adcli._results_explain import ExplainReport, ExplainResult, GraphSummary, Node
+from adcli._results_explain import ExplainReport, ExplainResult, GraphSummary, Node, Storage
 from adcli._spec import Spec
 
 DEFAULT_MAX_NODES = 40
@@ -156,6 +156,8 @@ def explain_spec(
     for option, value in (("--direction", direction), ("--cotangent", cotangent)):
         if value not in SEEDS:
             raise UsageError(f"{option} {value}: expected one of {', '.join(SEEDS)}")
+    if isinstance(point, bool) or not isinstance(point, int | np.integer) or point < 0:
+        raise UsageError(f"--point: expected a sample point ≥ 0, got {point!r}")
     if max_nodes < 1:
         raise UsageError("--max-nodes must be at least 1")
     problem = build(spec)
@@ -215,6 +217,10 @@ def explain_spec(
         if not nums.tangents:
             result.pop("forward")
     nodes = tuple(_node(n, values) for n in graph.nodes)
+    traced = storage(graph, problem, in_structs)
+    stored = traced if isinstance(traced, Storage) else None
+    if isinstance(traced, str) and not any(n.startswith("reverse sweep not") for n in notes):
+        notes.append(f"reverse sweep not available: {traced}")
     return ExplainResult(
         name=spec.name,
         file=spec.where.file,
@@ -235,7 +241,7 @@ def explain_spec(
         max_nodes=max_nodes,
         all_nodes=all_nodes,
         grad_error=grad_error,
-        storage=storage(graph, problem, in_structs),
+        storage=stored,
         values_omitted=omitted,
         notes=tuple(notes),
         seconds=time.perf_counter() - start,

@@ -151,7 +151,14 @@ def terms(
         return [(f"{y}·{power}·{da}", f"{cb}·{y}·{power}")]
     if prim == "dot_general":
         return _dot_terms(cb, a, b, da, db, params, shapes)
-    return [(f"∂{c}/∂{x}·{dot(x)}", f"{cb}·∂{c}/∂{x}") for x in args]
+    # generic: ∂c/∂x is the partial through every argument x fills (a while loop reads x
+    # as a loop constant and as the initial carry), so a repeated argument gets one term
+    # and its later positions an empty one (the callers skip empty terms).
+    found: list[tuple[str, str]] = []
+    for k, x in enumerate(args):
+        first = x not in args[:k]
+        found.append((f"∂{c}/∂{x}·{dot(x)}", f"{cb}·∂{c}/∂{x}") if first else ("", ""))
+    return found
 
 
 def _dot_terms(

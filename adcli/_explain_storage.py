@@ -27,8 +27,12 @@ _SCOPE = re.compile(r"adcli_node_(\d+)")
 METHOD = "jax.vjp traced with a name scope per node (as jax's saved_residuals)"
 
 
-def storage(graph: Graph, problem: Problem, in_structs: list[Any]) -> Storage | None:
-    """The residuals of the reverse sweep mapped to node names (None without reverse mode)."""
+def storage(graph: Graph, problem: Problem, in_structs: list[Any]) -> Storage | str:
+    """The residuals of the reverse sweep mapped to node names; without reverse mode, why.
+
+    The whole VJP (forward and backward pass) is traced: a function whose forward half
+    traces but whose backward pass does not exist (a ``while_loop``) stored nothing usable.
+    """
     const_structs = jax.tree_util.tree_leaves(problem.constant_structs)
     n = len(in_structs)
 
@@ -37,12 +41,17 @@ def storage(graph: Graph, problem: Problem, in_structs: list[Any]) -> Storage | 
         env = run(graph, list(leaves[:n]), frozen, scoped=True)
         return [v.val if isinstance(v, jcore.Literal) else env[v] for _, v in graph.outputs]
 
+    def pullback(*leaves: Any) -> Any:
+        outs, back = jax.vjp(f, *leaves)
+        return back([jax.numpy.zeros_like(o) for o in outs])
+
     try:
+        jax.eval_shape(pullback, *in_structs, *const_structs)  # the backward pass exists
         closed, shapes = jax.make_jaxpr(lambda *a: jax.vjp(f, *a), return_shape=True)(
             *in_structs, *const_structs
         )
-    except Exception:  # no reverse mode (e.g. a while loop): nothing to report
-        return None
+    except Exception as exc:  # no reverse mode (e.g. a while loop): nothing was stored
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     jaxpr = closed.jaxpr
     count = len(jax.tree_util.tree_leaves(shapes[1]))
     residuals = jaxpr.outvars[len(jaxpr.outvars) - count :]
@@ -65,6 +74,8 @@ def storage(graph: Graph, problem: Problem, in_structs: list[Any]) -> Storage | 
             owner = primal[var]
             name = owner.target().name  # a cast or a checkpoint_name stands for its input
             label = name
+            if dtype != owner.target().dtype:  # a cond's bool predicate, kept as an int32
+                label = f"{dtype}({name})"
             if owner.eqn is not None and owner.eqn.primitive.name == "name":
                 label += f" (named '{owner.eqn.params.get('name')}')"
             items.append(Stored(label, "node", shape, dtype, size, name))

@@ -235,7 +235,8 @@ def forward_sweep(
         params = dict(node.eqn.params) if node.eqn is not None else {}
         shapes = [tuple(getattr(v.aval, "shape", ())) for v in node.eqn.invars] if node.eqn else []
         rule_terms = terms(node.eqn.primitive.name, node.name, names, params, shapes)
-        rhs = " + ".join(rule_terms[p][0] for p in positions).replace("+ −", "− ") or "0"
+        fwd = [rule_terms[p][0] for p in positions if rule_terms[p][0]]
+        rhs = " + ".join(fwd).replace("+ −", "− ") or "0"
         rule = f"{dot(node.name)} = {rhs}"
         if value is None:
             rows.append(Row(node.name, rule))
@@ -282,7 +283,8 @@ def reverse_sweep(
             t = terms(
                 consumer.eqn.primitive.name, consumer.name, names, dict(consumer.eqn.params), shapes
             )
-            parts.append(t[pos][1])
+            if t[pos][1]:  # empty: a repeated argument, already written once
+                parts.append(t[pos][1])
             c_bar = nums.adjoints.get(consumer.var)
             if c_bar is None:
                 continue

@@ -23,6 +23,7 @@ from jax.extend import core as jcore
 
 from adcli._builder import Problem
 from adcli._cut import source_line
+from adcli._errors import UsageError
 from adcli._jaxpr import equations
 from adcli._spec import Spec
 
@@ -134,6 +135,7 @@ def build_graph(
     outputs: list[tuple[str, Any]],
     *,
     steps: Mapping[Any, tuple[str, str]] | None = None,
+    formula: bool = False,
 ) -> Graph:
     """Name every top-level value of ``closed`` (invars: input leaves, then constant leaves).
 
@@ -141,6 +143,8 @@ def build_graph(
         steps: for formulas, Var → (step name, step text) of each ``name = expr`` line, in
             formula order; equations between two named steps belong to the later one.
         outputs: (name, outvar) of each output leaf; an output equation is named after it.
+        formula: the function is a formula (``expr:``): equations outside named steps are
+            parts of the output (``out.1``, ``out.2``), never ``prim@line``.
     """
     jaxpr = closed.jaxpr
     nodes: list[GNode] = []
@@ -176,24 +180,34 @@ def build_graph(
                 source=source_line(eqn),
             )
             depends = any(isinstance(a, GNode) and a.kind != "constant" for a in args)
+            is_output = var in out_names  # an output is never folded away (a final cast)
             if not depends:
                 node.kind = "constant"
-                if prim in SPREADS and all(not isinstance(a, GNode) or a.literal for a in args):
+                spread = all(not isinstance(a, GNode) or a.literal for a in args)
+                if prim in SPREADS and spread and not is_output:
                     node.hidden = True
                     first = args[0] if args else "0"
                     node.literal = first.literal if isinstance(first, GNode) else first
-            elif prim in ALIASES and len(args) == 1 and node.shape == args[0].shape:
+            elif (
+                prim in ALIASES and len(args) == 1 and node.shape == args[0].shape and not is_output
+            ):
                 node.hidden = True
                 node.alias_of = args[0]
             node.outputs = [out_names[var]] if var in out_names else []
             by_var[var] = node
             made.append(node)
-    _name(made, steps or {}, out_names)
+    _name(made, steps or {}, out_names, formula=formula or bool(steps))
     nodes += made
     return Graph(closed, nodes, by_var, list(input_names), list(constant_names), list(outputs))
 
 
-def _name(made: list[GNode], steps: Mapping[Any, tuple[str, str]], outs: dict[Any, str]) -> None:
+def _name(
+    made: list[GNode],
+    steps: Mapping[Any, tuple[str, str]],
+    outs: dict[Any, str],
+    *,
+    formula: bool,
+) -> None:
     """Formula step names (``v2``, ``v2.1``), output names, else ``prim@line``."""
     taken: Counter[str] = Counter()
 
@@ -208,7 +222,7 @@ def _name(made: list[GNode], steps: Mapping[Any, tuple[str, str]], outs: dict[An
             hidden += 1
             node.name = f"~{node.primitive}{hidden}"
             continue
-        if not steps:  # python callables: the output's name, else primitive and source line
+        if not formula:  # python callables: the output's name, else primitive and source line
             out = outs.get(node.var)
             node.name = out or unique(f"{_short(node.primitive or 'op')}@{_line(node.source)}")
             continue
@@ -242,7 +256,14 @@ def _line(source: str | None) -> str:
 
 
 def _output_name(spec: Spec, taken: set[str], given: str | None) -> str:
-    if given:
+    if given is not None:
+        if not given.strip():
+            raise UsageError("--output-name: expected a name, got an empty string")
+        if given in taken:
+            raise UsageError(
+                f"--output-name {given}: '{given}' is already a node of {spec.name} "
+                "(an input, a constant or a formula step); choose another name"
+            )
         return given
     last = spec.name.rsplit("_", 1)[-1]
     if re.fullmatch(r"[A-Za-z]", last) and last not in taken and "_" in spec.name:
@@ -306,7 +327,17 @@ def trace_spec(
     # evaluate_steps returns a dict (sorted keys): restore the formula's order of steps
     order = {name: k for k, (name, _) in enumerate(step_names)}
     steps = dict(sorted(steps.items(), key=lambda item: order.get(item[1][0], 0)))
-    graph = build_graph(closed, in_names, const_names, outputs, steps=steps)
+    formula = spec.function.expr is not None
+    graph = build_graph(closed, in_names, const_names, outputs, steps=steps, formula=formula)
+    if out is not None:  # a given name may still equal a generated one (v2.1, sin@30)
+        outs = {name for name, _ in outputs}
+        output_nodes = [graph.by_var[v] for _, v in outputs if v in graph.by_var]
+        clash = [n for n in graph.nodes if n.name in outs and all(n is not o for o in output_nodes)]
+        if clash:
+            raise UsageError(
+                f"--output-name {out}: '{clash[0].name}' is already a node of {spec.name} "
+                f"({clash[0].kind}); choose another name"
+            )
     if spec.function.expr is not None:  # every equation comes from adcli's formula evaluator
         for node in graph.nodes:
             node.source = None

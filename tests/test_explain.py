@@ -378,3 +378,156 @@ def test_result_is_frozen() -> None:
     r = explain(LECTURE, at={"w1": 2, "w2": 3})
     with pytest.raises(dataclasses.FrozenInstanceError):
         r.name = "x"  # type: ignore[misc]
+
+
+# --- qa-a findings: a cast output, formula part names, --output-name, point, while/cond ---
+
+CAST_MODULE = """
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+
+def cast_out(x):
+    return jnp.sum(jnp.sin(x)).astype(jnp.float32)
+
+
+def while_f(x):
+    def cond(s):
+        return s[0] < 3
+
+    def body(s):
+        return (s[0] + 1, s[1] * x)
+
+    return lax.while_loop(cond, body, (0, x))[1]
+
+
+def cond_f(x):
+    return lax.cond(x > 0, lambda z: z**2, lambda z: -z**3, x)
+"""
+
+CAST_SPECS = """\
+name: castout
+function: {python: m.py:cast_out}
+inputs:
+  x: {shape: [3], init: {value: [0.1, 0.2, 0.3]}}
+---
+name: half2
+function:
+  expr: |
+    u = sin(x) * x
+    sum(u)
+inputs:
+  x: {shape: [3], dtype: float16, init: {value: [0.5, 1.0, -0.25]}}
+---
+name: plain
+function: {expr: "sum(-x * 2.0)"}
+inputs:
+  x: {shape: [2], init: {value: [1.0, 2.0]}}
+---
+name: whilel
+function: {python: m.py:while_f}
+inputs:
+  x: {shape: [], init: {value: 1.5}}
+---
+name: condf
+function: {python: m.py:cond_f}
+inputs:
+  x: {shape: [], init: {value: 1.5}}
+"""
+
+
+@pytest.fixture
+def cast_file(tmp_path: Path) -> Path:
+    (tmp_path / "m.py").write_text(CAST_MODULE)
+    path = tmp_path / "c.yaml"
+    path.write_text(CAST_SPECS)
+    return path
+
+
+@pytest.mark.parametrize("name", ["castout", "half2"])
+def test_a_cast_output_stays_the_output_node(cast_file: Path, name: str) -> None:
+    r = explain(cast_file, spec=name)
+    out = next(n for n in r.nodes if n.name == "out")
+    assert not out.hidden and out.primitive == "convert_element_type" and out.outputs == ("out",)
+    assert r.reverse is not None and r.forward is not None
+    first = r.reverse.rows[0]
+    assert (first.node, nfc(first.rule), first.value.scalar) == ("out", "adj(out) = 1", 1.0)
+    assert r.reverse.rows[1].value.scalar == 1.0  # the cast's partial is 1
+    assert r.reverse.max_error == 0.0
+    # hand formulas: out = Σ sin xᵢ (castout) or Σ xᵢ sin xᵢ (half2), ẋ = e₀, x̄ = ∇out
+    x = np.array([0.1, 0.2, 0.3]) if name == "castout" else np.array([0.5, 1.0, -0.25])
+    grad = np.cos(x) if name == "castout" else np.sin(x) + x * np.cos(x)
+    tol = 1e-12 if name == "castout" else 2e-3  # float16
+    assert r.forward.rows[-1].node == "out"
+    out_tol = 1e-7 if name == "castout" else tol  # ṫ(out) is float32 there
+    assert r.forward.rows[-1].value.scalar == pytest.approx(grad[0], abs=out_tol)
+    assert r.forward.max_error <= 1e-7  # rounding of the float32/16 cast only
+    assert np.allclose(r.reverse.rows[-1].value.entries, grad, atol=tol)
+    text = CliRunner().invoke(cli, ["explain", str(cast_file), "--spec", name, "--no-color"])
+    assert text.exit_code == 0, text.output
+    tree = text.output.split("graph, from the output back to the inputs\n")[1]
+    assert tree.splitlines()[1].startswith("└── out = float")  # the tree is not empty
+
+
+def test_formula_without_steps_names_parts_of_out(cast_file: Path) -> None:
+    r = explain(cast_file, spec="plain")
+    ops = [n.name for n in r.nodes if n.kind == "op" and not n.hidden]
+    assert ops[-1] == "out" and ops[:-1] == [f"out.{k}" for k in range(1, len(ops))]
+    assert not any("@" in n.name for n in r.nodes)
+    assert r.reverse is not None and np.allclose(r.reverse.rows[-1].value.entries, [-2.0, -2.0])
+    logistic = explain(ROOT / "specs" / "estimate" / "logistic.yaml", check_dims=True)
+    assert not any("@" in n.name for n in logistic.nodes)
+
+
+@pytest.mark.parametrize("name", ["v2", "w1", "L"])
+def test_output_name_that_is_taken_is_a_usage_error(name: str) -> None:
+    if name == "L":  # the output's own default name is fine
+        assert explain(LECTURE, output_name="L").outputs == ("L",)
+        return
+    result = CliRunner().invoke(cli, ["explain", str(LECTURE), "--output-name", name])
+    assert result.exit_code == 2
+    assert f"--output-name {name}: '{name}' is already a node of lecture_L" in result.output
+
+
+def test_output_name_clash_with_a_generated_name(cast_file: Path) -> None:
+    sin = next(n.name for n in explain(cast_file, spec="castout").nodes if n.primitive == "sin")
+    with pytest.raises(UsageError, match=f"--output-name {sin}: '{sin}' is already a node"):
+        explain(cast_file, spec="castout", output_name=sin)
+
+
+def test_empty_output_name_is_a_usage_error() -> None:
+    result = CliRunner().invoke(cli, ["explain", str(LECTURE), "--output-name", ""])
+    assert result.exit_code == 2 and "--output-name: expected a name" in result.output
+
+
+def test_negative_point_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="--point: expected a sample point ≥ 0, got -1"):
+        explain(LECTURE, point=-1)
+
+
+def test_while_loop_rule_once_and_no_storage(cast_file: Path) -> None:
+    r = explain(cast_file, spec="whilel")
+    assert r.reverse is None and r.storage is None
+    assert r.forward is not None
+    assert nfc(r.forward.rows[-1].rule) == nfc("ṫ(out) = ∂out/∂x·ẋ")
+    assert r.forward.rows[-1].value.scalar == pytest.approx(4 * 1.5**3)  # d/dx x⁴
+    assert any(n.startswith("reverse sweep not available") for n in r.notes)
+    text = CliRunner().invoke(cli, ["explain", str(cast_file), "--spec", "whilel", "--no-color"])
+    assert text.exit_code == 0
+    assert "what the reverse sweep stored: nothing — the reverse sweep failed" in text.output
+    assert " B in " not in text.output
+    md = CliRunner().invoke(
+        cli, ["explain", str(cast_file), "--spec", "whilel", "--format", "markdown"]
+    )
+    assert "The reverse sweep failed, so nothing is stored (ValueError" in md.output
+
+
+def test_cond_predicate_storage_names_its_int32_form(cast_file: Path) -> None:
+    r = explain(cast_file, spec="condf")
+    assert r.storage is not None
+    gt = next(n for n in r.nodes if n.primitive == "gt")
+    item = next(i for i in r.storage.items if i.node == gt.name)
+    assert gt.dtype == "bool" and item.dtype == "int32"
+    assert item.label == f"int32({gt.name})"  # the stored array, not the bool node itself
+    assert r.reverse is not None and r.reverse.rows[-1].value.scalar == pytest.approx(3.0)

@@ -82,6 +82,11 @@ def render_result(r: ExplainResult, console: Console) -> None:
         )
     if r.storage is not None:
         _storage(r, console)
+    else:  # storage is only missing when JAX has no reverse mode for the function
+        console.print(
+            Text("what the reverse sweep stored: ", style="bold")
+            + Text("nothing — the reverse sweep failed (see the note below)")
+        )
     if not r.summarised:
         console.print(Text("graph, from the output back to the inputs", style="bold"))
         console.print(tree(r))

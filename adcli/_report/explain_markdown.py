@@ -57,6 +57,10 @@ def result_markdown(r: ExplainResult) -> str:
             f"Node values: {st.nodes_stored} kept, {st.nodes_recomputable} not needed.",
             "",
         ]
+    else:  # storage is only missing when JAX has no reverse mode for the function
+        why = next((n for n in r.notes if n.startswith("reverse sweep not available")), "")
+        why = why.removeprefix("reverse sweep not available: ")
+        lines += [f"The reverse sweep failed, so nothing is stored ({_cell(why)}).", ""]
     return "\n".join(lines)
 
 
