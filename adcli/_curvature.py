@@ -31,7 +31,7 @@ from adcli._curvature_hvp import (
     pick_strategy,
 )
 from adcli._domain import require_finite
-from adcli._errors import UsageError, first_line
+from adcli._errors import TRACE_ERRORS, UsageError, first_line
 from adcli._hutchinson import PROBES, hutch_plus_plus, hutchinson
 from adcli._lanczos import lanczos, residuals
 from adcli._mode import MEASURES, default_memory_budget
@@ -151,7 +151,7 @@ def curvature(
 
     try:
         value, grad = jax.jit(jax.value_and_grad(lambda y, r: flat.fn(y, r)[0]))(x, rest)
-    except (TypeError, NotImplementedError, ValueError) as exc:
+    except TRACE_ERRORS as exc:
         # e.g. lax.while_loop: JAX raises while tracing the gradient, before any number.
         raise UsageError(
             f"{sp.name} ({where}): curvature needs the reverse-mode gradient of f (the HVP "
@@ -171,7 +171,7 @@ def curvature(
         if mem is not None and mem > budget // 4 and op.batch > 1:
             op = HvpOperator(flat, strategy.name, x, rest, 1)
             mem = op.batch_memory()
-    except (TypeError, NotImplementedError, ValueError) as exc:
+    except TRACE_ERRORS as exc:
         # choose-mode only recommends a composition that traces, so this is a forced one.
         which = (
             f"--hvp-strategy {strategy.name}"
@@ -408,7 +408,6 @@ def _eigs(
     cond = hi / lo if curvature == "positive definite" else None
     return EigenEstimate(
         k=len(run.top),  # k, or fewer when d (or an invariant Krylov space) is smaller
-        found=run.steps,
         invariant=run.invariant,
         note=_eigs_note(k, d, run.steps, run.invariant),
         values=tuple(values),

@@ -23,7 +23,7 @@ from adcli._builder import Problem
 from adcli._candidates import FlatProblem, make_candidates
 from adcli._compare import block_rms, compare
 from adcli._decide import format_bytes
-from adcli._errors import UsageError, first_line
+from adcli._errors import TRACE_ERRORS, UsageError, first_line
 from adcli._mode import choose_mode, memory_needed
 from adcli._point import cotangents_for, directions_for, make_point
 from adcli._probe import InputProbe
@@ -63,7 +63,7 @@ class HvpOperator:
         struct = jax.ShapeDtypeStruct((self.batch, self.d), self.dtype)
         try:
             self._compiled = self._many.lower(struct, self.x, self.rest).compile()
-        except (TypeError, NotImplementedError, ValueError) as exc:
+        except TRACE_ERRORS as exc:
             self._compiled = self._mapped.lower(struct, self.x, self.rest).compile()
             self.batching = f"lax.map, one HVP after another (vmap fails: {first_line(exc)})"
         return memory_needed(self._compiled)
@@ -236,7 +236,7 @@ def exact_hessian(
         try:
             compiled = jax.jit(hess(scalar)).lower(x, rest).compile()
             break
-        except (TypeError, NotImplementedError, ValueError) as exc:
+        except TRACE_ERRORS as exc:
             failures.append(f"{how}: {first_line(exc)}")
     else:
         why = "cannot be formed (" + "; ".join(failures) + ")"

@@ -66,3 +66,10 @@ def first_line(exc: BaseException, limit: int = 300) -> str:
     """``Type: first line of the message`` of an exception: a one-line reason for a report."""
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")[:limit]
+
+
+# What JAX raises when a transformation cannot trace a function: TypeError (forward mode of
+# a custom_vjp), NotImplementedError (a primitive without that differentiation rule, e.g.
+# custom_lin under a second transform), ValueError (reverse mode of lax.while_loop).
+# Catching exactly these keeps real bugs (and KeyboardInterrupt, MemoryError) loud.
+TRACE_ERRORS: tuple[type[Exception], ...] = (TypeError, NotImplementedError, ValueError)

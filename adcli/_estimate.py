@@ -391,15 +391,9 @@ def compute_dtype(f: Callable[..., jax.Array], x: jax.Array, aux: Any) -> Any:
     """The least precise real floating dtype f computes in: x's, or any of its jaxpr's
     (intermediates and output, sub-jaxprs included). A float16 spec's flat x is float32,
     but f rounds it to float16: ε and the steps must be float16's."""
-    from adcli._jaxpr import equations
+    from adcli._jaxpr import float_dtypes, least_precise, real_dtype
 
-    found = {jnp.dtype(jnp.finfo(x.dtype).dtype)}
-    for eqn in equations(jax.make_jaxpr(f)(x, aux).jaxpr):
-        for var in (*eqn.invars, *eqn.outvars):
-            dt = getattr(getattr(var, "aval", None), "dtype", None)
-            if dt is not None and jnp.issubdtype(dt, jnp.inexact):
-                found.add(jnp.dtype(jnp.finfo(dt).dtype))
-    return max(found, key=lambda dt: (float(jnp.finfo(dt).eps), str(dt)))
+    return least_precise({real_dtype(x.dtype)} | float_dtypes(jax.make_jaxpr(f)(x, aux).jaxpr))
 
 
 def _programs(

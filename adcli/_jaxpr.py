@@ -17,3 +17,32 @@ def equations(jaxpr: Any, *, opaque: frozenset[str] = frozenset()) -> Iterator[A
                 inner = getattr(sub, "jaxpr", sub)
                 if hasattr(inner, "eqns"):
                     yield from equations(inner, opaque=opaque)
+
+
+def real_dtype(dtype: Any) -> Any:
+    """A floating dtype, or a complex one's real part (complex64 -> float32)."""
+    import jax.numpy as jnp
+
+    return jnp.dtype(jnp.finfo(dtype).dtype)
+
+
+def float_dtypes(jaxpr: Any) -> set[Any]:
+    """Real floating dtypes of every variable in a jaxpr and its sub-jaxprs."""
+    import jax.numpy as jnp
+
+    found: set[Any] = set()
+    for eqn in equations(jaxpr):
+        for var in (*eqn.invars, *eqn.outvars):
+            dtype = getattr(getattr(var, "aval", None), "dtype", None)
+            if dtype is not None and jnp.issubdtype(dtype, jnp.inexact):
+                found.add(real_dtype(dtype))
+    return found
+
+
+def least_precise(dtypes: set[Any]) -> Any:
+    """The dtype with the largest machine epsilon (float64 when there is none)."""
+    import jax.numpy as jnp
+
+    if not dtypes:
+        return jnp.dtype("float64")
+    return max(dtypes, key=lambda dt: (float(jnp.finfo(dt).eps), str(dt)))

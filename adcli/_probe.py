@@ -20,7 +20,7 @@ from jax.extend.core import Literal
 from adcli._builder import Problem
 from adcli._finite_diff import OFFSETS, offsets
 from adcli._flat import FlatLayout
-from adcli._jaxpr import equations
+from adcli._jaxpr import float_dtypes, least_precise, real_dtype
 from adcli._promote import promote_function, promoted_dtype
 
 MEMORY_BUDGET = 1 << 26  # bytes of perturbed inputs/outputs in one chunk (64 MiB: stays in cache)
@@ -30,22 +30,6 @@ _LOW_PRECISION = re.compile(r"\b(f32|bf16|f16|c64)\[")
 def promote(tree: Any) -> Any:
     """Cast every floating leaf to float64 (complex to complex128); exact, no rounding."""
     return jax.tree_util.tree_map(lambda a: jnp.asarray(a, promoted_dtype(a.dtype)), tree)
-
-
-def _float_dtypes(jaxpr: Any) -> set[Any]:
-    """Real floating dtypes of every variable in a jaxpr and its sub-jaxprs."""
-    found: set[Any] = set()
-    for eqn in equations(jaxpr):
-        for var in (*eqn.invars, *eqn.outvars):
-            dtype = getattr(getattr(var, "aval", None), "dtype", None)
-            if dtype is not None and jnp.issubdtype(dtype, jnp.inexact):
-                found.add(jnp.dtype(jnp.finfo(dtype).dtype))
-    return found
-
-
-def _real(dtype: Any) -> Any:
-    """A floating dtype, or a complex one's real part (complex64 -> float32)."""
-    return jnp.dtype(jnp.finfo(dtype).dtype)
 
 
 def _is_literal(var: Any) -> bool:
@@ -101,10 +85,7 @@ class InputProbe:
 
         It sets the rounding allowance of the derivative: a float32 function that
         computes in bfloat16 inside has bfloat16-accurate derivatives."""
-        found = _float_dtypes(self.jaxpr(x0, inputs, constants).jaxpr)
-        if not found:
-            return "float64"
-        return str(max(found, key=lambda dt: (float(jnp.finfo(dt).eps), str(dt))))
+        return str(least_precise(float_dtypes(self.jaxpr(x0, inputs, constants).jaxpr)))
 
     def input_dtype(self, name: str, inputs: Any, constants: Any) -> str:
         """The least precise floating dtype the derivatives with respect to ``name`` go
@@ -127,7 +108,7 @@ class InputProbe:
             for var, path in zip(jaxpr.invars, paths, strict=True)
             if getattr(path[0], "idx", None) == 0 and getattr(path[1], "key", None) == name
         ]
-        found = {_real(v.aval.dtype) for v in own if jnp.issubdtype(v.aval.dtype, jnp.inexact)}
+        found = {real_dtype(v.aval.dtype) for v in own if jnp.issubdtype(v.aval.dtype, jnp.inexact)}
         down = set(own)
         producer: dict[Any, Any] = {}
         used: list[Any] = []  # equations on the way from the input to the output
@@ -149,15 +130,13 @@ class InputProbe:
             for var in eqn.outvars:
                 dtype = getattr(getattr(var, "aval", None), "dtype", None)
                 if dtype is not None and jnp.issubdtype(dtype, jnp.inexact):
-                    found.add(_real(dtype))
+                    found.add(real_dtype(dtype))
             for value in eqn.params.values():
                 for sub in value if isinstance(value, tuple | list) else (value,):
                     inner = getattr(sub, "jaxpr", sub)
                     if hasattr(inner, "eqns"):
-                        found |= _float_dtypes(inner)
-        if not found:
-            return "float64"
-        return str(max(found, key=lambda dt: (float(jnp.finfo(dt).eps), str(dt))))
+                        found |= float_dtypes(inner)
+        return str(least_precise(found))
 
     def use_promoted_reference(self, x0: jax.Array, inputs: Any, constants: Any) -> bool:
         """Make the FD reference a float64 version of f, if one can be had.

@@ -119,10 +119,10 @@ class Eigenvalue:
 class EigenEstimate:
     """Top/bottom k eigenvalues by Lanczos (full reorthogonalisation) on HVPs.
 
-    ``k``: the length of each list, min(K asked, ``found``); ``found``: the Ritz values
-    Lanczos had (one per step). When ``found`` < 2K the two lists share values.
+    ``k``: the length of each list, min(K asked, ``steps``): Lanczos has one Ritz value
+    per step, and when ``steps`` < 2K the two lists share values.
     ``invariant``: the Krylov space became invariant before d steps, so H has only
-    ``found`` distinct eigenvalues (to rounding) and each repeated one is listed once.
+    ``steps`` distinct eigenvalues (to rounding) and each repeated one is listed once.
     ``note`` says either in words (None when neither happened).
     """
 
@@ -135,7 +135,6 @@ class EigenEstimate:
     condition_number: float | None  # λmax / λmin when λmin > 0
     curvature: str  # positive definite | indefinite | ... (from the bottom eigenvalue)
     curvature_reason: str
-    found: int = 0
     invariant: bool = False
     note: str | None = None
 
