@@ -19,27 +19,27 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from adcli._api import assert_grads as assert_grads
-    from adcli._api import check as check
-    from adcli._config import load_config as load_config
-    from adcli._curvature import curvature as curvature
-    from adcli._curvature import curvature_report as curvature_report
+    from adcli._check.api import assert_grads as assert_grads
+    from adcli._check.api import check as check
+    from adcli._curvature.engine import curvature as curvature
+    from adcli._curvature.engine import curvature_report as curvature_report
     from adcli._errors import AdcliError as AdcliError
     from adcli._errors import SpecError as SpecError
     from adcli._errors import UsageError as UsageError
-    from adcli._estimate import estimate as estimate
-    from adcli._estimate import estimate_function as estimate_function
-    from adcli._estimate_sweep import estimate_sweep as estimate_sweep
-    from adcli._explain import explain as explain
-    from adcli._explain import explain_report as explain_report
-    from adcli._load import load_file as load_file
-    from adcli._load import load_text as load_text
-    from adcli._results import CheckReport as CheckReport
-    from adcli._results import Comparison as Comparison
-    from adcli._results import Mismatch as Mismatch
-    from adcli._results import SpecResult as SpecResult
-    from adcli._run import Overrides as Overrides
-    from adcli._spec import Spec as Spec
+    from adcli._estimate.engine import estimate as estimate
+    from adcli._estimate.engine import estimate_function as estimate_function
+    from adcli._estimate.sweep import estimate_sweep as estimate_sweep
+    from adcli._explain.engine import explain as explain
+    from adcli._explain.engine import explain_report as explain_report
+    from adcli._results.check import CheckReport as CheckReport
+    from adcli._results.check import Comparison as Comparison
+    from adcli._results.check import Mismatch as Mismatch
+    from adcli._results.check import SpecResult as SpecResult
+    from adcli._spec.config import load_config as load_config
+    from adcli._spec.load import load_file as load_file
+    from adcli._spec.load import load_text as load_text
+    from adcli._spec.model import Spec as Spec
+    from adcli._spec.select import Overrides as Overrides
 
 # Every public name loads on first use (PEP 562): `import adcli` (and so loading the pytest
 # plugin, which lives in this package) costs almost nothing, and jax comes only with a check.
@@ -47,32 +47,32 @@ _LAZY = {
     "AdcliError": ("adcli._errors", "AdcliError"),
     "SpecError": ("adcli._errors", "SpecError"),
     "UsageError": ("adcli._errors", "UsageError"),
-    "CheckReport": ("adcli._results", "CheckReport"),
-    "Comparison": ("adcli._results", "Comparison"),
-    "Mismatch": ("adcli._results", "Mismatch"),
-    "SpecResult": ("adcli._results", "SpecResult"),
-    "Spec": ("adcli._spec", "Spec"),
-    "check": ("adcli._api", "check"),
-    "assert_grads": ("adcli._api", "assert_grads"),
-    "check_function": ("adcli._callable", "check_function"),
-    "load_config": ("adcli._config", "load_config"),
-    "Overrides": ("adcli._run", "Overrides"),
-    "load_file": ("adcli._load", "load_file"),
-    "load_text": ("adcli._load", "load_text"),
-    "check_spec": ("adcli._check", "check_spec"),
-    "choose_mode": ("adcli._mode", "choose_mode"),
-    "choose_mode_report": ("adcli._mode_run", "run_choose_mode"),
-    "build": ("adcli._builder", "build"),
-    "analyse_memory": ("adcli._memory", "analyse_memory"),
-    "memory_report": ("adcli._memory", "memory_report"),
-    "explain": ("adcli._explain", "explain"),
-    "explain_report": ("adcli._explain", "explain_report"),
-    "curvature": ("adcli._curvature", "curvature"),
-    "curvature_report": ("adcli._curvature", "curvature_report"),
-    "estimate": ("adcli._estimate", "estimate"),
-    "estimate_function": ("adcli._estimate", "estimate_function"),
-    "estimate_sweep": ("adcli._estimate_sweep", "estimate_sweep"),
-    "estimate_report": ("adcli._estimate_sweep", "run_estimate"),
+    "CheckReport": ("adcli._results.check", "CheckReport"),
+    "Comparison": ("adcli._results.check", "Comparison"),
+    "Mismatch": ("adcli._results.check", "Mismatch"),
+    "SpecResult": ("adcli._results.check", "SpecResult"),
+    "Spec": ("adcli._spec.model", "Spec"),
+    "check": ("adcli._check.api", "check"),
+    "assert_grads": ("adcli._check.api", "assert_grads"),
+    "check_function": ("adcli._check.function", "check_function"),
+    "load_config": ("adcli._spec.config", "load_config"),
+    "Overrides": ("adcli._spec.select", "Overrides"),
+    "load_file": ("adcli._spec.load", "load_file"),
+    "load_text": ("adcli._spec.load", "load_text"),
+    "check_spec": ("adcli._check.engine", "check_spec"),
+    "choose_mode": ("adcli._modes.engine", "choose_mode"),
+    "choose_mode_report": ("adcli._modes.run", "run_choose_mode"),
+    "build": ("adcli._problem.build", "build"),
+    "analyse_memory": ("adcli._memory.engine", "analyse_memory"),
+    "memory_report": ("adcli._memory.engine", "memory_report"),
+    "explain": ("adcli._explain.engine", "explain"),
+    "explain_report": ("adcli._explain.engine", "explain_report"),
+    "curvature": ("adcli._curvature.engine", "curvature"),
+    "curvature_report": ("adcli._curvature.engine", "curvature_report"),
+    "estimate": ("adcli._estimate.engine", "estimate"),
+    "estimate_function": ("adcli._estimate.engine", "estimate_function"),
+    "estimate_sweep": ("adcli._estimate.sweep", "estimate_sweep"),
+    "estimate_report": ("adcli._estimate.sweep", "run_estimate"),
 }
 
 

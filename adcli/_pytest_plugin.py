@@ -41,8 +41,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from adcli._config import load_config  # standard library only
     from adcli._errors import UsageError
+    from adcli._spec.config import load_config  # standard library only
 
     here = config.invocation_params.dir
     try:
@@ -94,7 +94,7 @@ class SpecFile(pytest.File):
 
     def collect(self) -> Iterator[SpecItem]:
         from adcli._errors import SpecError
-        from adcli._load import load_file
+        from adcli._spec.load import load_file
 
         label = os.path.relpath(self.path, self.config.invocation_params.dir)
         try:
@@ -118,7 +118,8 @@ class SpecItem(pytest.Item):
         self.spec = spec
 
     def runtest(self) -> None:
-        from adcli._run import Overrides, apply, check_specs
+        from adcli._check.run import check_specs
+        from adcli._spec.select import Overrides, apply
 
         settings = self.config.stash[_CONFIG]
         defaults = {k: settings[k] for k in ("rtol", "atol", "points", "seed")}

@@ -41,7 +41,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from jax.test_util import check_grads  # noqa: E402
 
-from adcli._callable import check_function  # noqa: E402
+from adcli._check.function import check_function  # noqa: E402
 
 try:
     import torch
@@ -110,7 +110,7 @@ def adcli_fingerprint() -> str:
             with open(os.path.join(folder, name), "rb") as fh:
                 digest.update(fh.read())
     try:
-        from adcli._compare import DEFAULT_RTOL
+        from adcli._numerics.compare import DEFAULT_RTOL
 
         rtol = f"default rtol f64 {DEFAULT_RTOL['float64']:g}, f32 {DEFAULT_RTOL['float32']:g}"
     except (ImportError, KeyError):

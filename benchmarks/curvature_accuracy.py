@@ -35,14 +35,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from adcli._builder import build  # noqa: E402
-from adcli._candidates import flatten_problem  # noqa: E402
-from adcli._check import enable_x64  # noqa: E402
-from adcli._curvature_hvp import HvpOperator, batch_size, pick_strategy  # noqa: E402
-from adcli._hutchinson import hutch_plus_plus, interval, probes  # noqa: E402
-from adcli._lanczos import lanczos, residuals  # noqa: E402
-from adcli._mode import default_memory_budget  # noqa: E402
-from adcli._run import select_specs  # noqa: E402
+from adcli._curvature.hutchinson import hutch_plus_plus, interval, probes  # noqa: E402
+from adcli._curvature.hvp import HvpOperator, batch_size, pick_strategy  # noqa: E402
+from adcli._curvature.lanczos import lanczos, residuals  # noqa: E402
+from adcli._problem.build import build  # noqa: E402
+from adcli._problem.flat import flatten_problem  # noqa: E402
+from adcli._problem.runtime import default_memory_budget, enable_x64  # noqa: E402
+from adcli._spec.select import select_specs  # noqa: E402
 
 BUDGETS = (10, 30, 100, 300, 1000)
 STEPS = (10, 20, 30, 50, 75, 100, 150, 200, 300, 400)

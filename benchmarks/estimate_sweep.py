@@ -32,8 +32,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from adcli._estimate_sweep import estimate_sweep  # noqa: E402
-from adcli._estimators import METHODS  # noqa: E402
+from adcli._estimate.estimators import METHODS  # noqa: E402
+from adcli._estimate.sweep import estimate_sweep  # noqa: E402
 
 SPEC = ROOT / "specs" / "estimate" / "rosenbrock.yaml"
 TORCH_FWD_MAX = 1000  # torch.func.jacfwd builds a d × d basis at once
@@ -151,8 +151,8 @@ def main() -> None:
 
 def _point(d: int) -> np.ndarray:
     """The sample point adcli used (the spec's seeded x at point 0)."""
-    from adcli._builder import build
-    from adcli._load import apply_overrides, load_file
+    from adcli._problem.build import build
+    from adcli._spec.load import apply_overrides, load_file
 
     (spec,) = load_file(SPEC)
     problem = build(apply_overrides(spec, dims={"n": d}))

@@ -83,10 +83,12 @@ def grid(quick: bool) -> list[tuple[str, int, int, int, str]]:
 
 def ground_truth(spec, target: str) -> tuple[dict[str, float], int]:
     """Median seconds per candidate, measured afresh; and how many were predicted far."""
-    from adcli._builder import build
-    from adcli._candidates import find_split, flatten_problem, make_candidates
-    from adcli._mode import _predict_and_compile, default_memory_budget
-    from adcli._timing import measure, paired_ratio
+    from adcli._modes.candidates import find_split, make_candidates
+    from adcli._modes.engine import _predict_and_compile
+    from adcli._numerics.timing import measure, paired_ratio
+    from adcli._problem.build import build
+    from adcli._problem.flat import flatten_problem
+    from adcli._problem.runtime import default_memory_budget
 
     flat = flatten_problem(build(spec), with_vector=target == "hvp")
     split = find_split(flat) if target == "jacobian" else None
@@ -132,9 +134,9 @@ def main() -> None:
     parser.add_argument("--json", help="write every point to this file")
     args = parser.parse_args()
 
-    from adcli._check import enable_x64
-    from adcli._load import load_text
-    from adcli._mode import choose_mode
+    from adcli._modes.engine import choose_mode
+    from adcli._problem.runtime import enable_x64
+    from adcli._spec.load import load_text
 
     enable_x64()
     rows = []

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 import adcli
 from adcli._cli.main import cli
 from adcli._errors import SpecError, UsageError
-from adcli._load import load_text
+from adcli._spec.load import load_text
 
 
 def _sq(x: jnp.ndarray) -> jnp.ndarray:

@@ -149,8 +149,9 @@ def check_command(
     err = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
     errors: list[str] = []
     try:
-        from adcli._config import load_config
-        from adcli._run import Overrides, apply, check_specs, collect_specs
+        from adcli._check.run import check_specs
+        from adcli._spec.config import load_config
+        from adcli._spec.select import Overrides, apply, collect_specs
 
         config = load_config().merged(
             {

@@ -21,12 +21,12 @@ from adcli._errors import AdcliError, UsageError
 
 
 def parse_bytes(text: str) -> int:
-    """``512MB``, ``2GiB``, ``1.5 GB`` → bytes (the size grammar of ``adcli._sizes``).
+    """``512MB``, ``2GiB``, ``1.5 GB`` → bytes (the size grammar of ``adcli._units``).
 
     Raises:
         UsageError: not a positive size.
     """
-    from adcli._sizes import parse_size
+    from adcli._units import parse_size
 
     try:
         size = parse_size(text)
@@ -120,7 +120,7 @@ def choose_mode_command(
             from adcli._report.mode_plot import require_matplotlib
 
             require_matplotlib(plot)
-        from adcli._mode_run import run_choose_mode
+        from adcli._modes.run import run_choose_mode
 
         with _status(err) as progress:
             report = run_choose_mode(

@@ -160,7 +160,7 @@ def curvature_command(
     overrides = _parse_dims(dims)
     out, err = consoles(no_color)
     try:
-        from adcli._curvature import curvature_report
+        from adcli._curvature.engine import curvature_report
 
         with err.status("curvature", spinner="dots") if err.is_terminal else _null():
             report = curvature_report(
@@ -186,7 +186,7 @@ def curvature_command(
             )
     except AdcliError as exc:
         exit_with_error(err, exc)
-    from adcli._results_curvature import curvature_dict
+    from adcli._results.curvature import curvature_dict
 
     emit_json(curvature_dict(report), fmt=fmt, output=output, err=err)
     if fmt == "text":

@@ -152,7 +152,7 @@ def estimate_command(
             from adcli._report.mode_plot import require_matplotlib
 
             require_matplotlib(plot)
-        from adcli._estimate_sweep import run_estimate
+        from adcli._estimate.sweep import run_estimate
 
         with _status(err) as progress:
             report = run_estimate(
@@ -178,7 +178,7 @@ def estimate_command(
             write_or_exit(err, plot, draw(report.sweeps, plot))
     except AdcliError as exc:
         exit_with_error(err, exc)
-    from adcli._results_estimate import estimate_dict
+    from adcli._results.estimate import estimate_dict
 
     emit_json(estimate_dict(report), fmt=fmt, output=output, err=err)
     if fmt != "json":

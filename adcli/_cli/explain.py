@@ -113,7 +113,7 @@ def explain_command(
     at_values = _parse_at(at)
     out, err = consoles(no_color)
     try:
-        from adcli._explain import explain_report
+        from adcli._explain.engine import explain_report
 
         report = explain_report(
             paths,
@@ -132,7 +132,7 @@ def explain_command(
         )
     except AdcliError as exc:
         exit_with_error(err, exc)
-    from adcli._results_explain import explain_dict
+    from adcli._results.explain import explain_dict
 
     emit_json(explain_dict(report), fmt=fmt, output=output, err=err)
     if fmt == "markdown":

@@ -21,7 +21,7 @@ from adcli._errors import AdcliError
 def _parse_budget(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
     if value is None:
         return None
-    from adcli._sizes import parse_size
+    from adcli._units import parse_size
 
     try:
         size = parse_size(value)
@@ -97,8 +97,8 @@ def memory_command(
     overrides = _parse_dims(dims)
     out, err = consoles(no_color)
     try:
-        from adcli._config import load_config
-        from adcli._memory import memory_report
+        from adcli._memory.engine import memory_report
+        from adcli._spec.config import load_config
 
         if budget is None:  # [tool.adcli] memory-budget, when the project sets one
             budget = load_config()["memory-budget"]
@@ -115,7 +115,7 @@ def memory_command(
             )
     except AdcliError as exc:
         exit_with_error(err, exc)
-    from adcli._results import memory_report_dict
+    from adcli._results.memory import memory_report_dict
 
     emit_json(memory_report_dict(report), fmt=fmt, output=output, err=err)
     if fmt == "text":

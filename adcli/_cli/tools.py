@@ -37,8 +37,8 @@ def validate_command(paths: tuple[str, ...], quiet: bool) -> None:
       adcli validate specs/
       adcli validate specs/logistic.yaml specs/mlp.yaml
     """
-    from adcli._config import load_config
-    from adcli._validate import validate
+    from adcli._spec.config import load_config
+    from adcli._spec.validate import validate
 
     try:
         paths = paths or load_config()["specs"]
@@ -68,7 +68,7 @@ def schema_command() -> None:
       adcli schema > adcli.schema.json
       # in a spec: # yaml-language-server: $schema=adcli.schema.json
     """
-    from adcli._schema import render
+    from adcli._spec.schema import render
 
     click.echo(render(), nl=False)
 
@@ -81,7 +81,7 @@ def config_command() -> None:
     has a [tool.adcli] table; see docs/ci.md. `adcli check ... --show-config` shows them
     merged with that command's options.
     """
-    from adcli._config import load_config
+    from adcli._spec.config import load_config
 
     try:
         click.echo(load_config().render())
@@ -138,7 +138,7 @@ def init_command(
       adcli init spec.yaml --python models.py:loss --args-from models.py:example_args
       adcli init spec.yaml --expr "sum(x**2)" --input x=[n] --dim n=3
     """
-    from adcli._init import init_spec
+    from adcli._spec.scaffold import init_spec
 
     try:
         text = init_spec(

@@ -7,7 +7,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from adcli._results import CheckReport, SpecResult, Verdict, worst_verdict
+from adcli._results.check import CheckReport, SpecResult
+from adcli._results.common import Verdict, worst_verdict
 
 _LOCATED = re.compile(r"^(?P<file>[^\n]*?):(?P<line>\d+): (?P<rest>.*)$", re.DOTALL)
 

@@ -10,7 +10,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from adcli._results import CheckReport, Comparison, SpecResult
+from adcli._results.check import CheckReport, Comparison, SpecResult
 
 _STYLE = {
     "pass": ("PASS", "bold green"),

@@ -1,6 +1,6 @@
 """Terminal report of a CurvatureReport: the HVP strategy and its check, the trace
 estimates, the extreme eigenvalues, and the exact values beside them. Renders only;
-adcli._curvature computes."""
+adcli._curvature.engine computes."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from adcli._results_curvature import CurvatureReport, CurvatureResult
-from adcli._sizes import format_size
+from adcli._results.curvature import CurvatureReport, CurvatureResult
+from adcli._units import format_size
 
 _VERDICT = {"pass": "green", "fail": "bold red", "inconclusive": "yellow", "skipped": "dim"}
 

@@ -7,9 +7,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from adcli._estimators import METHODS
+from adcli._estimate.estimators import METHODS
 from adcli._report.mode_console import seconds
-from adcli._results_estimate import EstimateReport, EstimateResult, EstimateSweep, MethodResult
+from adcli._results.estimate import EstimateReport, EstimateResult, EstimateSweep, MethodResult
 
 
 def render(report: EstimateReport, console: Console) -> None:

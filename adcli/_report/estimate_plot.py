@@ -9,9 +9,9 @@ from __future__ import annotations
 import io
 import os
 
-from adcli._estimators import METHODS
+from adcli._estimate.estimators import METHODS
 from adcli._report.mode_plot import require_matplotlib
-from adcli._results_estimate import EstimateSweep
+from adcli._results.estimate import EstimateSweep
 
 
 def plot(sweeps: tuple[EstimateSweep, ...], path: str) -> bytes:

@@ -9,9 +9,9 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from adcli._explain_rules import dot
-from adcli._results_explain import ExplainReport, ExplainResult, Node, Row, Sweep, Value
-from adcli._sizes import format_size
+from adcli._explain.rules import dot
+from adcli._results.explain import ExplainReport, ExplainResult, Node, Row, Sweep, Value
+from adcli._units import format_size
 
 TREE_LIMIT = 60  # tree lines before the rest is cut
 

@@ -8,7 +8,7 @@ Render with ``dot -Tsvg graph.dot -o graph.svg``.
 from __future__ import annotations
 
 from adcli._report.explain_console import fmt_value
-from adcli._results_explain import ExplainReport, ExplainResult
+from adcli._results.explain import ExplainReport, ExplainResult
 
 
 def _quote(text: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from adcli._report.explain_console import fmt_partials, fmt_value, seed_line, shape_text
-from adcli._results_explain import ExplainReport, ExplainResult, Sweep
+from adcli._results.explain import ExplainReport, ExplainResult, Sweep
 
 
 def _cell(text: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from adcli._report._groups import all_cases, located
 from adcli._report.console import KIND_TEXT, render_text, short, spec_text
-from adcli._results import CheckReport
+from adcli._results.check import CheckReport
 
 
 def escape_data(text: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from adcli._results import CheckReport, to_dict
+from adcli._results.check import CheckReport, to_dict
 
 
 def render(report: CheckReport) -> str:

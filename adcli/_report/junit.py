@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 from adcli._report._groups import Case, all_cases, located
 from adcli._report.console import KIND_TEXT, short, spec_text
-from adcli._results import CheckReport
+from adcli._results.check import CheckReport
 
 
 def render(report: CheckReport) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 
 from adcli._report.console import short, spec_text
-from adcli._results import CheckReport
+from adcli._results.check import CheckReport
 
 _ICON = {
     "pass": "✅ pass",

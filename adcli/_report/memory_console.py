@@ -1,5 +1,5 @@
 """Terminal report of a MemoryReport: residuals, compiled programs, policies, schedules,
-the recommendation and the CI guard. Renders only; adcli._memory computes."""
+the recommendation and the CI guard. Renders only; adcli._memory.engine computes."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from adcli._results import MemoryReport, MemoryResult
-from adcli._sizes import format_size
+from adcli._results.memory import MemoryReport, MemoryResult
+from adcli._units import format_size
 
 
 def _pct(x: float | None) -> str:

@@ -9,8 +9,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from adcli._decide import format_bytes
-from adcli._results import CandidateResult, ModeReport, ModeResult, SweepResult, to_dict
+from adcli._results.check import to_dict
+from adcli._results.modes import CandidateResult, ModeReport, ModeResult, SweepResult
+from adcli._units import format_bytes
 
 
 def to_json(report: ModeReport) -> str:

@@ -10,7 +10,7 @@ import io
 import os
 
 from adcli._errors import UsageError
-from adcli._results import SweepResult
+from adcli._results.modes import SweepResult
 
 FORMATS = (".png", ".svg")
 

@@ -1,0 +1,1 @@
+"""``adcli check``: forward, reverse, second-order and ``expect`` checks against FD."""

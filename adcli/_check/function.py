@@ -1,0 +1,121 @@
+"""``adcli.check_function``: check a Python callable at given arguments, without a spec."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from adcli._check.engine import check_problem
+from adcli._errors import UsageError, did_you_mean
+from adcli._problem.callable import problem_from_callable, resolve_wrt
+from adcli._problem.runtime import enable_x64
+from adcli._results.check import SpecResult
+from adcli._spec.model import METHODS, MODES, CheckOptions
+
+
+def check_function(
+    fn: Callable[..., Any],
+    *args: Any,
+    wrt: Sequence[int | str] | None = None,
+    order: int = 1,
+    modes: Sequence[str] = ("fwd", "rev"),
+    method: str = "auto",
+    directions: int = 3,
+    rtol: float | None = None,
+    atol: float | None = None,
+    seed: int = 0,
+) -> SpecResult:
+    """Check the derivatives of ``fn`` at ``args`` (arrays or pytrees) against FD.
+
+    The same comparisons as ``adcli check`` on a spec, at this one point.
+
+    Args:
+        fn: the function; called as ``fn(*args)``.
+        *args: the arguments to check it at (arrays or pytrees of arrays). Python numbers
+            (``2``, ``2.0``) are taken as float64; integer and bool arrays cannot be
+            differentiated (pass them outside ``wrt``, or as floats).
+        wrt: positions (or parameter names) of the arguments to differentiate; default all.
+            Arguments with no entries (shape ``(0,)``) are left out, with a note.
+        order: 1, or 2 to also check Hessian-vector products.
+        modes: a subset of ``("fwd", "rev")`` (a single string is one mode).
+        method: ``"auto"``, ``"full"`` or ``"directions"``.
+        directions: random directions per input (``method="directions"``), >= 1.
+        rtol, atol: per-element tolerances (>= 0); ``None`` is the per-dtype default.
+        seed: seed of the random directions, >= 0.
+
+    Returns:
+        A :class:`SpecResult` (its ``verdict`` is ``pass``, ``fail``, ``inconclusive``, ...).
+
+    Raises:
+        UsageError: an option out of range or misspelt (with "did you mean"), a ``wrt``
+            position out of range, an integer argument to differentiate, or nothing to
+            differentiate (every differentiated argument has no entries).
+
+    >>> import jax.numpy as jnp
+    >>> from adcli._check.function import check_function
+    >>> check_function(lambda x: jnp.sum(jnp.sin(x)), jnp.arange(3.0)).verdict
+    'pass'
+    """
+    enable_x64()
+    modes = _options(order, modes, method, directions, rtol, atol, seed)
+    options = CheckOptions(
+        order=order,
+        modes=modes,
+        points=1,
+        method=method,
+        directions=directions,
+        rtol=rtol,
+        atol=atol,
+        seed=seed,
+    )
+    problem = problem_from_callable(fn, args, wrt=wrt, options=options)
+    result = check_problem(problem)
+    asked = resolve_wrt(wrt, list(problem.input_structs))
+    left_out = [n for n in asked if n not in problem.spec.wrt]
+    if left_out:
+        note = f"not checked: {', '.join(left_out)} (no entries: nothing to differentiate)"
+        result = dataclasses.replace(result, notes=(*result.notes, note))
+    return result
+
+
+def _options(
+    order: Any,
+    modes: Any,
+    method: Any,
+    directions: Any,
+    rtol: Any,
+    atol: Any,
+    seed: Any,
+) -> tuple[str, ...]:
+    """Check the options of :func:`check_function`; return the modes as a tuple."""
+    if isinstance(order, bool) or order not in (1, 2):
+        hint = "1 checks first derivatives; 2 also Hessian-vector products"
+        raise UsageError(f"order must be 1 or 2, got {order!r} ({hint})")
+    if isinstance(modes, str):
+        modes = (modes,)
+    modes = tuple(modes)
+    if not modes:
+        raise UsageError("modes is empty: give 'fwd', 'rev' or both")
+    for mode in modes:
+        if mode not in MODES:
+            hint = did_you_mean(str(mode), MODES) or "modes are 'fwd' (JVPs) and 'rev' (VJPs)"
+            raise UsageError(f"unknown mode {mode!r} ({hint})")
+    if len(set(modes)) != len(modes):
+        raise UsageError(f"modes lists a mode twice: {modes!r}")
+    if method not in METHODS:
+        hint = did_you_mean(str(method), METHODS) or f"expected one of: {', '.join(METHODS)}"
+        raise UsageError(f"unknown method {method!r} ({hint})")
+    for label, value, minimum in (("directions", directions, 1), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+            raise UsageError(f"{label} must be an int >= {minimum}, got {value!r}")
+    for label, value in (("rtol", rtol), ("atol", atol)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
+            raise UsageError(f"{label} must be a number >= 0 or None, got {value!r}")
+        if not value >= 0:  # also refuses nan
+            raise UsageError(f"{label} must be a number >= 0 or None, got {value!r}")
+    return modes

@@ -1,0 +1,137 @@
+"""One input at one point: the shared state of its checks.
+
+``Point`` carries what every comparison of an input needs (flat point, scale, tolerances,
+which modes work, the RNG of its directions), with the directions and cotangents drawn
+from it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from adcli._numerics.compare import default_rtol, directional_scale
+from adcli._numerics.probe import InputProbe
+from adcli._problem.build import Problem
+from adcli._problem.promote import promote
+
+FULL_MAX_D = 256
+FULL_MAX_DM = 1 << 16
+
+
+@dataclass
+class Point:
+    """Everything the checks of one input at one point share.
+
+    Vectors (``x0``, ``scale``, directions) span every wrt input; ``segment`` is where
+    this one (``name``) sits in them.
+    """
+
+    probe: InputProbe
+    name: str
+    segment: slice
+    point: int
+    method: str
+    x0: jax.Array
+    scale: np.ndarray  # per coordinate: |x|, or 1 where x = 0
+    inputs: dict[str, Any]
+    constants: dict[str, Any]
+    ref_inputs: dict[str, Any]
+    ref_constants: dict[str, Any]
+    rtol: float
+    atol: float
+    eps: float  # machine epsilon of the FD reference evaluation
+    rng: np.random.Generator
+    modes: dict[str, str | None]  # mode -> None if usable, else why not
+    dtype: str = "float64"  # the least precise dtype f computes in
+    use_ref: bool = True  # FD of the float64 reference (False: of f in its own precision)
+
+    @property
+    def columns(self) -> np.ndarray:
+        """Indices of this input's coordinates in the flat vector."""
+        return np.arange(self.segment.start, self.segment.stop)
+
+    @property
+    def d(self) -> int:
+        return self.segment.stop - self.segment.start
+
+
+def dot_scale(pt: Point, values: np.ndarray, terms: np.ndarray) -> np.ndarray:
+    """Scale of dot products ⟨a, b⟩ (rows = directions), for their tolerance.
+
+    The RMS over directions (as for any directional derivative), plus the rounding a dot
+    product of this many terms can carry: about √d·ε·Σ|aᵢbᵢ| (``terms``), expressed in
+    units of rtol. Σ|aᵢbᵢ| alone would be far too generous: with 10⁴ terms it hid a 10%
+    error in one small coordinate.
+    """
+    eps = float(jnp.finfo(pt.dtype).eps)
+    rounding = 10 * np.sqrt(max(pt.d, 1)) * eps / max(pt.rtol, eps) * terms
+    return directional_scale(values) + rounding
+
+
+def choose_method(requested: str, d: int, m: int) -> str:
+    if requested != "auto":
+        return requested
+    return "full" if d <= FULL_MAX_D and d * m <= FULL_MAX_DM else "directions"
+
+
+def make_point(
+    problem: Problem,
+    probe: InputProbe,
+    name: str,
+    point: int,
+    inputs: dict[str, Any],
+    constants: dict[str, Any],
+    modes: tuple[str, ...],
+    method: str,
+) -> Point:
+    x0 = probe.layout.flatten(probe.input_value(inputs))
+    segment = probe.layout.segments[name]
+    # This input's own way through f sets its rounding allowance (and the reported dtype):
+    # with a float16 x and a bfloat16 w, x's derivatives are float16-accurate.
+    dtype = probe.input_dtype(name, inputs, constants)
+    promoted = probe.use_promoted_reference(x0, inputs, constants)
+    eps = float(np.finfo(np.float64).eps) if promoted else float(jnp.finfo(dtype).eps)
+    scale = np.abs(np.asarray(x0))
+    scale[~(scale > 0)] = 1.0
+    opts = problem.spec.check
+    seed_key = [opts.seed, point, zlib.crc32(name.encode())]
+    support = {mode: probe.supports(mode, x0, inputs, constants) for mode in modes}
+    return Point(
+        probe=probe,
+        name=name,
+        segment=segment,
+        point=point,
+        method=choose_method(method, segment.stop - segment.start, probe.m),
+        x0=x0,
+        scale=scale,
+        inputs=inputs,
+        constants=constants,
+        ref_inputs=promote(inputs) if promoted else inputs,
+        ref_constants=promote(constants) if promoted else constants,
+        rtol=opts.rtol if opts.rtol is not None else default_rtol(dtype),
+        atol=opts.atol or 0.0,
+        eps=eps,
+        rng=np.random.default_rng(seed_key),
+        modes=support,
+        dtype=dtype,
+    )
+
+
+def directions_for(pt: Point, count: int) -> np.ndarray:
+    """Gaussian directions in this input's coordinates (zero elsewhere), scaled
+    elementwise by |x| and rounded to the input's own dtypes."""
+    z = np.zeros((count, pt.probe.d))
+    z[:, pt.segment] = pt.rng.standard_normal((count, pt.d)) * pt.scale[pt.segment]
+    return pt.probe.layout.round_to_leaves(z)
+
+
+def cotangents_for(pt: Point, count: int) -> np.ndarray:
+    if pt.probe.m == 1:
+        return np.ones((1, 1))
+    return pt.rng.standard_normal((count, pt.probe.m))

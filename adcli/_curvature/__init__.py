@@ -1,0 +1,1 @@
+"""``adcli curvature``: HVPs, stochastic trace estimates and Lanczos eigenvalues."""

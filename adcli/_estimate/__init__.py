@@ -1,0 +1,1 @@
+"""``adcli estimate``: the gradient five ways, with counted passes and predicted errors."""

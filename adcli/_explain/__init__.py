@@ -1,0 +1,1 @@
+"""``adcli explain``: the named computational graph and its two sweeps."""

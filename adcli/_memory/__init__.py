@@ -1,0 +1,1 @@
+"""``adcli memory``: residuals, compiled memory, checkpoint policies and schedules."""

@@ -1,0 +1,1 @@
+"""``adcli choose-mode``: candidates, prediction, timing and the recommendation."""

@@ -1,0 +1,253 @@
+"""``adcli choose-mode``: predict, compile, guard memory, time, cross-check and recommend.
+
+The steps, in order: (1) predict each candidate's FLOPs by lowering it on
+ShapeDtypeStructs (no data, no run) beside its count of JVPs/VJPs; (2) compile each and
+read its memory; a candidate over the memory budget is skipped, never run; (3) time the
+candidates whose predicted FLOPs are within ``CLOSE``× of the best, and the runner-up if
+within ``FAR``× (all with ``measure="all"``), by the protocol of ``adcli._numerics.timing``;
+(4) check that every candidate that ran gives the same derivative; (5) recommend by
+``adcli._modes.decide.decide``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+import jax
+import numpy as np
+
+from adcli._errors import UsageError, first_line
+from adcli._modes.candidates import ORDER, Candidate, find_split, make_candidates
+from adcli._modes.decide import decide
+from adcli._numerics.agree import check_agreement
+from adcli._numerics.timing import measure as measure_calls
+from adcli._problem.build import Problem, build
+from adcli._problem.flat import FlatProblem, flatten_problem
+from adcli._problem.runtime import default_memory_budget, enable_x64, memory_needed
+from adcli._results.modes import CandidateResult, CutInfo, ModeResult
+from adcli._spec.model import Spec
+from adcli._units import format_bytes
+
+CLOSE = 3.0  # time the candidates predicted within 3× of the best
+FAR = 10.0  # … and the runner-up within 10×, so the reason can quote a measured ratio
+MEASURES = ("close", "all", "none")
+Progress = Callable[[str], None]
+TIMING_METHOD = (
+    "median of interleaved rounds after a discarded first call and a warm-up "
+    "(block_until_ready); a tie = within the paired noise band"
+)
+
+
+def choose_mode(
+    spec: Spec | Problem | str | os.PathLike[str],
+    *,
+    target: str = "jacobian",
+    measure: str = "close",
+    memory_budget: int | None = None,
+    time_budget: float = 1.0,
+    progress: Progress | None = None,
+    candidates: Sequence[Candidate] | None = None,
+) -> ModeResult:
+    """Recommend forward, reverse or mixed mode (or a Hessian composition) for a spec.
+
+    Cost: one lowering and one compilation per candidate, plus ``time_budget`` seconds of
+    timing at most (a candidate slower than that still gets 5 rounds).
+
+    Args:
+        spec: a Spec (built here), a built Problem, or a file holding one spec.
+        target: ``jacobian`` (default), ``hessian`` or ``hvp`` (scalar functions only).
+        measure: ``close`` (time the candidates predicted close to the best), ``all``, or
+            ``none`` (predict and compile only).
+        memory_budget: bytes a candidate may need; None: half the machine's memory.
+        candidates: replace the built-in candidates (tests inject a wrong one this way).
+
+    Returns:
+        A ModeResult; a disagreement between candidates is in ``errors`` (exit code 1).
+
+    Raises:
+        UsageError: an unknown target/measure, or hessian/hvp of a non-scalar function.
+        SpecError: the spec cannot be built.
+
+    >>> from adcli import load_file
+    >>> r = choose_mode(load_file("specs/modes/linear_map.yaml")[0])  # doctest: +SKIP
+    >>> r.recommendation                                              # doctest: +SKIP
+    'forward'
+    """
+    enable_x64()
+    start = time.perf_counter()
+    if measure not in MEASURES:
+        raise UsageError(f"--measure: expected one of {', '.join(MEASURES)}, got {measure!r}")
+    if isinstance(spec, str | os.PathLike):  # a spec file holding exactly one spec
+        from adcli._spec.load import load_file
+
+        found = load_file(spec)
+        if len(found) != 1:
+            names = ", ".join(s.name for s in found)
+            raise UsageError(
+                f"{os.fspath(spec)} holds {len(found)} specs ({names}): pass one "
+                "Spec, or use choose_mode_report for a file or directory"
+            )
+        spec = found[0]
+    problem = build(spec) if isinstance(spec, Spec) else spec
+    say = progress or (lambda what: None)
+    flat = flatten_problem(problem, with_vector=target == "hvp")
+    split = None
+    if candidates is None:
+        if target == "jacobian":
+            say("looking for a narrow intermediate")
+            split = find_split(flat)
+        candidates = make_candidates(flat, target, cut=split)
+    budget = default_memory_budget() if memory_budget is None else memory_budget
+    results, compiled = _predict_and_compile(flat, candidates, budget, say)
+    results, errors = _time(flat, results, compiled, measure, time_budget, say)
+    cut = _cut_info(split, problem.spec)
+    recommendation, reason, tied, predicted = decide(
+        results, target=target, n=flat.n, m=flat.m, cut=cut
+    )
+    spec_ = problem.spec
+    return ModeResult(
+        name=spec_.name,
+        file=spec_.where.file,
+        line=spec_.where.line,
+        target=target,
+        n=flat.n,
+        m=flat.m,
+        dims=dict(problem.dims),
+        backend=jax.default_backend(),
+        dtype=str(np.dtype(flat.dtype)),
+        candidates=tuple(results),
+        recommendation=recommendation,
+        reason=reason,
+        predicted=predicted,
+        tied=tied,
+        cut=cut,
+        errors=tuple(errors),
+        memory_budget_bytes=budget,
+        measure=measure,
+        timing_method=TIMING_METHOD,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _cut_info(split: Any, spec: Spec) -> CutInfo | None:
+    if split is None:
+        return None
+    source = split.source
+    if spec.function.expr is not None:  # JAX's line is inside adcli's formula compiler
+        line = spec.function.expr_line or spec.where.line
+        source = f"{spec.where.file or '<spec>'}:{line} (function.expr)"
+    return CutInfo(split.shape, split.dtype, split.size, split.primitive, source)
+
+
+def _predict_and_compile(
+    flat: FlatProblem, candidates: Sequence[Candidate], budget: int, say: Progress
+) -> tuple[list[CandidateResult], dict[str, Any]]:
+    lowered: dict[str, Any] = {}
+    results: dict[str, CandidateResult] = {}
+    for cand in candidates:  # predict all first: shapes only, nothing runs
+        say(f"predicting {cand.name}")
+        try:
+            low = jax.jit(cand.fn).lower(flat.x_struct, flat.rest_struct)
+        except Exception as exc:  # a candidate JAX cannot build (e.g. no JVP rule): report it
+            results[cand.name] = CandidateResult(
+                cand.name, cand.passes, status=f"error: {first_line(exc)}", count=cand.count
+            )
+            continue
+        lowered[cand.name] = low
+        results[cand.name] = CandidateResult(
+            cand.name, cand.passes, predicted_flops=_flops(low), count=cand.count
+        )
+    compiled: dict[str, Any] = {}
+    for name, low in lowered.items():
+        say(f"compiling {name}")
+        t0 = time.perf_counter()
+        try:
+            exe = low.compile()
+        except Exception as exc:
+            results[name] = replace(results[name], status=f"error: {first_line(exc)}")
+            continue
+        seconds = time.perf_counter() - t0
+        need = memory_needed(exe)
+        status = "ok"
+        if need is not None and need > budget:
+            status = f"skipped: needs {format_bytes(need)} (budget {format_bytes(budget)})"
+        else:
+            compiled[name] = exe
+        results[name] = replace(
+            results[name], status=status, compile_seconds=seconds, memory_bytes=need
+        )
+    return [results[c.name] for c in candidates], compiled
+
+
+def _time(
+    flat: FlatProblem,
+    results: list[CandidateResult],
+    compiled: dict[str, Any],
+    measure: str,
+    budget: float,
+    say: Progress,
+) -> tuple[list[CandidateResult], list[str]]:
+    runnable = [r for r in results if r.name in compiled]
+    chosen = select_to_time(runnable, measure)
+    out = {r.name: r for r in results}
+    for r in runnable:
+        if measure == "close" and r.name not in chosen:
+            best = min(_cost(c) for c in runnable)
+            out[r.name] = replace(r, status=f"not timed: {_cost(r) / best:.2g}× the best FLOPs")
+    errors: list[str] = []
+    if chosen:
+        say(f"timing {', '.join(chosen)}")
+        x, rest = flat.sample(0)
+        calls = {name: (lambda e=compiled[name]: e(x, rest)) for name in chosen}
+        outputs: dict[str, object] = {}
+        try:
+            timings = measure_calls(calls, budget_s=budget, first_outputs=outputs)
+        except Exception as exc:  # e.g. out of memory at run time despite the estimate
+            errors.append(f"timing failed: {first_line(exc)}")
+            timings = {}
+        for name, t in timings.items():
+            out[name] = replace(
+                out[name],
+                first_call_seconds=t.first_call,
+                median_seconds=t.median,
+                spread=t.spread,
+                samples=t.samples,
+            )
+        say("comparing the candidates' results")
+        statuses, errors_ = check_agreement(outputs, flat.dtype, ORDER, flat)
+        errors += errors_
+        for name, status in statuses.items():
+            out[name] = replace(out[name], status=status)
+    return [out[r.name] for r in results], errors
+
+
+def select_to_time(runnable: Sequence[CandidateResult], measure: str) -> list[str]:
+    """Names to time: all (``all``), none (``none``), or those within CLOSE× of the best."""
+    if measure == "none" or not runnable:
+        return []
+    if measure == "all":
+        return [r.name for r in runnable]
+    best = min(_cost(r) for r in runnable)
+    close = [r.name for r in runnable if _cost(r) <= CLOSE * best]
+    if len(close) == 1:  # time the runner-up too, for a measured ratio, unless it is far off
+        close += [r.name for r in sorted(runnable, key=_cost)[1:2] if _cost(r) <= FAR * best]
+    return close
+
+
+def _cost(r: CandidateResult) -> float:
+    return r.predicted_flops if r.predicted_flops else float(max(r.count, 1))
+
+
+def _flops(lowered: Any) -> float | None:
+    try:
+        cost = lowered.cost_analysis()
+    except Exception:  # best-effort API: no prediction, the pass count stands in
+        return None
+    if isinstance(cost, list | tuple):
+        cost = cost[0] if cost else None
+    value = cost.get("flops") if isinstance(cost, dict) else None
+    return float(value) if value is not None and value >= 0 else None

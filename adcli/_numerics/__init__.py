@@ -1,0 +1,3 @@
+"""Shared numerics: finite differences with an error model, tolerances, batched
+probes, localisation, timing.
+"""

@@ -1,0 +1,3 @@
+"""Result objects: frozen, JSON-ready dataclasses that engines return and reporters
+render. Imports neither jax nor rich.
+"""

@@ -1,0 +1,121 @@
+"""What ``adcli choose-mode`` returns: candidates, the recommendation, sweeps (no jax, no rich)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from adcli._results.common import SCHEMA_VERSION
+
+
+@dataclass(frozen=True)
+class CutInfo:
+    """The narrow intermediate of a mixed-mode candidate: f = g ∘ h through it."""
+
+    shape: tuple[int, ...]
+    dtype: str
+    size: int
+    primitive: str
+    source: str | None  # "models.py:12 (bottleneck)" when JAX knows the user's line
+
+
+@dataclass(frozen=True)
+class CandidateResult:
+    """One way to compute the derivative, with its prediction and what was measured.
+
+    ``status``: ``ok`` (compiled; timed if ``samples``), ``not timed: …`` (predicted far
+    from the best), ``skipped: needs 102 GB …`` (over the memory budget, never run),
+    ``disagrees: …`` or ``error: …``. Times are seconds per call; ``spread`` is the
+    interquartile range ÷ median; ``memory_bytes`` is the compiled argument + output +
+    temporary size.
+    """
+
+    name: str
+    passes: str
+    status: str = "ok"
+    predicted_flops: float | None = None
+    count: int = 0
+    compile_seconds: float | None = None
+    memory_bytes: int | None = None
+    first_call_seconds: float | None = None
+    median_seconds: float | None = None
+    spread: float | None = None
+    samples: tuple[float, ...] = ()
+
+    @property
+    def timed(self) -> bool:
+        return self.status == "ok" and bool(self.samples)
+
+
+@dataclass(frozen=True)
+class ModeResult:
+    """``adcli choose-mode`` for one spec: the candidates, the recommendation and why.
+
+    ``tied`` lists the candidates whose measured difference from the fastest was within
+    the noise (the recommendation is then the one predicted cheapest among them).
+    ``exit_code`` is 0 with a recommendation and no error, 1 when candidates disagree or
+    none could run.
+    """
+
+    name: str
+    file: str | None
+    line: int | None
+    target: str
+    n: int
+    m: int
+    dims: dict[str, int]
+    backend: str
+    dtype: str
+    candidates: tuple[CandidateResult, ...]
+    recommendation: str | None
+    reason: str
+    predicted: str | None = None
+    tied: tuple[str, ...] = ()
+    cut: CutInfo | None = None
+    errors: tuple[str, ...] = ()
+    memory_budget_bytes: int = 0
+    measure: str = "close"
+    timing_method: str = ""
+    seconds: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.errors or self.recommendation is None else 0
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One value of a swept dim: each candidate's median time, and the ratio of the
+    reverse-like to the forward-like one (``SweepResult.ratio_of``; > 1: forward is faster)."""
+
+    value: int
+    n: int
+    m: int
+    times: dict[str, float | None]
+    ratio: float | None
+    recommendation: str | None
+    crossover: bool = False  # the ratio crossed 1 between the previous value and this one
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """``--sweep dim=v1,v2,…`` for one spec."""
+
+    name: str
+    dim: str
+    points: tuple[SweepPoint, ...]
+    crossover: str | None
+    results: tuple[ModeResult, ...]
+    ratio_of: str = "reverse/forward"  # what SweepPoint.ratio divides
+
+
+@dataclass(frozen=True)
+class ModeReport:
+    """The result of ``adcli choose-mode``: a ModeResult per spec (or a sweep per spec)."""
+
+    results: tuple[ModeResult, ...] = ()
+    sweeps: tuple[SweepResult, ...] = ()
+    errors: tuple[str, ...] = ()
+    seconds: float = 0.0
+    exit_code: int = 0
+    schema_version: int = SCHEMA_VERSION
+    skipped: tuple[str, ...] = ()  # specs a scalar-only target cannot take, in a many-spec run

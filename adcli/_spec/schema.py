@@ -1,0 +1,275 @@
+"""``adcli schema``: a JSON Schema (draft 2020-12) for spec documents, built from the loader.
+
+The enums and key lists come from the same constants ``adcli._spec.load`` validates against, so
+the schema cannot drift from the loader on them. What a JSON Schema cannot say is left to
+the loader (and listed in tests/test_schema.py): that a dim used in a shape is defined, that
+``wrt``/``expect`` name inputs, that a name is not both input and constant, init ranges
+(lo < hi, std > 0), that a ``value``/``file`` init broadcasts to its shape, that files exist,
+and that spec names are unique in a file. Editors use it for completion
+(``# yaml-language-server: $schema=adcli.schema.json``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import keyword
+from typing import Any
+
+from adcli._spec.load import CHECK_KEYS, TOP_KEYS
+from adcli._spec.model import (
+    CONSTANT_DTYPES,
+    INPUT_DTYPES,
+    MEMORY_FIGURES,
+    METHODS,
+    MODES,
+    MemoryOptions,
+)
+from adcli._spec.shapes import DTYPE_ALIASES, INIT_KINDS, LEAF_KEYS
+
+_IDENT = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$", "not": {"enum": keyword.kwlist}}
+_NUMERIC = r"(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)(?:[eE][-+]?[0-9]+)?"
+_NUMBER = {
+    "anyOf": [{"type": "number"}, {"type": "string", "pattern": rf"^\s*[-+]?{_NUMERIC}\s*$"}]
+}
+_NONNEG = {
+    "anyOf": [
+        {"type": "number", "minimum": 0},
+        {"type": "string", "pattern": rf"^\s*\+?{_NUMERIC}\s*$"},
+    ]
+}
+
+
+def _int(minimum: int) -> dict[str, Any]:
+    """An int ≥ minimum, or a quoted one ("2"): the loader accepts both, as for numbers."""
+    digits = r"^\s*\+?[0-9]+\s*$" if minimum >= 0 else r"^\s*[-+]?[0-9]+\s*$"
+    return {
+        "anyOf": [{"type": "integer", "minimum": minimum}, {"type": "string", "pattern": digits}]
+    }
+
+
+_SIZE = r"^\s*(?:[0-9]+\s*[bB]?|(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)\s*[kKmMgGtT][iI]?[bB])\s*$"
+
+
+# A dim expression: atoms (names, ints) joined by + - * //, with unary signs and parentheses
+# (their balance is left to the loader).
+_ATOM = r"(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+)"
+_PRE, _POST, _OP = r"[\s(+-]*", r"[\s)]*", r"(?:[-+*]|//)"
+_DIM_EXPR = rf"^{_PRE}{_ATOM}{_POST}(?:{_OP}{_PRE}{_ATOM}{_POST})*$"
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [{"type": "null"}, schema]}
+
+
+def _dtypes(allowed: tuple[str, ...]) -> list[str]:
+    return [*allowed, *(a for a, d in DTYPE_ALIASES.items() if d in allowed)]
+
+
+def _leaf(kind: str) -> dict[str, Any]:
+    keys = LEAF_KEYS["output" if kind == "output" else "input"]
+    allowed = INPUT_DTYPES if kind == "input" else CONSTANT_DTYPES
+    props: dict[str, Any] = {
+        "shape": {"$ref": "#/$defs/shape"},
+        "dtype": _nullable({"enum": _dtypes(allowed)}),
+        "init": _nullable({"$ref": "#/$defs/init"}),
+        "seed": _nullable(_int(0)),
+    }
+    return {
+        "type": "object",
+        "required": ["shape"],
+        "properties": {k: props[k] for k in keys},
+        "additionalProperties": False,
+    }
+
+
+def _tree(kind: str) -> dict[str, Any]:
+    return {
+        "oneOf": [
+            {"$ref": "#/$defs/shape"},  # the shorthand x: [n, 3]
+            {"$ref": f"#/$defs/{kind}_leaf"},
+            {
+                "type": "object",
+                "minProperties": 1,
+                "propertyNames": {"not": {"enum": ["shape", "dtype", "init", "seed"]}},
+                "additionalProperties": {"$ref": f"#/$defs/{kind}_tree"},
+            },
+        ]
+    }
+
+
+def _formula(bare: bool) -> dict[str, Any]:
+    expr = {
+        "anyOf": [{"type": "string", "pattern": r"\S"}, {"type": "number"}],
+        "description": "a formula in adcli's formula language (docs/spec.md)",
+    }
+    python = {
+        "type": "string",
+        "pattern": r"^(?:.+\.py|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*):[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*$",
+        "description": "file.py:function (relative to the spec) or package.module:function",
+    }
+    mapping = {
+        "type": "object",
+        "properties": {"expr": expr, "python": python},
+        "additionalProperties": False,
+        "minProperties": 1,
+        "maxProperties": 1,
+    }
+    return {"anyOf": [expr, mapping]} if bare else mapping
+
+
+def spec_schema() -> dict[str, Any]:
+    """The JSON Schema of one spec document (a YAML file may hold several, split by ``---``)."""
+    init_args = {"type": "array", "items": _NUMBER, "minItems": 2, "maxItems": 2}
+    nested: dict[str, Any] = {
+        "anyOf": [
+            _NUMBER,
+            {"type": "boolean"},
+            {"type": "array", "items": {"$ref": "#/$defs/value"}},
+        ]
+    }
+    init_object = {
+        "type": "object",
+        "minProperties": 1,
+        "maxProperties": 1,
+        "properties": {
+            "normal": init_args,
+            "uniform": init_args,
+            "positive": init_args,
+            "value": {"$ref": "#/$defs/value"},
+            "file": {"type": "string", "pattern": r"\.npy$"},
+        },
+        "additionalProperties": False,
+    }
+    check_props: dict[str, Any] = {
+        "wrt": {"type": "array", "items": _IDENT, "minItems": 1, "uniqueItems": True},
+        "order": {"enum": [1, 2]},
+        "modes": {
+            "type": "array",
+            "items": {"enum": list(MODES)},
+            "minItems": 1,
+            "uniqueItems": True,
+        },
+        "points": _int(1),
+        "method": {"enum": list(METHODS)},
+        "directions": _int(1),
+        "rtol": _NONNEG,
+        "atol": _NONNEG,
+        "seed": _int(0),
+        "dims": _nullable({"$ref": "#/$defs/dims"}),
+    }
+    assert set(check_props) == set(CHECK_KEYS), "the schema must know every check: key"
+    memory_keys = [f.name for f in dataclasses.fields(MemoryOptions)]
+    memory_props: dict[str, Any] = {
+        "budget": _nullable(
+            {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": _SIZE}]}
+        ),
+        "figure": _nullable({"enum": list(MEMORY_FIGURES)}),
+        "layers": _nullable(_int(1)),
+    }
+    assert set(memory_props) == set(memory_keys)
+    expect_block = _nullable(
+        {"type": "object", "additionalProperties": {"$ref": "#/$defs/expect_formula"}}
+    )
+    props: dict[str, Any] = {
+        "name": {"type": "string", "pattern": r"^[^\n]*\S[^\n]*$"},
+        "description": {"type": ["string", "null"]},
+        "function": _formula(bare=False),
+        "inputs": {
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": _IDENT,
+            "additionalProperties": {"$ref": "#/$defs/input_tree"},
+        },
+        "constants": _nullable(
+            {
+                "type": "object",
+                "propertyNames": _IDENT,
+                "additionalProperties": {"$ref": "#/$defs/constant_tree"},
+            }
+        ),
+        "dims": _nullable({"$ref": "#/$defs/dims"}),
+        "output": _nullable({"$ref": "#/$defs/output"}),
+        "check": _nullable(
+            {
+                "type": "object",
+                "properties": {k: _nullable(v) for k, v in check_props.items()},
+                "additionalProperties": False,
+            }
+        ),
+        "expect": _nullable(
+            {
+                "type": "object",
+                "properties": {"grad": expect_block, "hessian": expect_block},
+                "additionalProperties": False,
+            }
+        ),
+        "memory": _nullable(
+            {
+                "type": "object",
+                "properties": memory_props,
+                "additionalProperties": False,
+            }
+        ),
+    }
+    assert list(props) == list(TOP_KEYS), "the schema must know every top-level key"
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://adcli.dev/schema/spec.json",
+        "title": "adcli spec",
+        "description": "One adcli spec document (docs/spec.md).",
+        "type": "object",
+        "required": ["name", "function", "inputs"],
+        "properties": props,
+        "additionalProperties": False,
+        "$defs": {
+            "dims": {
+                "type": "object",
+                "propertyNames": _IDENT,
+                "additionalProperties": _int(1),
+            },
+            "shape": {
+                "type": "array",
+                "items": {
+                    "anyOf": [
+                        {"type": "integer", "minimum": 0},
+                        {
+                            "type": "string",
+                            "description": "a dim expression: names, ints, + - * // ( )",
+                            "pattern": _DIM_EXPR,
+                        },
+                    ]
+                },
+            },
+            "init": {
+                "anyOf": [
+                    {"enum": [k for k in INIT_KINDS if k not in ("value", "file")]},
+                    init_object,
+                ]
+            },
+            "value": nested,
+            "input_leaf": _leaf("input"),
+            "constant_leaf": _leaf("constant"),
+            "input_tree": _tree("input"),
+            "constant_tree": _tree("constant"),
+            "output_leaf": _leaf("output"),
+            "output": {
+                "oneOf": [
+                    {"$ref": "#/$defs/output_leaf"},
+                    {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/output"}},
+                    {
+                        "type": "object",
+                        "minProperties": 1,
+                        "propertyNames": {"not": {"enum": ["shape", "dtype"]}},
+                        "additionalProperties": {"$ref": "#/$defs/output"},
+                    },
+                ]
+            },
+            "expect_formula": _formula(bare=True),
+        },
+    }
+
+
+def render() -> str:
+    """The schema as indented JSON text."""
+    return json.dumps(spec_schema(), indent=2) + "\n"

@@ -1,0 +1,145 @@
+"""Which specs a command runs: collect them from paths, filter (``--spec``), resize (``--dim``)
+and apply command-line overrides. One place for the spec-selection logic of every command."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from adcli._errors import SpecError, UsageError, did_you_mean
+from adcli._spec.load import apply_overrides, find_spec_files, load_file
+from adcli._spec.model import METHODS, CheckOptions, Spec
+
+
+@dataclasses.dataclass(frozen=True)
+class Overrides:
+    """Command-line settings that replace a spec's own."""
+
+    dims: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    points: int | None = None
+    seed: int | None = None
+    method: str | None = None
+    order: int | None = None
+    only: tuple[str, ...] = ()  # spec names to run (all if empty)
+    rtol: float | None = None
+    atol: float | None = None
+    # Project defaults ([tool.adcli]): used only by specs that do not set their own.
+    defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def collect_specs(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Spec], list[str]]:
+    """Every spec under ``paths``; files that cannot be loaded become error messages."""
+    specs: list[Spec] = []
+    errors: list[str] = []
+    for file in find_spec_files(paths):
+        try:
+            specs += load_file(file)
+        except SpecError as exc:
+            errors.append(exc.format())
+    return specs, errors
+
+
+def select_specs(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    only: Sequence[str] = (),
+    dims: Mapping[str, int] | None = None,
+    check_dims: bool = False,
+) -> tuple[list[Spec], list[str]]:
+    """The specs under ``paths`` named in ``only`` (all if empty), with ``dims`` applied.
+
+    A ``--dim`` applies to the specs that have that dim; ``check_dims`` first applies each
+    spec's own ``check.dims`` (the sizes it is checked at). Files that cannot be loaded
+    become error messages (the second item), so one bad file does not hide the others.
+
+    Raises:
+        UsageError: an ``only`` name or a ``dims`` name that no spec has.
+    """
+    if isinstance(paths, str | os.PathLike):  # one file or directory
+        paths = [paths]
+    specs, errors = collect_specs(paths)
+    names = [s.name for s in specs]
+    for name in only:
+        if name not in names:
+            hint = did_you_mean(name, names)
+            message = f"--spec {name}: no such spec" + (f" ({hint})" if hint else "")
+            if errors:  # it may be in a file that did not load: show why that file failed
+                message += (
+                    f" among those that loaded; {len(errors)} could not be loaded:\n"
+                    + "\n".join(errors)
+                )
+            raise UsageError(message)
+    chosen = [s for s in specs if not only or s.name in only]
+    known = {d for s in chosen for d in s.dims}
+    for name in dims or {}:
+        if name not in known:
+            hint = did_you_mean(name, known)
+            raise UsageError(
+                f"--dim {name}: no spec has a dim '{name}'"
+                + (f" ({hint})" if hint else "")
+                + f"; dims: {', '.join(sorted(known)) or 'none'}"
+            )
+    out = []
+    for spec in chosen:
+        own = {k: v for k, v in (dims or {}).items() if k in spec.dims}
+        if check_dims:
+            own = {**spec.check.dims, **own}
+        out.append(apply_overrides(spec, dims=own) if own else spec)
+    return out, errors
+
+
+def apply(specs: list[Spec], overrides: Overrides) -> list[Spec]:
+    """Apply overrides; a ``--dim`` applies to the specs that have that dim."""
+    if overrides.method is not None and overrides.method not in METHODS:
+        raise UsageError(f"--method: expected one of {', '.join(METHODS)}")
+    known_dims = {d for s in specs for d in s.dims}
+    for name in overrides.dims:
+        if name not in known_dims:
+            hint = did_you_mean(name, known_dims)
+            known = ", ".join(sorted(known_dims)) or "none"
+            raise UsageError(
+                f"--dim {name}: no spec has a dim '{name}'"
+                + (f" ({hint})" if hint else "")
+                + f"; dims: {known}"
+            )
+    if overrides.only:
+        names = {s.name for s in specs}
+        for name in overrides.only:
+            if name not in names:
+                hint = did_you_mean(name, names)
+                raise UsageError(f"--spec {name}: no such spec" + (f" ({hint})" if hint else ""))
+        specs = [s for s in specs if s.name in overrides.only]
+    out = []
+    for spec in specs:
+        dims = {**spec.check.dims, **{k: v for k, v in overrides.dims.items() if k in spec.dims}}
+        spec = apply_overrides(spec, dims=dims, points=overrides.points, seed=overrides.seed)
+        check: dict[str, Any] = {"dims": {}}
+        for key, value in overrides.defaults.items():
+            given = getattr(overrides, key, None)  # the command line wins over both
+            if value is not None and given is None and not _set_in_spec(spec, key):
+                check[key] = value
+        for key in ("rtol", "atol"):
+            if getattr(overrides, key) is not None:
+                check[key] = getattr(overrides, key)
+        if overrides.method is not None:
+            check["method"] = overrides.method
+        if overrides.order is not None:
+            check["order"] = overrides.order
+        spec = spec.replace(check=dataclasses.replace(spec.check, **check))
+        out.append(spec)
+    return out
+
+
+_DEFAULTABLE = ("rtol", "atol", "points", "seed")
+
+
+def _set_in_spec(spec: Spec, key: str) -> bool:
+    """Whether the spec chose ``check.<key>`` itself (so a project default must not apply)."""
+    if key not in _DEFAULTABLE:
+        raise UsageError(f"no project default for {key!r}; expected one of {_DEFAULTABLE}")
+    if spec.field_lines:  # loaded from YAML: the file says what it set
+        return f"check.{key}" in spec.field_lines
+    default = getattr(CheckOptions(), key)
+    return getattr(spec.check, key) != default
