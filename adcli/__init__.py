@@ -19,8 +19,12 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    # Exactly the names of _LAZY below, for type checkers and IDEs
+    # (tests/check/test_lazy_names.py keeps the two equal).
     from adcli._check.api import assert_grads as assert_grads
     from adcli._check.api import check as check
+    from adcli._check.engine import check_spec as check_spec
+    from adcli._check.function import check_function as check_function
     from adcli._curvature.engine import curvature as curvature
     from adcli._curvature.engine import curvature_report as curvature_report
     from adcli._errors import AdcliError as AdcliError
@@ -29,8 +33,14 @@ if TYPE_CHECKING:
     from adcli._estimate.engine import estimate as estimate
     from adcli._estimate.engine import estimate_function as estimate_function
     from adcli._estimate.sweep import estimate_sweep as estimate_sweep
+    from adcli._estimate.sweep import run_estimate as estimate_report  # noqa: F401 (in __all__)
     from adcli._explain.engine import explain as explain
     from adcli._explain.engine import explain_report as explain_report
+    from adcli._memory.engine import analyse_memory as analyse_memory
+    from adcli._memory.engine import memory_report as memory_report
+    from adcli._modes.engine import choose_mode as choose_mode
+    from adcli._modes.run import run_choose_mode as choose_mode_report  # noqa: F401 (in __all__)
+    from adcli._problem.build import build as build
     from adcli._results.check import CheckReport as CheckReport
     from adcli._results.check import Comparison as Comparison
     from adcli._results.check import Mismatch as Mismatch

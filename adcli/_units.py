@@ -1,4 +1,5 @@
-"""Byte sizes: parse ``8GB``/``512MiB``/``1.5 GB`` strictly, and print sizes for people.
+"""Byte sizes: parse ``8GB``/``512MiB``/``1.5 GB`` strictly, and print sizes for people
+(always in binary units: ``format_size``).
 
 Decimal units (kB, MB, GB, TB) are powers of 1000 and binary units (KiB, MiB, GiB, TiB) powers
 of 1024, as in IEC 80000-13; a bare number is bytes. Imports neither jax nor rich.
@@ -68,12 +69,3 @@ def format_size(n: float | None) -> str:
             return f"{sign}{text} {unit}"
         size /= 1024
     raise AssertionError("unreachable")
-
-
-def format_bytes(size: float) -> str:
-    """Bytes in decimal units for people: ``950 B``, ``1.68 MB``, ``102 GB``, ``467 PB``."""
-    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
-        if abs(size) < 1000 or unit == "PB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.3g} {unit}"
-        size /= 1000
-    return f"{size:.3g} PB"

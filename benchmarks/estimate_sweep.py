@@ -32,8 +32,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from adcli._estimate.estimators import METHODS  # noqa: E402
 from adcli._estimate.sweep import estimate_sweep  # noqa: E402
+from adcli._results.estimate import METHODS  # noqa: E402
 
 SPEC = ROOT / "specs" / "estimate" / "rosenbrock.yaml"
 TORCH_FWD_MAX = 1000  # torch.func.jacfwd builds a d × d basis at once

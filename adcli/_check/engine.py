@@ -18,7 +18,7 @@ from adcli._check.second_order import check_second_order
 from adcli._numerics.probe import InputProbe
 from adcli._problem.build import Problem, build
 from adcli._problem.runtime import enable_x64
-from adcli._results.check import Comparison, SpecResult
+from adcli._results.check import CheckKind, Comparison, SpecResult
 from adcli._results.common import worst_verdict
 from adcli._spec.model import Spec
 
@@ -117,7 +117,7 @@ def _value_problem(problem: Problem, inputs: Any, constants: Any, point: int) ->
             return Comparison(
                 point=point,
                 wrt="-",
-                kind="value",
+                kind=CheckKind.VALUE,
                 method="-",
                 verdict="fail",
                 reason=f"the function is not finite at point {point}: {label} = "

@@ -20,7 +20,7 @@ from adcli._numerics import finite_diff as fdiff
 from adcli._numerics.compare import block_rms, compare
 from adcli._problem.build import Problem
 from adcli._problem.flat import FlatLayout
-from adcli._results.check import Comparison
+from adcli._results.check import CheckKind, Comparison
 
 HESSIAN_FULL_MAX_D = 256
 
@@ -61,7 +61,7 @@ def _grad(pt: Point, problem: Problem, first: dict[str, Any]) -> list[Comparison
             compare(
                 point=pt.point,
                 wrt=pt.name,
-                kind="expect-grad:ad",
+                kind=CheckKind.EXPECT_GRAD_AD,
                 method=pt.method,
                 ad=expected,
                 reference=ad_grad,
@@ -77,7 +77,7 @@ def _grad(pt: Point, problem: Problem, first: dict[str, Any]) -> list[Comparison
             compare(
                 point=pt.point,
                 wrt=pt.name,
-                kind="expect-grad:fd",
+                kind=CheckKind.EXPECT_GRAD_FD,
                 method="full",
                 ad=expected,
                 reference=est.value[:, 0] / s,
@@ -97,7 +97,7 @@ def _grad(pt: Point, problem: Problem, first: dict[str, Any]) -> list[Comparison
             compare(
                 point=pt.point,
                 wrt=pt.name,
-                kind="expect-grad:fd",
+                kind=CheckKind.EXPECT_GRAD_FD,
                 method="directions",
                 ad=dirs[:, cols] @ expected,
                 reference=est.value[:, 0],
@@ -126,7 +126,7 @@ def _hessian(pt: Point, problem: Problem, count: int) -> list[Comparison]:
             Comparison(
                 point=pt.point,
                 wrt=pt.name,
-                kind="expect-hessian:ad",
+                kind=CheckKind.EXPECT_HESSIAN_AD,
                 method=pt.method,
                 verdict="skipped",
                 reason="expect.hessian is not supported for complex inputs",
@@ -159,7 +159,7 @@ def _hessian(pt: Point, problem: Problem, count: int) -> list[Comparison]:
             compare(
                 point=pt.point,
                 wrt=pt.name,
-                kind="expect-hessian:ad",
+                kind=CheckKind.EXPECT_HESSIAN_AD,
                 method=method,
                 ad=expected / unscale,
                 reference=hv / unscale,
@@ -177,7 +177,7 @@ def _hessian(pt: Point, problem: Problem, count: int) -> list[Comparison]:
             Comparison(
                 point=pt.point,
                 wrt=pt.name,
-                kind="expect-hessian:fd",
+                kind=CheckKind.EXPECT_HESSIAN_FD,
                 method=method,
                 verdict="skipped",
                 reason="FD of the gradient needs reverse mode",
@@ -192,7 +192,7 @@ def _hessian(pt: Point, problem: Problem, count: int) -> list[Comparison]:
         compare(
             point=pt.point,
             wrt=pt.name,
-            kind="expect-hessian:fd",
+            kind=CheckKind.EXPECT_HESSIAN_FD,
             method=method,
             ad=expected / unscale,
             reference=est.value / unscale,

@@ -28,7 +28,7 @@ from adcli._numerics.compare import block_rms, compare, directional_scale
 from adcli._numerics.localize import localize, range_masks
 from adcli._numerics.refine import failing_rows, fd_estimate
 from adcli._problem.flat import FlatLayout
-from adcli._results.check import Comparison, Mismatch
+from adcli._results.check import CheckKind, Comparison, Mismatch
 
 # --- first order ----------------------------------------------------------------------------
 
@@ -87,7 +87,7 @@ def _second_opinion(
     return judged
 
 
-def _skipped(pt: Point, kind: str, reason: str) -> Comparison:
+def _skipped(pt: Point, kind: CheckKind, reason: str) -> Comparison:
     return Comparison(
         point=pt.point, wrt=pt.name, kind=kind, method=pt.method, verdict="skipped", reason=reason
     )
@@ -127,13 +127,13 @@ def _first_order_full(pt: Point, directions: int = 0) -> tuple[list[Comparison],
         if mode not in pt.modes:
             continue
         if pt.modes[mode] is not None:
-            out.append(_skipped(pt, mode, str(pt.modes[mode])))
+            out.append(_skipped(pt, CheckKind(mode), str(pt.modes[mode])))
             continue
         out.append(
             compare(
                 point=pt.point,
                 wrt=pt.name,
-                kind=mode,
+                kind=CheckKind(mode),
                 method="full",
                 ad=jac[mode] / s,
                 reference=est.value / s,
@@ -153,7 +153,7 @@ def _first_order_full(pt: Point, directions: int = 0) -> tuple[list[Comparison],
             compare(
                 point=pt.point,
                 wrt=pt.name,
-                kind="adjoint",
+                kind=CheckKind.ADJOINT,
                 method="full",
                 ad=jac["fwd"] / s,
                 reference=jac["rev"] / s,
@@ -208,7 +208,7 @@ def _first_order_directions(pt: Point, count: int) -> tuple[list[Comparison], di
         if mode not in pt.modes:
             continue
         if ad is None:
-            out.append(_skipped(pt, mode, str(pt.modes[mode])))
+            out.append(_skipped(pt, CheckKind(mode), str(pt.modes[mode])))
             continue
         compare_mode = _compare_fwd if mode == "fwd" else _compare_rev
         comp = compare_mode(pt, dirs, ad, cots, est)
@@ -231,7 +231,7 @@ def _first_order_directions(pt: Point, count: int) -> tuple[list[Comparison], di
             compare(
                 point=pt.point,
                 wrt=pt.name,
-                kind="adjoint",
+                kind=CheckKind.ADJOINT,
                 method="directions",
                 ad=cots @ jvps.T,
                 reference=w @ dirs.T,
@@ -282,7 +282,7 @@ def _compare_fwd(
     jvps: np.ndarray,
     cots: np.ndarray,
     est: fdiff.Estimate,
-    kind: str = "fwd",
+    kind: CheckKind = CheckKind.FWD,
     tag: str = "v",
 ) -> Comparison:
     return compare(
@@ -310,7 +310,7 @@ def _compare_rev(
     w: np.ndarray,
     cots: np.ndarray,
     est: fdiff.Estimate,
-    kind: str = "rev",
+    kind: CheckKind = CheckKind.REV,
     tag: str = "v",
 ) -> Comparison:
     trusted = np.asarray(est.trusted.all(axis=1))  # per direction
@@ -429,7 +429,7 @@ def _element_rows(
     comp = compare(
         point=pt.point,
         wrt=pt.name,
-        kind=mode,
+        kind=CheckKind(mode),
         method="full",
         ad=col,
         reference=est.value / s,
@@ -478,7 +478,7 @@ def _reverse_rows(pt: Point, coords: np.ndarray, est: fdiff.Estimate) -> list[Mi
         comp = compare(
             point=pt.point,
             wrt=pt.name,
-            kind="rev",
+            kind=CheckKind.REV,
             method="full",
             ad=ad[None, :],
             reference=fd[outputs][None, :],

@@ -18,7 +18,7 @@ from adcli._check.point import Point, cotangents_for, directions_for, dot_scale
 from adcli._numerics import finite_diff as fdiff
 from adcli._numerics.compare import block_rms, compare, directional_scale
 from adcli._numerics.refine import fd_estimate
-from adcli._results.check import Comparison
+from adcli._results.check import CheckKind, Comparison
 
 
 def gradient_fd(pt: Point, u: np.ndarray, dirs: np.ndarray, hv: list[np.ndarray]) -> fdiff.Estimate:
@@ -72,7 +72,7 @@ def check_second_order(pt: Point, count: int) -> list[Comparison]:
                     Comparison(
                         point=pt.point,
                         wrt=pt.name,
-                        kind=f"hvp:{how}",
+                        kind=CheckKind.hvp(how),
                         method="directions",
                         verdict="skipped",
                         reason=hv,
@@ -83,7 +83,7 @@ def check_second_order(pt: Point, count: int) -> list[Comparison]:
                 compare(
                     point=pt.point,
                     wrt=pt.name,
-                    kind=f"hvp:{how}",
+                    kind=CheckKind.hvp(how),
                     method="directions",
                     ad=hv,
                     reference=est.value,
@@ -107,7 +107,7 @@ def check_second_order(pt: Point, count: int) -> list[Comparison]:
             Comparison(
                 point=pt.point,
                 wrt=pt.name,
-                kind="hvp:fwd-over-fwd",
+                kind=CheckKind.HVP_FWD_OVER_FWD,
                 method="directions",
                 verdict="skipped",
                 reason=pt.modes["fwd"],
@@ -124,7 +124,7 @@ def _symmetry(pt: Point, dirs: np.ndarray, hv: np.ndarray) -> Comparison:
     return compare(
         point=pt.point,
         wrt=pt.name,
-        kind="hessian-symmetry",
+        kind=CheckKind.HESSIAN_SYMMETRY,
         method="directions",
         ad=s[upper],
         reference=s.T[upper],
@@ -146,7 +146,7 @@ def _forward_over_forward(pt: Point, u: np.ndarray, dirs: np.ndarray, count: int
         return Comparison(
             point=pt.point,
             wrt=pt.name,
-            kind="hvp:fwd-over-fwd",
+            kind=CheckKind.HVP_FWD_OVER_FWD,
             method="directions",
             verdict="skipped",
             reason=f"{type(exc).__name__}: {lines[0] if lines else ''}",
@@ -164,7 +164,7 @@ def _forward_over_forward(pt: Point, u: np.ndarray, dirs: np.ndarray, count: int
     return compare(
         point=pt.point,
         wrt=pt.name,
-        kind="hvp:fwd-over-fwd",
+        kind=CheckKind.HVP_FWD_OVER_FWD,
         method="directions",
         ad=ad,
         reference=est.value,

@@ -2,39 +2,41 @@
 
 from __future__ import annotations
 
-import sys
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from adcli._cli.check import _parse_dims
 from adcli._cli.options import (
+    CommandArgs,
     FiniteFloat,
     dims_option,
     format_option,
     no_color_option,
     output_option,
+    size_option,
     spec_option,
 )
-from adcli._cli.output import consoles, exit_with_error, write_or_exit
-from adcli._errors import AdcliError, UsageError
+from adcli._cli.output import Progress, View, run_command, write_or_exit
+from adcli._errors import UsageError
+from adcli._report.formats import Format
+from adcli._results.modes import ModeReport
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
-def parse_bytes(text: str) -> int:
-    """``512MB``, ``2GiB``, ``1.5 GB`` → bytes (the size grammar of ``adcli._units``).
+@dataclass(frozen=True, kw_only=True)
+class ModeArgs(CommandArgs):
+    """``adcli choose-mode``'s options."""
 
-    Raises:
-        UsageError: not a positive size.
-    """
-    from adcli._units import parse_size
-
-    try:
-        size = parse_size(text)
-    except ValueError as exc:
-        raise UsageError(f"--memory-budget: {exc}") from None  # exc names the grammar
-    if size <= 0:
-        raise UsageError(f"--memory-budget: expected a positive size, got {text!r}")
-    return size
+    fmt: Format
+    target: str
+    measure: str | None
+    memory_budget: int | None
+    time_budget: float
+    sweep: str | None
+    plot: str | None
 
 
 @click.command("choose-mode")
@@ -52,9 +54,8 @@ def parse_bytes(text: str) -> int:
     help="Time the candidates predicted close to the best (default), all, or none. "
     "A sweep times all.",
 )
-@click.option(
+@size_option(
     "--memory-budget",
-    metavar="SIZE",
     help="Skip candidates whose compiled memory exceeds this (e.g. 8GB). "
     "Default: half the machine's memory.",
 )
@@ -78,23 +79,10 @@ def parse_bytes(text: str) -> int:
     help="With --sweep: write the time-vs-(m/n) figure (.png or .svg; needs adcli[plot]).",
 )
 @spec_option
-@format_option("text", "json")
+@format_option(ModeReport)
 @output_option
 @no_color_option
-def choose_mode_command(
-    paths: tuple[str, ...],
-    target: str,
-    measure: str | None,
-    memory_budget: str | None,
-    time_budget: float,
-    dims: tuple[str, ...],
-    sweep: str | None,
-    plot: str | None,
-    only: tuple[str, ...],
-    fmt: str,
-    output: str | None,
-    no_color: bool,
-) -> None:
+def choose_mode_command(**options: Any) -> None:
     """Recommend forward, reverse or mixed mode (or a Hessian composition), with the reason.
 
     Predicts each candidate's cost from shapes alone, compiles each (compile time and
@@ -111,61 +99,42 @@ def choose_mode_command(
     Exit codes: 0 a recommendation, 1 candidates disagree or none could run,
     2 bad usage or a spec that cannot be loaded.
     """
-    out, err = consoles(no_color)
-    try:
-        budget = parse_bytes(memory_budget) if memory_budget else None
-        if plot and not sweep:
-            raise UsageError("--plot draws a sweep: add --sweep DIM=V1,V2,...")
-        if plot:
-            from adcli._report.mode_plot import require_matplotlib
+    args = ModeArgs(**options)
 
-            require_matplotlib(plot)
+    def engine(progress: Progress) -> ModeReport:
         from adcli._modes.run import run_choose_mode
 
-        with _status(err) as progress:
-            report = run_choose_mode(
-                paths,
-                only=only,
-                dims=_parse_dims(dims),
-                target=target,
-                measure=measure,
-                memory_budget=budget,
-                time_budget=time_budget,
-                sweep=sweep,
-                progress=progress,
-            )
-        if plot and report.sweeps:
+        require_plot(args.plot, args.sweep)
+        return run_choose_mode(
+            args.paths,
+            only=args.only,
+            dims=args.dims,
+            target=args.target,
+            measure=args.measure,
+            memory_budget=args.memory_budget,
+            time_budget=args.time_budget,
+            sweep=args.sweep,
+            progress=progress.callback,
+        )
+
+    def files(report: ModeReport, err: Console) -> None:
+        if args.plot and report.sweeps:
             from adcli._report.mode_plot import plot as draw
 
-            write_or_exit(err, plot, draw(report.sweeps, plot))
-    except AdcliError as exc:
-        exit_with_error(err, exc)
-    from adcli._report.mode_console import to_json
+            write_or_exit(err, args.plot, draw(report.sweeps, args.plot))
 
-    if output:
-        write_or_exit(err, output, to_json(report) + "\n")
-    if fmt == "json":
-        click.echo(to_json(report))
-    else:
-        from adcli._report.mode_console import render
-
-        render(report, out)
-    sys.exit(report.exit_code)
+    run_command(engine, View(args.fmt, args.output, args.no_color), files=files)
 
 
-class _status:
-    """A transient spinner line on stderr ("spec: compiling reverse") when it is a terminal."""
+def require_plot(plot: str | None, sweep: str | None) -> None:
+    """Fail now, not after a sweep, if ``--plot`` cannot be drawn.
 
-    def __init__(self, console: Any) -> None:
-        self.console, self.live = console, None
+    Raises:
+        UsageError: --plot without --sweep, a suffix other than .png/.svg, no matplotlib.
+    """
+    if plot and not sweep:
+        raise UsageError("--plot draws a sweep: add --sweep DIM=V1,V2,...")
+    if plot:
+        from adcli._report.mode_plot import require_matplotlib
 
-    def __enter__(self) -> Any:
-        if not self.console.is_terminal:
-            return None
-        live = self.live = self.console.status("starting")
-        live.start()
-        return lambda spec, what: live.update(f"{spec}: {what}")
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.live is not None:
-            self.live.stop()
+        require_matplotlib(plot)

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-import sys
+from dataclasses import dataclass
+from typing import Any
 
 import click
 
-from adcli._cli.check import _parse_dims
-from adcli._cli.memory import _null, _parse_budget
 from adcli._cli.options import (
+    CommandArgs,
     dims_option,
     format_option,
     no_color_option,
     output_option,
     point_option,
     seed_option,
+    size_option,
     spec_option,
 )
-from adcli._cli.output import consoles, emit_json, exit_with_error
-from adcli._errors import AdcliError
+from adcli._cli.output import Progress, View, run_command
+from adcli._report.formats import Format
+from adcli._results.curvature import CurvatureReport
 
 CURVATURE_EXIT_CODES = """\b
 Exit codes:
@@ -29,6 +31,29 @@ Exit codes:
      --hvp-strategy that cannot trace it, --exact always over the memory budget,
      or a spec that cannot be loaded or built
 """
+
+
+@dataclass(frozen=True, kw_only=True)
+class CurvatureArgs(CommandArgs):
+    """``adcli curvature``'s options."""
+
+    fmt: Format
+    trace: bool
+    eigs: int
+    probes: str
+    hvps: int | None
+    rtol: float | None
+    confidence: float
+    no_hutchpp: bool
+    exact: str
+    memory_budget: int | None
+    point: int
+    seed: int | None
+    check_directions: int
+    hvp_strategy: str | None
+    measure: str
+    lanczos_steps: int | None
+    eig_tol: float
 
 
 @click.command("curvature", epilog=CURVATURE_EXIT_CODES)
@@ -74,11 +99,8 @@ Exit codes:
     show_default=True,
     help="Form the dense Hessian to compare with (auto: d ≤ 4096 and it fits the budget).",
 )
-@click.option(
+@size_option(
     "--memory-budget",
-    "memory_budget",
-    callback=_parse_budget,
-    metavar="SIZE",
     help="Memory the dense Hessian and HVP batches may use (default: half the machine's).",
 )
 @point_option
@@ -116,33 +138,10 @@ Exit codes:
 )
 @dims_option
 @spec_option
-@format_option("text", "json")
+@format_option(CurvatureReport)
 @output_option
 @no_color_option
-def curvature_command(
-    paths: tuple[str, ...],
-    trace: bool,
-    eigs: int,
-    probes: str,
-    hvps: int | None,
-    rtol: float | None,
-    confidence: float,
-    no_hutchpp: bool,
-    exact: str,
-    memory_budget: int | None,
-    point: int,
-    seed: int | None,
-    check_directions: int,
-    hvp_strategy: str | None,
-    measure: str,
-    lanczos_steps: int | None,
-    eig_tol: float,
-    dims: tuple[str, ...],
-    only: tuple[str, ...],
-    fmt: str,
-    output: str | None,
-    no_color: bool,
-) -> None:
+def curvature_command(**options: Any) -> None:
     """Curvature of a scalar function from Hessian-vector products, never forming H.
 
     Checks a few HVPs against finite differences of the gradient, then estimates the
@@ -157,40 +156,31 @@ def curvature_command(
       adcli curvature specs/quadratic.yaml --trace --rtol 0.01 --probes rademacher
       adcli curvature spec.yaml --eigs 3 --exact never --format json -o curv.json
     """
-    overrides = _parse_dims(dims)
-    out, err = consoles(no_color)
-    try:
+    args = CurvatureArgs(**options)
+
+    def engine(progress: Progress) -> CurvatureReport:
         from adcli._curvature.engine import curvature_report
 
-        with err.status("curvature", spinner="dots") if err.is_terminal else _null():
-            report = curvature_report(
-                paths,
-                dims=overrides,
-                only=only,
-                trace=trace,
-                eigs=eigs,
-                probes=probes,
-                hvps=hvps,
-                rtol=rtol,
-                confidence=confidence,
-                hutchpp=not no_hutchpp,
-                exact=exact,
-                memory_budget=memory_budget,
-                point=point,
-                seed=seed,
-                check_directions=check_directions,
-                hvp_strategy=hvp_strategy,
-                measure=measure,
-                lanczos_steps=lanczos_steps,
-                eig_tol=eig_tol,
-            )
-    except AdcliError as exc:
-        exit_with_error(err, exc)
-    from adcli._results.curvature import curvature_dict
+        return curvature_report(
+            args.paths,
+            dims=args.dims,
+            only=args.only,
+            trace=args.trace,
+            eigs=args.eigs,
+            probes=args.probes,
+            hvps=args.hvps,
+            rtol=args.rtol,
+            confidence=args.confidence,
+            hutchpp=not args.no_hutchpp,
+            exact=args.exact,
+            memory_budget=args.memory_budget,
+            point=args.point,
+            seed=args.seed,
+            check_directions=args.check_directions,
+            hvp_strategy=args.hvp_strategy,
+            measure=args.measure,
+            lanczos_steps=args.lanczos_steps,
+            eig_tol=args.eig_tol,
+        )
 
-    emit_json(curvature_dict(report), fmt=fmt, output=output, err=err)
-    if fmt == "text":
-        from adcli._report.curvature_console import render
-
-        render(report, out)
-    sys.exit(report.exit_code)
+    run_command(engine, View(args.fmt, args.output, args.no_color), label="curvature")

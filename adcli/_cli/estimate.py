@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from adcli._cli.check import _parse_dims
+from adcli._cli.choose_mode import require_plot
 from adcli._cli.options import (
+    CommandArgs,
     FiniteFloat,
     dims_option,
     format_option,
@@ -15,10 +17,16 @@ from adcli._cli.options import (
     output_option,
     point_option,
     seed_option,
+    size_option,
     spec_option,
 )
-from adcli._cli.output import consoles, emit_json, exit_with_error, write_or_exit
-from adcli._errors import AdcliError, UsageError
+from adcli._cli.output import Progress, View, run_command, write_or_exit
+from adcli._errors import UsageError
+from adcli._report.formats import Format
+from adcli._results.estimate import EstimateReport
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 ESTIMATE_EXIT_CODES = """\b
 Exit codes:
@@ -27,6 +35,25 @@ Exit codes:
   2  bad usage, or a spec that cannot be loaded, built, resized or estimated
      (reported as that spec's error; the other specs still run)
 """
+
+
+@dataclass(frozen=True, kw_only=True)
+class EstimateArgs(CommandArgs):
+    """``adcli estimate``'s options."""
+
+    fmt: Format
+    k: int | None
+    directions: str
+    seeds: int
+    sweep: str | None
+    plot: str | None
+    sequential: bool
+    memory_budget: int
+    time_budget: float
+    max_seconds: float
+    rounds: int
+    point: int
+    seed: int | None
 
 
 @click.command("estimate", epilog=ESTIMATE_EXIT_CODES)
@@ -67,11 +94,9 @@ Exit codes:
 @click.option(
     "--sequential", is_flag=True, help="Evaluate one point (one JVP) at a time, not vmapped."
 )
-@click.option(
+@size_option(
     "--memory-budget",
-    metavar="SIZE",
     default="8MiB",
-    show_default=True,
     help="Memory of the rows evaluated together in one vmapped chunk.",
 )
 @click.option(
@@ -101,29 +126,10 @@ Exit codes:
 @seed_option
 @dims_option
 @spec_option
-@format_option("text", "json")
+@format_option(EstimateReport)
 @output_option
 @no_color_option
-def estimate_command(
-    paths: tuple[str, ...],
-    k: int | None,
-    directions: str,
-    seeds: int,
-    sweep: str | None,
-    plot: str | None,
-    sequential: bool,
-    memory_budget: str,
-    time_budget: float,
-    max_seconds: float,
-    rounds: int,
-    point: int,
-    seed: int | None,
-    dims: tuple[str, ...],
-    only: tuple[str, ...],
-    fmt: str,
-    output: str | None,
-    no_color: bool,
-) -> None:
+def estimate_command(**options: Any) -> None:
     """The gradient by forward and central differences, the two-point random-direction
     (zero-order) estimator, forward-mode AD and reverse-mode AD, side by side.
 
@@ -137,52 +143,38 @@ def estimate_command(
       adcli estimate specs/estimate/rosenbrock.yaml --sweep n=10,100,1000,10000 --plot est.png
       adcli estimate spec.yaml --k 50 --directions gaussian --format json
     """
-    from adcli._cli.choose_mode import _status, parse_bytes
+    args = EstimateArgs(**options)
 
-    out, err = consoles(no_color, width=160)
-    try:
-        budget = parse_bytes(memory_budget)
-        if k is not None and k < 1:
-            raise UsageError(f"--k: expected a positive number of directions, got {k}")
-        if seeds < 1:
-            raise UsageError(f"--seeds: expected a positive number of seeds, got {seeds}")
-        if plot and not sweep:
-            raise UsageError("--plot draws a sweep: add --sweep DIM=V1,V2,...")
-        if plot:
-            from adcli._report.mode_plot import require_matplotlib
-
-            require_matplotlib(plot)
+    def engine(progress: Progress) -> EstimateReport:
         from adcli._estimate.sweep import run_estimate
 
-        with _status(err) as progress:
-            report = run_estimate(
-                paths,
-                only=only,
-                dims=_parse_dims(dims),
-                sweep=sweep,
-                progress=progress,
-                k=k,
-                directions=directions,
-                seeds=seeds,
-                sequential=sequential,
-                memory_budget=budget,
-                time_budget=time_budget,
-                max_seconds=max_seconds,
-                min_rounds=rounds,
-                point=point,
-                seed=seed,
-            )
-        if plot and report.sweeps:
+        if args.k is not None and args.k < 1:
+            raise UsageError(f"--k: expected a positive number of directions, got {args.k}")
+        if args.seeds < 1:
+            raise UsageError(f"--seeds: expected a positive number of seeds, got {args.seeds}")
+        require_plot(args.plot, args.sweep)
+        return run_estimate(
+            args.paths,
+            only=args.only,
+            dims=args.dims,
+            sweep=args.sweep,
+            progress=progress.callback,
+            k=args.k,
+            directions=args.directions,
+            seeds=args.seeds,
+            sequential=args.sequential,
+            memory_budget=args.memory_budget,
+            time_budget=args.time_budget,
+            max_seconds=args.max_seconds,
+            min_rounds=args.rounds,
+            point=args.point,
+            seed=args.seed,
+        )
+
+    def files(report: EstimateReport, err: Console) -> None:
+        if args.plot and report.sweeps:
             from adcli._report.estimate_plot import plot as draw
 
-            write_or_exit(err, plot, draw(report.sweeps, plot))
-    except AdcliError as exc:
-        exit_with_error(err, exc)
-    from adcli._results.estimate import estimate_dict
+            write_or_exit(err, args.plot, draw(report.sweeps, args.plot))
 
-    emit_json(estimate_dict(report), fmt=fmt, output=output, err=err)
-    if fmt != "json":
-        from adcli._report.estimate_console import render
-
-        render(report, out)
-    sys.exit(report.exit_code)
+    run_command(engine, View(args.fmt, args.output, args.no_color, width=160), files=files)

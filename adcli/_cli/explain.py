@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import sys
+from dataclasses import dataclass
+from typing import Any
 
 import click
 
-from adcli._cli.check import _parse_dims
 from adcli._cli.options import (
+    CommandArgs,
     dims_option,
     format_option,
     no_color_option,
@@ -16,8 +17,9 @@ from adcli._cli.options import (
     seed_option,
     spec_option,
 )
-from adcli._cli.output import consoles, emit_json, exit_with_error
-from adcli._errors import AdcliError
+from adcli._cli.output import Progress, View, run_command
+from adcli._report.formats import Format
+from adcli._results.explain import ExplainReport
 
 EXPLAIN_EXIT_CODES = """\b
 Exit codes:
@@ -26,14 +28,31 @@ Exit codes:
 """
 
 
-def _parse_at(values: tuple[str, ...]) -> dict[str, str]:
+def _parse_at(ctx: click.Context, param: click.Parameter, values: Any) -> dict[str, str]:
     out = {}
-    for item in values:
+    for item in values or ():
         name, sep, value = item.partition("=")
         if not sep or not name.strip() or not value.strip():
             raise click.BadParameter(f"expected NAME=VALUE, got '{item}'", param_hint="--at")
         out[name.strip()] = value.strip()
     return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExplainArgs(CommandArgs):
+    """``adcli explain``'s options."""
+
+    fmt: Format
+    wrt: str | None
+    direction: str
+    cotangent: str
+    at: dict[str, str]
+    point: int
+    seed: int | None
+    all_nodes: bool
+    max_nodes: int
+    check_dims: bool
+    output_name: str | None
 
 
 @click.command("explain", epilog=EXPLAIN_EXIT_CODES)
@@ -58,6 +77,7 @@ def _parse_at(values: tuple[str, ...]) -> dict[str, str]:
     "at",
     multiple=True,
     metavar="NAME=VALUE",
+    callback=_parse_at,
     help="Set an input (or constant): a number, or a list broadcast to its shape (repeatable).",
 )
 @point_option
@@ -74,27 +94,10 @@ def _parse_at(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--output-name", metavar="NAME", help="Name of the output node (default L/out).")
 @dims_option
 @spec_option
-@format_option("text", "json", "markdown", "dot")
+@format_option(ExplainReport)
 @output_option
 @no_color_option
-def explain_command(
-    paths: tuple[str, ...],
-    wrt: str | None,
-    direction: str,
-    cotangent: str,
-    at: tuple[str, ...],
-    point: int,
-    seed: int | None,
-    all_nodes: bool,
-    max_nodes: int,
-    check_dims: bool,
-    output_name: str | None,
-    dims: tuple[str, ...],
-    only: tuple[str, ...],
-    fmt: str,
-    output: str | None,
-    no_color: bool,
-) -> None:
+def explain_command(**options: Any) -> None:
     """The computational graph of a function, and its forward and reverse sweeps.
 
     For each node: its operation, value, tangent (forward sweep, seeded at --wrt) and
@@ -109,42 +112,25 @@ def explain_command(
       adcli explain specs/mlp.yaml --spec one_hidden_layer --format dot > graph.dot
       adcli explain specs/memory/gpt2_xl_block.yaml --check-dims
     """
-    overrides = _parse_dims(dims)
-    at_values = _parse_at(at)
-    out, err = consoles(no_color)
-    try:
+    args = ExplainArgs(**options)
+
+    def engine(progress: Progress) -> ExplainReport:
         from adcli._explain.engine import explain_report
 
-        report = explain_report(
-            paths,
-            only=only,
-            dims=overrides,
-            check_dims=check_dims,
-            wrt=wrt,
-            direction=direction,
-            cotangent=cotangent,
-            at=at_values,
-            point=point,
-            seed=seed,
-            all_nodes=all_nodes,
-            max_nodes=max_nodes,
-            output_name=output_name,
+        return explain_report(
+            args.paths,
+            only=args.only,
+            dims=args.dims,
+            check_dims=args.check_dims,
+            wrt=args.wrt,
+            direction=args.direction,
+            cotangent=args.cotangent,
+            at=args.at,
+            point=args.point,
+            seed=args.seed,
+            all_nodes=args.all_nodes,
+            max_nodes=args.max_nodes,
+            output_name=args.output_name,
         )
-    except AdcliError as exc:
-        exit_with_error(err, exc)
-    from adcli._results.explain import explain_dict
 
-    emit_json(explain_dict(report), fmt=fmt, output=output, err=err)
-    if fmt == "markdown":
-        from adcli._report.explain_markdown import render_markdown
-
-        click.echo(render_markdown(report))
-    elif fmt == "dot":
-        from adcli._report.explain_dot import render_dot
-
-        click.echo(render_dot(report), nl=False)
-    elif fmt == "text":
-        from adcli._report.explain_console import render
-
-        render(report, out)
-    sys.exit(report.exit_code)
+    run_command(engine, View(args.fmt, args.output, args.no_color), label="explaining")

@@ -2,35 +2,23 @@
 
 from __future__ import annotations
 
-import sys
+from dataclasses import dataclass
+from typing import Any
 
 import click
 
-from adcli._cli.check import _parse_dims
 from adcli._cli.options import (
+    CommandArgs,
     dims_option,
     format_option,
     no_color_option,
     output_option,
+    size_option,
     spec_option,
 )
-from adcli._cli.output import consoles, emit_json, exit_with_error
-from adcli._errors import AdcliError
-
-
-def _parse_budget(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
-    if value is None:
-        return None
-    from adcli._units import parse_size
-
-    try:
-        size = parse_size(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-    if size <= 0:  # no policy fits nothing: as choose-mode's --memory-budget
-        raise click.BadParameter(f"expected a positive size, got {value!r}")
-    return size
-
+from adcli._cli.output import Progress, View, run_command
+from adcli._report.formats import Format
+from adcli._results.memory import MemoryReport
 
 MEMORY_EXIT_CODES = """\b
 Exit codes:
@@ -40,6 +28,18 @@ Exit codes:
 """
 
 
+@dataclass(frozen=True, kw_only=True)
+class MemoryArgs(CommandArgs):
+    """``adcli memory``'s options."""
+
+    fmt: Format
+    layers: int | None
+    budget: int | None
+    measure: bool
+    no_policies: bool
+    top: int
+
+
 @click.command("memory", epilog=MEMORY_EXIT_CODES)
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option(
@@ -47,10 +47,8 @@ Exit codes:
     type=click.IntRange(min=1),
     help="Treat the function as one block of an L-layer stack and extrapolate schedules.",
 )
-@click.option(
+@size_option(
     "--budget",
-    callback=_parse_budget,
-    metavar="SIZE",
     help="Activation memory to fit, e.g. 8GB or 512MiB: pick the least recompute that fits.",
 )
 @click.option("--measure", is_flag=True, help="Also run the VJP and measure peak memory and time.")
@@ -66,22 +64,10 @@ Exit codes:
     show_default=True,
     help="Residual groups to list; the rest are summed.",
 )
-@format_option("text", "json")
+@format_option(MemoryReport)
 @output_option
 @no_color_option
-def memory_command(
-    paths: tuple[str, ...],
-    layers: int | None,
-    budget: int | None,
-    measure: bool,
-    no_policies: bool,
-    dims: tuple[str, ...],
-    only: tuple[str, ...],
-    top: int,
-    fmt: str,
-    output: str | None,
-    no_color: bool,
-) -> None:
+def memory_command(**options: Any) -> None:
     """What reverse mode stores, what XLA allocates, and what checkpointing buys back.
 
     Works from shapes alone (nothing is allocated) unless --measure is given. Exits 1
@@ -94,40 +80,23 @@ def memory_command(
       adcli memory spec.yaml --measure --dim batch=4
       adcli memory spec.yaml --format json -o memory.json
     """
-    overrides = _parse_dims(dims)
-    out, err = consoles(no_color)
-    try:
+    args = MemoryArgs(**options)
+
+    def engine(progress: Progress) -> MemoryReport:
         from adcli._memory.engine import memory_report
         from adcli._spec.config import load_config
 
-        if budget is None:  # [tool.adcli] memory-budget, when the project sets one
-            budget = load_config()["memory-budget"]
+        # Without --budget, the project's [tool.adcli] memory-budget (when it sets one).
+        budget = args.budget if args.budget is not None else load_config()["memory-budget"]
+        return memory_report(
+            args.paths,
+            dims=args.dims,
+            only=args.only,
+            layers=args.layers,
+            budget=budget,
+            measure=args.measure,
+            policies=not args.no_policies,
+        )
 
-        with err.status("analysing memory", spinner="dots") if err.is_terminal else _null():
-            report = memory_report(
-                paths,
-                dims=overrides,
-                only=only,
-                layers=layers,
-                budget=budget,
-                measure=measure,
-                policies=not no_policies,
-            )
-    except AdcliError as exc:
-        exit_with_error(err, exc)
-    from adcli._results.memory import memory_report_dict
-
-    emit_json(memory_report_dict(report), fmt=fmt, output=output, err=err)
-    if fmt == "text":
-        from adcli._report.memory_console import render
-
-        render(report, out, top=top)
-    sys.exit(report.exit_code)
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+    view = View(args.fmt, args.output, args.no_color, options={"top": args.top})
+    run_command(engine, view, label="analysing memory")

@@ -1,20 +1,60 @@
-"""Options every command shares, defined once so they read and behave the same."""
+"""Options every command shares, defined once so they read, parse and behave the same.
+
+Each command bundles its options into a frozen dataclass (``CommandArgs`` and a subclass per
+command) instead of passing a dozen loose parameters around.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import click
 
+from adcli._report.formats import formats
+
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def parse_dims(
+    ctx: click.Context | None, param: click.Parameter | None, values: Any
+) -> dict[str, int]:
+    """``--dim n=10 --dim m=3`` → ``{"n": 10, "m": 3}`` (a click callback)."""
+    dims: dict[str, int] = {}
+    for item in values or ():
+        name, sep, size = item.partition("=")
+        if not sep or not name.strip() or not size.strip().lstrip("-").isdigit():
+            raise click.BadParameter(
+                f"expected NAME=SIZE (e.g. n=1000), got {item!r}", param_hint="--dim"
+            )
+        dims[name.strip()] = int(size)
+    return dims
+
+
+def parse_size(ctx: click.Context | None, param: click.Parameter | None, value: Any) -> int | None:
+    """``8GB``, ``512MiB``, ``1.5 GB`` → bytes, by ``adcli._units.parse_size`` (a click
+    callback); a size must be positive (no candidate or policy fits in nothing)."""
+    if value is None:
+        return None
+    from adcli._units import parse_size as bytes_in
+
+    try:
+        size = bytes_in(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None  # the message names the grammar
+    if size <= 0:
+        raise click.BadParameter(f"expected a positive size, got {value!r}")
+    return size
+
 
 dims_option: Decorator = click.option(
     "--dim",
     "dims",
     multiple=True,
     metavar="NAME=SIZE",
+    callback=parse_dims,
     help="Override a named size, e.g. --dim n=10000 (repeatable).",
 )
 spec_option: Decorator = click.option(
@@ -35,15 +75,24 @@ no_color_option: Decorator = click.option(
 )
 
 
-def format_option(*choices: str, default: str | None = "text") -> Decorator:
-    """``--format`` with these choices (stored as ``fmt``)."""
+def format_option(
+    report_type: type, *, default: str | None = "text", help: str = "Report format on stdout."
+) -> Decorator:
+    """``--format`` (stored as ``fmt``) with the formats ``report_type`` renders in."""
     return click.option(
         "--format",
         "fmt",
-        type=click.Choice(list(choices)),
+        type=click.Choice(list(formats(report_type))),
         default=default,
         show_default=default is not None,
-        help="Report format on stdout.",
+        help=help,
+    )
+
+
+def size_option(*names: str, default: str | None = None, help: str) -> Decorator:
+    """A byte-size option (``8GB``, ``512MiB``), parsed to a positive number of bytes."""
+    return click.option(
+        *names, callback=parse_size, metavar="SIZE", default=default, show_default=True, help=help
     )
 
 
@@ -69,3 +118,16 @@ class FiniteFloat(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"expected a finite number, got {value!r}", param, ctx)
         return number
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommandArgs:
+    """The options every spec command has: its PATHS, ``--dim``, ``--spec``, ``-o`` and
+    ``--no-color``. Each command subclasses it with its own options and its ``fmt``
+    (``--format``: check's may be None, for the project's [tool.adcli] format)."""
+
+    paths: tuple[str, ...]
+    dims: dict[str, int]
+    only: tuple[str, ...]
+    output: str | None
+    no_color: bool

@@ -216,7 +216,7 @@ def curvature(
         d=d,
         dims=dict(problem.dims),
         backend=jax.default_backend(),
-        dtype=check.compute_dtype or str(np.dtype(flat.dtype)),
+        dtypes=dict.fromkeys(sp.wrt, check.compute_dtype or str(np.dtype(flat.dtype))),
         point=point,
         seed=seed,
         value=float(value),

@@ -29,10 +29,10 @@ from adcli._numerics.probe import InputProbe
 from adcli._problem.build import Problem
 from adcli._problem.flat import FlatProblem
 from adcli._problem.runtime import memory_needed
-from adcli._results.check import Comparison
+from adcli._results.check import CheckKind, Comparison
 from adcli._results.common import worst_verdict
 from adcli._results.curvature import ExactHessian, HvpCheck, HvpCheckRow, HvpStrategy
-from adcli._units import format_bytes
+from adcli._units import format_size
 
 STRATEGIES = ("fwd-over-rev", "rev-over-rev", "rev-over-fwd", "fwd-over-fwd")
 MAX_BATCH = 32  # HVPs per vmapped call: more does not run faster on a CPU
@@ -164,7 +164,7 @@ def check_hvps(
         c = compare(
             point=point,
             wrt=pt.name,
-            kind=f"hvp:{op.name}",
+            kind=CheckKind.hvp(op.name),
             method="directions",
             ad=hv[i : i + 1],
             reference=est.value[i : i + 1],
@@ -257,7 +257,7 @@ def exact_hessian(
     return (
         ExactHessian(
             formed=True,
-            reason=f"{d:,}×{d:,} by {how}: needs {format_bytes(need)} of {format_bytes(budget)}",
+            reason=f"{d:,}×{d:,} by {how}: needs {format_size(need)} of {format_size(budget)}",
             bytes_needed=need,
             trace=float(np.trace(h)),
             frobenius=fro,
@@ -272,7 +272,7 @@ def exact_hessian(
 
 
 def _over(policy: str, need: int, budget: int, what: str) -> tuple[ExactHessian, None]:
-    msg = f"{what} {format_bytes(need)}, over the memory budget {format_bytes(budget)}"
+    msg = f"{what} {format_size(need)}, over the memory budget {format_size(budget)}"
     if policy == "always":
         raise UsageError(
             f"--exact always: the dense Hessian cannot be formed: {msg}; raise "

@@ -22,7 +22,7 @@ from adcli._estimate import cost
 from adcli._estimate import estimators as est
 from adcli._estimate.errors import agreement, reference_doubt, rel_error, theory
 from adcli._numerics.domain import require_finite
-from adcli._results.estimate import EstimateResult, MethodResult
+from adcli._results.estimate import FORMULAS, UNITS, EstimateResult, MethodResult
 from adcli._spec.model import Spec
 
 # Bytes of rows evaluated at once (one vmapped chunk). Small on purpose: on a 2-core CPU,
@@ -33,13 +33,6 @@ TIMING_METHOD = (
     "median of interleaved rounds after a discarded first call and a warm-up "
     "(block_until_ready); compile time apart"
 )
-FORMULAS = {
-    "forward-diff": ("d + 1", "h = √ε·max(1, |xᵢ|)"),
-    "central-diff": ("2d", "h = ∛ε·max(1, |xᵢ|)"),
-    "zero-order": ("2k", "δ = ∛ε·max(1, rms x)"),
-    "forward-ad": ("d", "-"),
-    "reverse-ad": ("1", "-"),
-}
 Progress = Callable[[str], None]
 
 
@@ -170,7 +163,7 @@ def estimate_function(
         formula, step = FORMULAS[method]
         if method in too_slow and method not in programs:
             results.append(
-                MethodResult(method, 0, est.UNITS[method], formula, step, status=too_slow[method])
+                MethodResult(method, 0, UNITS[method], formula, step, status=too_slow[method])
             )
             continue
         if method == "zero-order" and directions == "gaussian":
@@ -178,7 +171,7 @@ def estimate_function(
         if method in failed:
             results.append(
                 MethodResult(
-                    method, 0, est.UNITS[method], formula, step, status=f"error: {failed[method]}"
+                    method, 0, UNITS[method], formula, step, status=f"error: {failed[method]}"
                 )
             )
             continue
@@ -191,7 +184,7 @@ def estimate_function(
             MethodResult(
                 name=method,
                 passes=int(np.size(rows[method])),  # counted: what the program returned
-                unit=est.UNITS[method],
+                unit=UNITS[method],
                 formula=formula,
                 step=step,
                 compile_seconds=compile_s[method],
@@ -234,7 +227,7 @@ def estimate_function(
         dims={},
         d=d,
         m=1,
-        dtype=str(dtype),
+        dtypes={"x": str(dtype)},
         backend=f"{jax.default_backend()} ({jax.devices()[0].device_kind})",
         scalarized=False,
         k=k,
@@ -314,6 +307,7 @@ def estimate(
         line=spec.where.line,
         dims=dict(problem.dims),
         m=flat.m,
+        dtypes=dict.fromkeys(spec.wrt, result.dtype),
         scalarized=scalarized,
         notes=notes,
         seconds=time.perf_counter() - start,

@@ -37,15 +37,7 @@ import jax
 import jax.numpy as jnp
 
 Scalar = Callable[[jax.Array], jax.Array]
-METHODS = ("forward-diff", "central-diff", "zero-order", "forward-ad", "reverse-ad")
 DIRECTIONS = ("sphere", "gaussian")
-UNITS = {
-    "forward-diff": "evals",
-    "central-diff": "evals",
-    "zero-order": "evals",
-    "forward-ad": "JVPs",
-    "reverse-ad": "VJPs",
-}
 
 
 def eps(dtype: Any) -> float:

@@ -12,8 +12,14 @@ import numpy as np
 
 from adcli._errors import SpecError, UsageError
 from adcli._estimate.engine import Progress, estimate, one_spec, validate_options
-from adcli._estimate.estimators import METHODS, zero_order_rms
-from adcli._results.estimate import EstimatePoint, EstimateReport, EstimateResult, EstimateSweep
+from adcli._estimate.estimators import zero_order_rms
+from adcli._results.estimate import (
+    METHODS,
+    EstimatePoint,
+    EstimateReport,
+    EstimateResult,
+    EstimateSweep,
+)
 from adcli._spec.model import Spec
 
 
@@ -50,11 +56,17 @@ def sweep_points(
             )
         )
     ds = [p.d for p in points]
-    times = {m: growth_exponent(ds, [p.times[m] for p in points]) for m in METHODS}
+    times: dict[str, float | None] = {
+        m: growth_exponent(ds, [p.times[m] for p in points]) for m in METHODS
+    }
     times["eval"] = growth_exponent(ds, [p.eval_seconds for p in points])
-    ratios = {m: growth_exponent(ds, [p.ratios[m] for p in points]) for m in METHODS}
+    ratios: dict[str, float | None] = {
+        m: growth_exponent(ds, [p.ratios[m] for p in points]) for m in METHODS
+    }
     error = growth_exponent(ds, [p.errors["zero-order"] for p in points])
-    last = {m: growth_exponent(ds[-2:], [p.times[m] for p in points[-2:]]) for m in METHODS}
+    last: dict[str, float | None] = {
+        m: growth_exponent(ds[-2:], [p.times[m] for p in points[-2:]]) for m in METHODS
+    }
     last["eval"] = growth_exponent(ds[-2:], [p.eval_seconds for p in points[-2:]])
     k = results[0].k if results else 0
     return EstimateSweep(name, dim, k, tuple(points), times, ratios, error, last, tuple(results))

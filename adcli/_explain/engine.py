@@ -245,6 +245,8 @@ def explain_spec(
         values_omitted=omitted,
         notes=tuple(notes),
         seconds=time.perf_counter() - start,
+        backend=jax.default_backend(),
+        dtypes={n.name: n.dtype for n in nodes if n.kind == "input"},
         **result,
     )
 

@@ -10,26 +10,12 @@ Text only: the numbers come from JAX (adcli._explain.engine).
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-_SHORT = re.compile(r"^[A-Za-z][0-9_.]*$")  # w1, v2.1, H: decorate the letter itself
+from adcli._results.explain import bar, dot
+
 _SIMPLE = re.compile(r"^[\w.@~\[\]'̇̄]+$")  # needs no parentheses inside a product
-
-
-def dot(name: str) -> str:
-    """The tangent of ``name``: v̇2 (v2), or d(name) for a long name."""
-    if not _SHORT.match(name):
-        return f"ṫ({name})"
-    return unicodedata.normalize("NFC", name[0] + "\u0307") + name[1:]  # ẇ1 is one character
-
-
-def bar(name: str) -> str:
-    """The adjoint of ``name``: v̄2 (v2), or adj(name) for a long name."""
-    if not _SHORT.match(name):
-        return f"adj({name})"
-    return unicodedata.normalize("NFC", name[0] + "\u0304") + name[1:]
 
 
 def _p(text: str) -> str:

@@ -19,8 +19,8 @@ import numpy as np
 from jax.extend import core as jcore
 
 from adcli._explain.graph import GNode, Graph
-from adcli._explain.rules import bar, dot, terms
-from adcli._results.explain import Edge, Row, Sweep, Value
+from adcli._explain.rules import terms
+from adcli._results.explain import Edge, Row, Sweep, Value, bar, dot
 
 SMALL = 64  # arrays up to this many entries are given in full (JSON)
 

@@ -16,9 +16,10 @@ Rule:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from adcli._numerics.timing import paired_ratio, ties_with
-from adcli._results.modes import CandidateResult, CutInfo
+from adcli._results.modes import CandidateResult, CandidateStatus, CutInfo
 
 ORDER = (
     "reverse",
@@ -31,6 +32,18 @@ ORDER = (
 )
 
 
+@dataclass(frozen=True)
+class Decision:
+    """The recommendation (None when no candidate could run) and its one-line reason;
+    ``tied``: the candidates measured within the noise of each other; ``predicted``: the
+    one the prediction alone picks."""
+
+    recommendation: str | None
+    reason: str
+    tied: tuple[str, ...] = ()
+    predicted: str | None = None
+
+
 def decide(
     results: Sequence[CandidateResult],
     *,
@@ -38,33 +51,30 @@ def decide(
     n: int,
     m: int,
     cut: CutInfo | None = None,
-) -> tuple[str | None, str, tuple[str, ...], str | None]:
-    """(recommendation, reason, tied names, predicted name) for the candidates' results."""
-    name, reason, tied, predicted = _choose(results, target, n, m, cut)
-    failed = [r for r in results if r.status.startswith("error")]
-    if name is not None and failed:
+) -> Decision:
+    """The recommendation for the candidates' results, by the rule of the module docstring."""
+    decision = _choose(results, target, n, m, cut)
+    failed = [r for r in results if r.status is CandidateStatus.ERROR]
+    if decision.recommendation is not None and failed:
         # The counting argument alone may favour a mode that could not run: say so.
-        reason += "; " + "; ".join(f"{r.name} cannot run ({r.status[7:]})" for r in failed)
-    return name, reason, tied, predicted
+        cannot = "; ".join(f"{r.name} cannot run ({r.detail})" for r in failed)
+        return replace(decision, reason=f"{decision.reason}; {cannot}")
+    return decision
 
 
 def _choose(
     results: Sequence[CandidateResult], target: str, n: int, m: int, cut: CutInfo | None
-) -> tuple[str | None, str, tuple[str, ...], str | None]:
+) -> Decision:
     """The rule of the module docstring; ``decide`` adds the candidates that failed."""
-    usable = [r for r in results if r.status == "ok" or r.status.startswith("not timed")]
+    usable = [r for r in results if r.status.usable]
     if not usable:
-        why = "; ".join(f"{r.name}: {r.status}" for r in results)
-        return None, f"no candidate could run ({why})", (), None
+        why = "; ".join(f"{r.name}: {r.status_text}" for r in results)
+        return Decision(None, f"no candidate could run ({why})")
     predicted = _prefer(usable)
     timed = [r for r in usable if r.samples]
     if not timed:
-        return (
-            predicted.name,
-            f"{_why(predicted, target, n, m, cut)}; predicted, not measured",
-            (),
-            predicted.name,
-        )
+        reason = f"{_why(predicted, target, n, m, cut)}; predicted, not measured"
+        return Decision(predicted.name, reason, (), predicted.name)
     # The fastest by paired rounds against the fastest median: robust to a machine whose
     # load changes during the measurement (both candidates of a round saw the same load).
     anchor = min(timed, key=_median)
@@ -88,7 +98,7 @@ def _choose(
                 reason += f"; predicted {ratio:.3g}× fewer FLOPs than {untimed[0].name}"
             else:
                 reason += "; the only candidate measured"
-        return fastest.name, reason, (), predicted.name
+        return Decision(fastest.name, reason, (), predicted.name)
     choice = _prefer(tied)
     spans = []
     for r in tied:
@@ -101,7 +111,7 @@ def _choose(
         f"{_why(choice, target, n, m, cut)}; measured a tie with {', '.join(spans)}: "
         f"chose by predicted FLOPs, then memory"
     )
-    return choice.name, reason, tuple(r.name for r in tied), predicted.name
+    return Decision(choice.name, reason, tuple(r.name for r in tied), predicted.name)
 
 
 def _prefer(tied: Sequence[CandidateResult]) -> CandidateResult:

@@ -28,9 +28,9 @@ from adcli._numerics.timing import measure as measure_calls
 from adcli._problem.build import Problem, build
 from adcli._problem.flat import FlatProblem, flatten_problem
 from adcli._problem.runtime import default_memory_budget, enable_x64, memory_needed
-from adcli._results.modes import CandidateResult, CutInfo, ModeResult
+from adcli._results.modes import CandidateResult, CandidateStatus, CutInfo, ModeResult
 from adcli._spec.model import Spec
-from adcli._units import format_bytes
+from adcli._units import format_size
 
 CLOSE = 3.0  # time the candidates predicted within 3× of the best
 FAR = 10.0  # … and the runner-up within 10×, so the reason can quote a measured ratio
@@ -105,9 +105,7 @@ def choose_mode(
     results, compiled = _predict_and_compile(flat, candidates, budget, say)
     results, errors = _time(flat, results, compiled, measure, time_budget, say)
     cut = _cut_info(split, problem.spec)
-    recommendation, reason, tied, predicted = decide(
-        results, target=target, n=flat.n, m=flat.m, cut=cut
-    )
+    decision = decide(results, target=target, n=flat.n, m=flat.m, cut=cut)
     spec_ = problem.spec
     return ModeResult(
         name=spec_.name,
@@ -118,12 +116,12 @@ def choose_mode(
         m=flat.m,
         dims=dict(problem.dims),
         backend=jax.default_backend(),
-        dtype=str(np.dtype(flat.dtype)),
+        dtypes=dict.fromkeys(spec_.wrt, str(np.dtype(flat.dtype))),
         candidates=tuple(results),
-        recommendation=recommendation,
-        reason=reason,
-        predicted=predicted,
-        tied=tied,
+        recommendation=decision.recommendation,
+        reason=decision.reason,
+        predicted=decision.predicted,
+        tied=decision.tied,
         cut=cut,
         errors=tuple(errors),
         memory_budget_bytes=budget,
@@ -154,7 +152,11 @@ def _predict_and_compile(
             low = jax.jit(cand.fn).lower(flat.x_struct, flat.rest_struct)
         except Exception as exc:  # a candidate JAX cannot build (e.g. no JVP rule): report it
             results[cand.name] = CandidateResult(
-                cand.name, cand.passes, status=f"error: {first_line(exc)}", count=cand.count
+                cand.name,
+                cand.passes,
+                status=CandidateStatus.ERROR,
+                detail=first_line(exc),
+                count=cand.count,
             )
             continue
         lowered[cand.name] = low
@@ -168,17 +170,20 @@ def _predict_and_compile(
         try:
             exe = low.compile()
         except Exception as exc:
-            results[name] = replace(results[name], status=f"error: {first_line(exc)}")
+            results[name] = replace(
+                results[name], status=CandidateStatus.ERROR, detail=first_line(exc)
+            )
             continue
         seconds = time.perf_counter() - t0
         need = memory_needed(exe)
-        status = "ok"
+        status, detail = CandidateStatus.OK, None
         if need is not None and need > budget:
-            status = f"skipped: needs {format_bytes(need)} (budget {format_bytes(budget)})"
+            status = CandidateStatus.SKIPPED
+            detail = f"needs {format_size(need)} (budget {format_size(budget)})"
         else:
             compiled[name] = exe
         results[name] = replace(
-            results[name], status=status, compile_seconds=seconds, memory_bytes=need
+            results[name], status=status, detail=detail, compile_seconds=seconds, memory_bytes=need
         )
     return [results[c.name] for c in candidates], compiled
 
@@ -197,7 +202,11 @@ def _time(
     for r in runnable:
         if measure == "close" and r.name not in chosen:
             best = min(_cost(c) for c in runnable)
-            out[r.name] = replace(r, status=f"not timed: {_cost(r) / best:.2g}× the best FLOPs")
+            out[r.name] = replace(
+                r,
+                status=CandidateStatus.NOT_TIMED,
+                detail=f"{_cost(r) / best:.2g}× the best FLOPs",
+            )
     errors: list[str] = []
     if chosen:
         say(f"timing {', '.join(chosen)}")
@@ -218,10 +227,10 @@ def _time(
                 samples=t.samples,
             )
         say("comparing the candidates' results")
-        statuses, errors_ = check_agreement(outputs, flat.dtype, ORDER, flat)
+        disagreements, errors_ = check_agreement(outputs, flat.dtype, ORDER, flat)
         errors += errors_
-        for name, status in statuses.items():
-            out[name] = replace(out[name], status=status)
+        for name, detail in disagreements.items():
+            out[name] = replace(out[name], status=CandidateStatus.DISAGREES, detail=detail)
     return [out[r.name] for r in results], errors
 
 

@@ -20,7 +20,8 @@ RTOL_DEFAULT = 2e-3
 def check_agreement(
     outputs: Mapping[str, Any], dtype: Any, order: Sequence[str], flat: Any
 ) -> tuple[dict[str, str], list[str]]:
-    """Statuses (``disagrees: …``) for the outliers and one error message per disagreement.
+    """What each outlier disagrees with (``reverse at ∂out[2]/∂x[3]: 1 vs 2``: the detail of
+    its ``disagrees`` status) and one error message per disagreement.
 
     The reference is the candidate that agrees with the most others (ties: ``order``), so
     with three or more candidates a single wrong one is the one named.
@@ -49,7 +50,7 @@ def check_agreement(
             continue
         index, got, want = worst
         where = _describe(index, values[ref].shape, flat)
-        statuses[name] = f"disagrees with {ref} at {where}: {got:.6g} vs {want:.6g}"
+        statuses[name] = f"{ref} at {where}: {got:.6g} vs {want:.6g}"
         errors.append(
             f"{name} and {ref} disagree: at {where} {name} gives {got:.6g}, {ref} {want:.6g} "
             f"(|Δ| = {abs(got - want):.3g}, rtol {rtol:g}); a derivative rule is wrong"

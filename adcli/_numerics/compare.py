@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from adcli._results.check import Comparison, Mismatch
+from adcli._results.check import CheckKind, Comparison, Mismatch
 from adcli._results.common import Verdict
 
 SAFETY = 2.0
@@ -58,7 +58,7 @@ def compare(
     *,
     point: int,
     wrt: str,
-    kind: str,
+    kind: CheckKind,
     method: str,
     ad: np.ndarray,
     reference: np.ndarray,
@@ -159,7 +159,7 @@ def compare(
         worst=tuple(worst),
         reason=reason,
         diagnosis=ratio_pattern(
-            ad[failed & ~ad_bad], ref[failed & ~ad_bad], tol[failed & ~ad_bad], labels_for(kind)
+            ad[failed & ~ad_bad], ref[failed & ~ad_bad], tol[failed & ~ad_bad], kind.labels
         ),
     )
 
@@ -215,14 +215,3 @@ def ratio_pattern(
     # Enough digits that a ratio close to 1 does not print as "1".
     digits = max(3, int(np.ceil(-np.log10(abs(r - 1)))) + 2) if r != 1 else 3
     return f"constant ratio: {a} = {r:.{digits}g} × {b} (a scale bug)"
-
-
-def labels_for(kind: str) -> tuple[str, str]:
-    """What a comparison of ``kind`` compares, for messages: (computed, reference)."""
-    if kind.startswith("expect-"):
-        return ("the formula", "AD" if kind.endswith(":ad") else "FD")
-    if kind == "adjoint":
-        return ("fwd", "rev")
-    if kind == "hessian-symmetry":
-        return ("wᵀHv", "vᵀHw")
-    return ("AD", "FD")

@@ -6,8 +6,9 @@ import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
-from adcli._results.check import CheckReport, SpecResult
+from adcli._results.check import CheckKind, CheckReport, SpecResult
 from adcli._results.common import Verdict, worst_verdict
 
 _LOCATED = re.compile(r"^(?P<file>[^\n]*?):(?P<line>\d+): (?P<rest>.*)$", re.DOTALL)
@@ -18,9 +19,14 @@ class Case:
     """One spec × check kind (``kind`` "spec" for a spec that could not run at all)."""
 
     result: SpecResult
-    kind: str
+    kind: CheckKind | Literal["spec"]
     verdict: Verdict
     seconds: float
+
+    @property
+    def what(self) -> str:
+        """The kind in words (``forward mode (JVP) vs FD``), or ``spec``."""
+        return self.kind.text if isinstance(self.kind, CheckKind) else self.kind
 
     @property
     def only(self) -> SpecResult:

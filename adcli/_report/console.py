@@ -1,4 +1,5 @@
-"""Terminal report of a CheckReport: a line per spec, the detail of what failed and why."""
+"""Terminal report of a CheckReport (or of one SpecResult): a line per spec, the detail of
+what failed and why."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from adcli._results.check import CheckReport, Comparison, SpecResult
+from adcli._results.reports import as_report
 
 _STYLE = {
     "pass": ("PASS", "bold green"),
@@ -18,20 +20,6 @@ _STYLE = {
     "inconclusive": ("INCONCLUSIVE", "bold yellow"),
     "skipped": ("SKIPPED", "yellow"),
     "error": ("ERROR", "bold red"),
-}
-KIND_TEXT = {
-    "fwd": "forward mode (JVP) vs FD",
-    "rev": "reverse mode (VJP) vs FD",
-    "adjoint": "adjoint identity ⟨u, Jv⟩ (fwd) = ⟨Jᵀu, v⟩ (rev)",
-    "hvp:fwd-over-rev": "Hessian-vector product, fwd-over-rev, vs FD of the gradient",
-    "hvp:rev-over-rev": "Hessian-vector product, rev-over-rev, vs FD of the gradient",
-    "hvp:fwd-over-fwd": "vᵀHw, fwd-over-fwd, vs FD of the JVP",
-    "hessian-symmetry": "Hessian symmetry wᵀHv = vᵀHw",
-    "expect-grad:ad": "expect.grad formula vs AD",
-    "expect-grad:fd": "expect.grad formula vs FD",
-    "expect-hessian:ad": "expect.hessian formula vs AD",
-    "expect-hessian:fd": "expect.hessian formula vs FD",
-    "value": "function value",
 }
 
 
@@ -49,8 +37,10 @@ def short(x: float) -> str:
     return f"{x:.2g}" if x == x else "-"
 
 
-def render(report: CheckReport, console: Console, *, verbose: bool = False) -> None:
-    """Print the report: one line per spec; details of failures (of everything with -v)."""
+def render(report: CheckReport | SpecResult, console: Console, *, verbose: bool = False) -> None:
+    """Print the report (or one spec's result, as ``check_function`` returns it): one line
+    per spec; details of failures (of everything with -v)."""
+    report = as_report(report)
     for message in report.errors:
         console.print(Text("ERROR ", style="bold red") + Text(message))
     backend = next((r.backend for r in report.results if r.backend != "-"), "-")
@@ -118,7 +108,7 @@ def _comparison(comp: Comparison, console: Console) -> None:
     label, style = _STYLE[comp.verdict]
     head = Text("    ")
     head.append(f"{comp.wrt}", style="bold")
-    head.append(f" · {KIND_TEXT.get(comp.kind, comp.kind)} · point {comp.point} · {comp.method}")
+    head.append(f" · {comp.kind.text} · point {comp.point} · {comp.method}")
     if comp.compared:  # a non-finite value fails before any element is compared
         what = "undecided" if comp.verdict == "inconclusive" else "outside tolerance"
         head.append(f" · {comp.failed}/{comp.compared} {what}", style="dim")
@@ -134,7 +124,7 @@ def _comparison(comp: Comparison, console: Console) -> None:
             table.add_column(
                 column, justify="left" if i < 2 else "right", style="dim" if i >= 4 else None
             )
-        if comp.kind.startswith("expect-"):
+        if comp.kind.is_expect:
             table.columns[2].header = "formula"
         for m in comp.worst:
             table.add_row(
@@ -215,8 +205,10 @@ def plain_console(width: int = 160) -> tuple[Console, Any]:
     return console, buffer
 
 
-def render_text(report: CheckReport, *, verbose: bool = False, width: int = 160) -> str:
-    """The terminal report as plain text (no colour codes)."""
+def render_text(
+    report: CheckReport | SpecResult, *, verbose: bool = False, width: int = 160
+) -> str:
+    """The terminal report (of a CheckReport or one SpecResult) as plain text, no colours."""
     console, buffer = plain_console(width)
     render(report, console, verbose=verbose)
     return buffer.getvalue()

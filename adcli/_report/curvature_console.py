@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from adcli._results.curvature import CurvatureReport, CurvatureResult
+from adcli._results.reports import as_report
 from adcli._units import format_size
 
 _VERDICT = {"pass": "green", "fail": "bold red", "inconclusive": "yellow", "skipped": "dim"}
@@ -22,8 +23,9 @@ def _e(x: float | None) -> str:
     return "-" if x is None else f"{x:.1e}"
 
 
-def render(report: CurvatureReport, console: Console) -> None:
+def render(report: CurvatureReport | CurvatureResult, console: Console) -> None:
     """Print each spec's curvature report; the totals last."""
+    report = as_report(report)
     for result in report.results:
         _spec(result, console)
     for skip in report.skipped:

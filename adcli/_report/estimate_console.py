@@ -7,13 +7,20 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from adcli._estimate.estimators import METHODS
 from adcli._report.mode_console import seconds
-from adcli._results.estimate import EstimateReport, EstimateResult, EstimateSweep, MethodResult
+from adcli._results.estimate import (
+    METHODS,
+    EstimateReport,
+    EstimateResult,
+    EstimateSweep,
+    MethodResult,
+)
+from adcli._results.reports import as_report
 
 
-def render(report: EstimateReport, console: Console) -> None:
+def render(report: EstimateReport | EstimateResult | EstimateSweep, console: Console) -> None:
     """Print each spec's table (or each sweep's), then what was skipped and any errors."""
+    report = as_report(report)
     for result in report.results:
         render_result(result, console)
     for sweep in report.sweeps:

@@ -9,9 +9,8 @@ from __future__ import annotations
 import io
 import os
 
-from adcli._estimate.estimators import METHODS
 from adcli._report.mode_plot import require_matplotlib
-from adcli._results.estimate import EstimateSweep
+from adcli._results.estimate import METHODS, EstimateSweep
 
 
 def plot(sweeps: tuple[EstimateSweep, ...], path: str) -> bytes:

@@ -9,8 +9,8 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from adcli._explain.rules import dot
-from adcli._results.explain import ExplainReport, ExplainResult, Node, Row, Sweep, Value
+from adcli._results.explain import ExplainReport, ExplainResult, Node, Row, Sweep, Value, dot
+from adcli._results.reports import as_report
 from adcli._units import format_size
 
 TREE_LIMIT = 60  # tree lines before the rest is cut
@@ -45,8 +45,9 @@ def seed_line(r: ExplainResult, sweep: Sweep) -> str:
     return f"seed: adjoint of {outs} = {r.cotangent}"
 
 
-def render(report: ExplainReport, console: Console) -> None:
+def render(report: ExplainReport | ExplainResult, console: Console) -> None:
     """Print each spec's explanation."""
+    report = as_report(report)
     for result in report.results:
         render_result(result, console)
     console.print(f"[dim]{len(report.results)} spec(s) in {report.seconds:.1f} s[/dim]")

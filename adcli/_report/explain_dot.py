@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from adcli._report.explain_console import fmt_value
 from adcli._results.explain import ExplainReport, ExplainResult
+from adcli._results.reports import as_report
 
 
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def render_dot(report: ExplainReport) -> str:
+def render_dot(report: ExplainReport | ExplainResult) -> str:
     """One ``digraph`` per spec (a DOT file may hold several graphs)."""
+    report = as_report(report)
     return "\n".join(result_dot(r) for r in report.results)
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from adcli._report.explain_console import fmt_partials, fmt_value, seed_line, shape_text
 from adcli._results.explain import ExplainReport, ExplainResult, Sweep
+from adcli._results.reports import as_report
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(report: ExplainReport) -> str:
+def render_markdown(report: ExplainReport | ExplainResult) -> str:
     """Every spec's graph, forward and reverse tables and storage as Markdown."""
+    report = as_report(report)
     return "\n".join(result_markdown(r) for r in report.results)
 
 

@@ -9,8 +9,9 @@ percent-encoded; in properties ``:`` and ``,`` are too.
 from __future__ import annotations
 
 from adcli._report._groups import all_cases, located
-from adcli._report.console import KIND_TEXT, render_text, short, spec_text
-from adcli._results.check import CheckReport
+from adcli._report.console import render_text, short, spec_text
+from adcli._results.check import CheckReport, SpecResult
+from adcli._results.reports import as_report
 
 
 def escape_data(text: str) -> str:
@@ -42,8 +43,9 @@ def command(level: str, message: str, *, file: str | None, line: int | None, tit
     return f"::{level} {','.join(props)}::{escape_data(message.rstrip())}"
 
 
-def workflow_commands(report: CheckReport) -> list[str]:
+def workflow_commands(report: CheckReport | SpecResult) -> list[str]:
     """The workflow commands for everything that did not pass."""
+    report = as_report(report)
     lines = []
     for message in report.errors:
         file, line, rest = located(message)
@@ -57,7 +59,7 @@ def workflow_commands(report: CheckReport) -> list[str]:
             )
         elif case.verdict in ("fail", "inconclusive"):
             level = "error" if case.verdict == "fail" else "warning"
-            what = KIND_TEXT.get(case.kind, case.kind)
+            what = case.what
             title = f"adcli: {r.name}: {what} {case.verdict} (margin {short(case.only.margin)})"
             lines.append(
                 command(level, spec_text(case.only), file=r.file, line=r.line, title=title)
@@ -65,7 +67,7 @@ def workflow_commands(report: CheckReport) -> list[str]:
     return lines
 
 
-def render(report: CheckReport) -> str:
+def render(report: CheckReport | SpecResult) -> str:
     """Annotations first, then the plain text report for the log."""
     text = "\n".join(workflow_commands(report))
     return (text + "\n" if text else "") + render_text(report)

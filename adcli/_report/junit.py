@@ -19,12 +19,15 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 
 from adcli._report._groups import Case, all_cases, located
-from adcli._report.console import KIND_TEXT, short, spec_text
-from adcli._results.check import CheckReport
+from adcli._report.console import short, spec_text
+from adcli._results.check import CheckReport, SpecResult
+from adcli._results.reports import as_report
 
 
-def render(report: CheckReport) -> str:
-    """The report as a JUnit XML document (UTF-8, with an XML declaration)."""
+def render(report: CheckReport | SpecResult) -> str:
+    """The report (or one spec's result) as a JUnit XML document (UTF-8, with an XML
+    declaration)."""
+    report = as_report(report)
     root = ET.Element("testsuites", name="adcli check")
     by_file: dict[str, list[Case]] = {}
     for case in all_cases(report):
@@ -73,7 +76,7 @@ def _suite(
             child.text = spec_text(case.only)
         elif verdict in ("fail", "inconclusive"):
             counts["failures"] += 1
-            what = KIND_TEXT.get(case.kind, case.kind)
+            what = case.what
             margin = short(case.only.margin)
             child = ET.SubElement(
                 element, "failure", message=f"{r.name}: {what}: {verdict} (margin {margin})"

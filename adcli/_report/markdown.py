@@ -5,7 +5,8 @@ from __future__ import annotations
 import html
 
 from adcli._report.console import short, spec_text
-from adcli._results.check import CheckReport
+from adcli._results.check import CheckReport, SpecResult
+from adcli._results.reports import as_report
 
 _ICON = {
     "pass": "✅ pass",
@@ -20,8 +21,9 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render(report: CheckReport) -> str:
+def render(report: CheckReport | SpecResult) -> str:
     """A heading, a counts line, a table of specs and the reports of those that failed."""
+    report = as_report(report)
     counts: dict[str, int] = {}
     for r in report.results:
         counts[r.verdict] = counts.get(r.verdict, 0) + 1

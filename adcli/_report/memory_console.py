@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from adcli._results.memory import MemoryReport, MemoryResult
+from adcli._results.reports import as_report
 from adcli._units import format_size
 
 
@@ -20,8 +21,9 @@ def _flops(x: float | None) -> str:
     return "-" if x is None else f"{x:.3g}"
 
 
-def render(report: MemoryReport, console: Console, *, top: int = 10) -> None:
+def render(report: MemoryReport | MemoryResult, console: Console, *, top: int = 10) -> None:
     """Print each spec's memory figures; the guard verdict last."""
+    report = as_report(report)
     for result in report.results:
         _spec(result, console, top)
     console.print(f"[dim]{len(report.results)} spec(s) in {report.seconds:.1f} s[/dim]")

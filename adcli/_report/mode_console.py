@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-import json
-
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from adcli._results.check import to_dict
-from adcli._results.modes import CandidateResult, ModeReport, ModeResult, SweepResult
-from adcli._units import format_bytes
+from adcli._results.modes import (
+    CandidateResult,
+    CandidateStatus,
+    ModeReport,
+    ModeResult,
+    SweepResult,
+)
+from adcli._results.reports import as_report
+from adcli._units import format_size
 
-
-def to_json(report: ModeReport) -> str:
-    """The report as strict JSON text (docs/choose-mode.md lists the fields)."""
-    return json.dumps(to_dict(report), indent=2, ensure_ascii=False, allow_nan=False)
+# The colour of a candidate's name and status (the recommended one is bold green).
+_STATUS_STYLE = {
+    CandidateStatus.ERROR: "red",
+    CandidateStatus.DISAGREES: "red",
+    CandidateStatus.SKIPPED: "yellow",
+}
 
 
 def seconds(x: float | None) -> str:
@@ -29,18 +35,15 @@ def seconds(x: float | None) -> str:
     return f"{x * 1e9:.3g} ns"
 
 
-def size(x: float | None) -> str:
-    return "-" if x is None else format_bytes(x)
-
-
 def flops(x: float | None) -> str:
     if x is None:
         return "-"
     return f"{x:.3g}" if x < 1e4 else f"{x:.2e}"
 
 
-def render(report: ModeReport, console: Console) -> None:
+def render(report: ModeReport | ModeResult | SweepResult, console: Console) -> None:
     """Print each spec's table (or each sweep's), then any errors."""
+    report = as_report(report)
     for message in report.errors:
         console.print(Text("ERROR ", style="bold red") + Text(message))
     for result in report.results:
@@ -57,8 +60,8 @@ def render_result(result: ModeResult, console: Console) -> None:
     console.print(
         f"[bold]{escape(result.name)}[/bold]  [dim]{escape(where)}  {escape(dims)}[/dim]\n"
         f"[dim]{result.target} of Rⁿ → Rᵐ with n = {result.n}, m = {result.m} · backend "
-        f"{result.backend} · {result.dtype} · memory budget {size(result.memory_budget_bytes)}"
-        "[/dim]"
+        f"{result.backend} · {result.dtype} · memory budget "
+        f"{format_size(result.memory_budget_bytes)}[/dim]"
     )
     if result.cut is not None:
         cut = result.cut
@@ -98,18 +101,8 @@ def render_result(result: ModeResult, console: Console) -> None:
 
 
 def _row(c: CandidateResult, result: ModeResult) -> list[Text | str]:
-    style = (
-        "bold green"
-        if c.name == result.recommendation
-        else "red"
-        if c.status.startswith(("error", "disagrees"))
-        else "yellow"
-        if c.status.startswith("skipped")
-        else ""
-    )
-    status = "ok" if c.status == "ok" and not c.samples else c.status
-    if c.status == "ok" and c.samples:
-        status = f"timed, {len(c.samples)} rounds"
+    style = "bold green" if c.name == result.recommendation else _STATUS_STYLE.get(c.status, "")
+    status = f"timed, {len(c.samples)} rounds" if c.timed else c.status_text
     spread = f"±{c.spread * 50:.0f}%" if c.spread is not None else "-"
     return [
         Text(c.name, style=style),
@@ -118,7 +111,7 @@ def _row(c: CandidateResult, result: ModeResult) -> list[Text | str]:
         seconds(c.compile_seconds),
         seconds(c.median_seconds),
         spread,
-        size(c.memory_bytes),
+        format_size(c.memory_bytes),
         Text(status, style=style if style != "bold green" else ""),
     ]
 

@@ -1,17 +1,91 @@
 """What ``adcli check`` returns: compared elements, comparisons, a spec's result, the report.
 
-Imports neither jax nor rich. ``to_dict`` gives the stable JSON form documented in
-docs/json.md (``schema_version`` changes only with an incompatible change).
+Imports neither jax nor rich. ``adcli._results.json`` gives the stable JSON form documented
+in docs/json.md (``schema_version`` changes only with an incompatible change).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
 
-from adcli._results.common import SCHEMA_VERSION, Verdict, clean, worst_verdict
+from adcli._results.common import SpecHeader, Verdict, worst_verdict
+
+
+class CheckKind(StrEnum):
+    """What a Comparison compares (docs/json.md, "Kinds"); the value is the JSON string.
+
+    ``text`` is the words the reports use; ``labels`` is (computed, reference) for messages
+    such as "sign flip: AD = −FD".
+    """
+
+    FWD = "fwd"
+    REV = "rev"
+    ADJOINT = "adjoint"
+    HVP_FWD_OVER_REV = "hvp:fwd-over-rev"
+    HVP_REV_OVER_REV = "hvp:rev-over-rev"
+    HVP_REV_OVER_FWD = "hvp:rev-over-fwd"  # curvature's --hvp-strategy only
+    HVP_FWD_OVER_FWD = "hvp:fwd-over-fwd"
+    HESSIAN_SYMMETRY = "hessian-symmetry"
+    EXPECT_GRAD_AD = "expect-grad:ad"
+    EXPECT_GRAD_FD = "expect-grad:fd"
+    EXPECT_HESSIAN_AD = "expect-hessian:ad"
+    EXPECT_HESSIAN_FD = "expect-hessian:fd"
+    VALUE = "value"
+
+    @classmethod
+    def hvp(cls, how: str) -> CheckKind:
+        """The kind of a Hessian-vector product composed ``how`` (``fwd-over-rev``, ...)."""
+        return cls(f"hvp:{how}")
+
+    @property
+    def text(self) -> str:
+        """What is compared, in words: ``forward mode (JVP) vs FD``."""
+        return _TEXT[self]
+
+    @property
+    def labels(self) -> tuple[str, str]:
+        """(computed, reference) as messages name them: ``("AD", "FD")``."""
+        return _LABELS.get(self, ("AD", "FD"))
+
+    @property
+    def is_expect(self) -> bool:
+        """A hand formula (``expect:``) against AD or FD: its computed value is the formula's."""
+        return self in _EXPECT
+
+
+_TEXT = {
+    CheckKind.FWD: "forward mode (JVP) vs FD",
+    CheckKind.REV: "reverse mode (VJP) vs FD",
+    CheckKind.ADJOINT: "adjoint identity ⟨u, Jv⟩ (fwd) = ⟨Jᵀu, v⟩ (rev)",
+    CheckKind.HVP_FWD_OVER_REV: "Hessian-vector product, fwd-over-rev, vs FD of the gradient",
+    CheckKind.HVP_REV_OVER_REV: "Hessian-vector product, rev-over-rev, vs FD of the gradient",
+    CheckKind.HVP_REV_OVER_FWD: "Hessian-vector product, rev-over-fwd, vs FD of the gradient",
+    CheckKind.HVP_FWD_OVER_FWD: "vᵀHw, fwd-over-fwd, vs FD of the JVP",
+    CheckKind.HESSIAN_SYMMETRY: "Hessian symmetry wᵀHv = vᵀHw",
+    CheckKind.EXPECT_GRAD_AD: "expect.grad formula vs AD",
+    CheckKind.EXPECT_GRAD_FD: "expect.grad formula vs FD",
+    CheckKind.EXPECT_HESSIAN_AD: "expect.hessian formula vs AD",
+    CheckKind.EXPECT_HESSIAN_FD: "expect.hessian formula vs FD",
+    CheckKind.VALUE: "function value",
+}
+_EXPECT = frozenset(
+    {
+        CheckKind.EXPECT_GRAD_AD,
+        CheckKind.EXPECT_GRAD_FD,
+        CheckKind.EXPECT_HESSIAN_AD,
+        CheckKind.EXPECT_HESSIAN_FD,
+    }
+)
+_LABELS = {
+    CheckKind.ADJOINT: ("fwd", "rev"),
+    CheckKind.HESSIAN_SYMMETRY: ("wᵀHv", "vᵀHw"),
+    CheckKind.EXPECT_GRAD_AD: ("the formula", "AD"),
+    CheckKind.EXPECT_HESSIAN_AD: ("the formula", "AD"),
+    CheckKind.EXPECT_GRAD_FD: ("the formula", "FD"),
+    CheckKind.EXPECT_HESSIAN_FD: ("the formula", "FD"),
+}
 
 
 @dataclass(frozen=True)
@@ -46,18 +120,14 @@ class Mismatch:
 class Comparison:
     """One check at one point for one input: e.g. reverse mode against finite differences.
 
-    ``kind`` is one of: ``fwd`` (JVP vs FD), ``rev`` (VJP vs FD), ``adjoint`` (⟨u, Jv⟩ from
-    JVP vs ⟨Jᵀu, v⟩ from VJP), ``hvp:fwd-over-rev`` / ``hvp:rev-over-rev`` /
-    ``hvp:fwd-over-fwd`` (second order vs FD of the first derivative),
-    ``hessian-symmetry``, ``expect-grad:ad``, ``expect-grad:fd``, ``expect-hessian:ad``,
-    ``expect-hessian:fd``, ``value`` (the function itself is finite at the point).
+    ``kind`` says what is compared (a CheckKind: ``fwd`` is JVP vs FD, ...).
     ``margin`` is the largest |AD − reference| ÷ tolerance over the compared elements
     (≤ 1 passes); ``worst`` holds the worst elements, largest margin first.
     """
 
     point: int
     wrt: str
-    kind: str
+    kind: CheckKind
     method: str
     verdict: Verdict
     margin: float = 0.0
@@ -71,9 +141,15 @@ class Comparison:
     diagnosis: str | None = None
     locations: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        # A kind given as its string (``kind="fwd"``) becomes the CheckKind it names, so a
+        # Comparison built by hand renders like one built by the engine.
+        if not isinstance(self.kind, CheckKind):
+            object.__setattr__(self, "kind", CheckKind(self.kind))
+
 
 @dataclass(frozen=True)
-class SpecResult:
+class SpecResult(SpecHeader):
     """Every comparison for one spec, with its verdict and the context to reproduce it."""
 
     name: str
@@ -130,22 +206,3 @@ class CheckReport:
         if "inconclusive" in verdicts and not self.allow_inconclusive:
             return 1
         return 0
-
-
-def to_dict(obj: Any) -> Any:
-    """A result object as plain JSON-ready data (NaN/inf become strings)."""
-    if isinstance(obj, CheckReport):
-        data = {
-            "schema_version": SCHEMA_VERSION,
-            "verdict": obj.verdict,
-            "exit_code": obj.exit_code,
-            "seconds": obj.seconds,
-            "errors": list(obj.errors),
-            "specs": [to_dict(r) for r in obj.results],
-        }
-        return clean(data)
-    if isinstance(obj, SpecResult):
-        data = dataclasses.asdict(obj)
-        data["margin"] = obj.margin
-        return clean(data)
-    return clean(dataclasses.asdict(obj))

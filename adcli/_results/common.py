@@ -1,16 +1,64 @@
-"""What every result shares: verdicts and their order, the schema version, strict-JSON values.
+"""What every result shares: the per-spec header, verdicts and their order, the schema
+version.
 
 Imports neither jax nor rich."""
 
 from __future__ import annotations
 
-import math
-from typing import Any, Literal
+from typing import ClassVar, Literal
 
 Verdict = Literal["pass", "fail", "inconclusive", "skipped", "error"]
 
 
 SCHEMA_VERSION = 1
+
+
+class SpecHeader:
+    """The fields every per-spec result has, spelled once (docs/json.md, ``specs[]``).
+
+    Each result dataclass (SpecResult, ModeResult, MemoryResult, ExplainResult,
+    EstimateResult, CurvatureResult) declares these as fields, in the place its JSON
+    documents them (a base dataclass would move them to the front of every JSON object,
+    whose key order is documented); mypy rejects a result that types one differently, and
+    tests/results/test_header.py one that leaves one out.
+
+    ``dtypes`` maps an input name to the dtype its derivatives are computed in (memory:
+    every input's, constant's and the output's dtypes); ``backend`` is ``-`` for a spec that
+    did not run; ``seconds`` is wall time (differs from run to run).
+    """
+
+    HEADER: ClassVar[tuple[str, ...]] = (
+        "name",
+        "file",
+        "line",
+        "dims",
+        "backend",
+        "dtypes",
+        "notes",
+        "seconds",
+    )
+
+    name: str
+    file: str | None
+    line: int | None
+    dims: dict[str, int]
+    backend: str
+    dtypes: dict[str, str]
+    notes: tuple[str, ...]
+    seconds: float
+
+    @property
+    def where(self) -> str:
+        """``file:line`` of the spec ('' for a spec or function made in Python)."""
+        if not self.file:
+            return ""
+        return self.file if self.line is None else f"{self.file}:{self.line}"
+
+
+def common_dtype(dtypes: dict[str, str]) -> str:
+    """The one dtype of a result whose inputs share it (choose-mode, estimate, curvature
+    flatten every input into one vector of one dtype); several joined by ', ' otherwise."""
+    return ", ".join(sorted(set(dtypes.values())))
 
 
 # Worst first: the verdict of a group is the worst verdict in it.
@@ -22,14 +70,3 @@ def worst_verdict(verdicts: list[Verdict] | tuple[Verdict, ...]) -> Verdict:
     if not verdicts:
         return "pass"
     return max(verdicts, key=_SEVERITY.__getitem__)
-
-
-def clean(value: Any) -> Any:
-    # JSON has no NaN/inf: render them as strings so the output stays strict JSON.
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean(v) for v in value]
-    return value

@@ -8,12 +8,10 @@ small enough to form, the exact values each estimate is compared with.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 from adcli._results.check import Comparison
-from adcli._results.common import Verdict, clean
+from adcli._results.common import SpecHeader, Verdict, common_dtype
 from adcli._results.modes import CandidateResult
 
 CURVATURE_SCHEMA_VERSION = 1
@@ -158,8 +156,12 @@ class ExactHessian:
 
 
 @dataclass(frozen=True)
-class CurvatureResult:
-    """``adcli curvature`` for one spec at one point. Exit 1 when the HVP check failed."""
+class CurvatureResult(SpecHeader):
+    """``adcli curvature`` for one spec at one point. Exit 1 when the HVP check failed.
+
+    ``dtypes``: every input of f → the dtype the HVPs are computed in (one for all; ``dtype``
+    names it: the least precise float dtype the function computes in).
+    """
 
     name: str
     file: str | None
@@ -167,7 +169,7 @@ class CurvatureResult:
     d: int
     dims: dict[str, int]
     backend: str
-    dtype: str
+    dtypes: dict[str, str]
     point: int
     seed: int
     value: float
@@ -180,6 +182,12 @@ class CurvatureResult:
     eigs: EigenEstimate | None = None
     hvps: int = 0  # every HVP this run computed (check, trace, Lanczos, residuals)
     seconds: float = 0.0
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def dtype(self) -> str:
+        """The dtype the HVPs are computed in (the JSON ``dtype``)."""
+        return common_dtype(self.dtypes)
 
     @property
     def trusted(self) -> bool:
@@ -212,34 +220,3 @@ class CurvatureReport:
     @property
     def exit_code(self) -> int:
         return max((r.exit_code for r in self.results), default=0)
-
-
-def _result_dict(r: CurvatureResult) -> dict[str, Any]:
-    data = dataclasses.asdict(r)
-    data["trusted"] = r.trusted
-    data["exit_code"] = r.exit_code
-    for est, out in zip(r.trace, data["trace"], strict=True):
-        out.update(
-            half_width=est.half_width, covers_exact=est.covers_exact, rel_error=est.rel_error
-        )
-    if r.eigs is not None:
-        for ev, out in zip(r.eigs.values, data["eigs"]["values"], strict=True):
-            out["error"] = ev.error
-    return data
-
-
-def curvature_dict(obj: CurvatureReport | CurvatureResult) -> dict[str, Any]:
-    """Strict-JSON data for a report (or one result): NaN/inf become strings."""
-    if isinstance(obj, CurvatureResult):
-        return dict(clean(_result_dict(obj)))
-    return dict(
-        clean(
-            {
-                "schema_version": CURVATURE_SCHEMA_VERSION,
-                "exit_code": obj.exit_code,
-                "seconds": obj.seconds,
-                "specs": [_result_dict(r) for r in obj.results],
-                "skipped": [dataclasses.asdict(s) for s in obj.skipped],
-            }
-        )
-    )

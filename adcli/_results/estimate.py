@@ -1,16 +1,41 @@
 """What ``adcli estimate`` returns: frozen, JSON-ready results (no jax, no rich here).
 
-``estimate_dict`` gives the strict JSON form documented in docs/estimate.md (NaN/inf as
-strings, as everywhere in adcli).
+``adcli._results.json`` gives the strict JSON form documented in docs/estimate.md (NaN/inf
+as strings, as everywhere in adcli). The five methods are named here, with the unit of
+their passes and their formulas, so that reporters need not import the estimators (jax).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal
 
-from adcli._results.common import SCHEMA_VERSION, clean
+from adcli._results.common import SCHEMA_VERSION, SpecHeader, common_dtype
+
+Method = Literal["forward-diff", "central-diff", "zero-order", "forward-ad", "reverse-ad"]
+METHODS: tuple[Method, ...] = (
+    "forward-diff",
+    "central-diff",
+    "zero-order",
+    "forward-ad",
+    "reverse-ad",
+)
+# What a method's passes count.
+UNITS: dict[Method, str] = {
+    "forward-diff": "evals",
+    "central-diff": "evals",
+    "zero-order": "evals",
+    "forward-ad": "JVPs",
+    "reverse-ad": "VJPs",
+}
+# (passes in theory, step rule) per method, as the report's columns show them.
+FORMULAS: dict[Method, tuple[str, str]] = {
+    "forward-diff": ("d + 1", "h = √ε·max(1, |xᵢ|)"),
+    "central-diff": ("2d", "h = ∛ε·max(1, |xᵢ|)"),
+    "zero-order": ("2k", "δ = ∛ε·max(1, rms x)"),
+    "forward-ad": ("d", "-"),
+    "reverse-ad": ("1", "-"),
+}
 
 
 @dataclass(frozen=True)
@@ -27,7 +52,7 @@ class MethodResult:
     mean, ``rel_error_spread`` their standard deviation).
     """
 
-    name: str
+    name: Method
     passes: int
     unit: str
     formula: str
@@ -48,10 +73,11 @@ class MethodResult:
 
 
 @dataclass(frozen=True)
-class EstimateResult:
+class EstimateResult(SpecHeader):
     """``adcli estimate`` for one function f: Rᵈ → R at one point.
 
-    ``d`` is the number of flat real inputs (the spec's ``wrt`` inputs); ``m`` the number of
+    ``d`` is the number of flat real inputs (the spec's ``wrt`` inputs); ``dtypes`` maps each
+    of them to the dtype f computes in (one for all; ``dtype`` names it); ``m`` the number of
     outputs: when m > 1 the gradient is that of ⟨u, f⟩ for a seeded random unit vector u
     (``scalarized``). ``eval_seconds`` is T, the median time of one evaluation of f.
     ``batch`` is the number of rows evaluated per vmapped chunk (1: ``sequential``).
@@ -64,7 +90,7 @@ class EstimateResult:
     dims: dict[str, int]
     d: int
     m: int
-    dtype: str
+    dtypes: dict[str, str]
     backend: str
     scalarized: bool
     k: int
@@ -80,6 +106,11 @@ class EstimateResult:
     errors: tuple[str, ...] = ()
     timing_method: str = ""
     seconds: float = 0.0
+
+    @property
+    def dtype(self) -> str:
+        """The dtype f computes in (the JSON ``dtype``)."""
+        return common_dtype(self.dtypes)
 
     @property
     def exit_code(self) -> int:
@@ -150,19 +181,3 @@ class EstimateReport:
             return 2
         every = list(self.results) + [r for s in self.sweeps for r in s.results]
         return max((r.exit_code for r in every), default=0)
-
-
-def estimate_dict(report: EstimateReport | EstimateResult | EstimateSweep) -> dict[str, Any]:
-    """The report (or one result or sweep) as strict JSON-ready data, with ``exit_code``."""
-    data = dataclasses.asdict(report)
-    if isinstance(report, EstimateReport | EstimateResult):
-        data["exit_code"] = report.exit_code
-    if isinstance(report, EstimateReport):
-        data = {"schema_version": data.pop("schema_version"), **data}
-        for result, raw in zip(report.results, data["results"], strict=True):
-            raw["exit_code"] = result.exit_code
-        for sweep, raw in zip(report.sweeps, data["sweeps"], strict=True):
-            for result, inner in zip(sweep.results, raw["results"], strict=True):
-                inner["exit_code"] = result.exit_code
-    cleaned: dict[str, Any] = clean(data)
-    return cleaned

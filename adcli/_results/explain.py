@@ -1,16 +1,33 @@
 """Frozen results of ``adcli explain``: the named computational graph and its two sweeps.
 
-Imports neither jax nor rich. ``explain_dict`` gives the JSON form documented in
+Imports neither jax nor rich. ``adcli._results.json`` gives the JSON form documented in
 docs/explain.md (strict JSON: NaN and infinities become strings).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import re
+import unicodedata
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal
 
-from adcli._results.common import SCHEMA_VERSION, clean
+from adcli._results.common import SpecHeader
+
+_SHORT = re.compile(r"^[A-Za-z][0-9_.]*$")  # w1, v2.1, H: decorate the letter itself
+
+
+def dot(name: str) -> str:
+    """The tangent of ``name`` in the lecture's notation: v̇2 (v2), or ṫ(name) for a long name."""
+    if not _SHORT.match(name):
+        return f"ṫ({name})"
+    return unicodedata.normalize("NFC", name[0] + "\u0307") + name[1:]  # ẇ1 is one character
+
+
+def bar(name: str) -> str:
+    """The adjoint of ``name``: v̄2 (v2), or adj(name) for a long name."""
+    if not _SHORT.match(name):
+        return f"adj({name})"
+    return unicodedata.normalize("NFC", name[0] + "\u0304") + name[1:]
 
 
 @dataclass(frozen=True)
@@ -108,7 +125,7 @@ class Stored:
     """One value the reverse sweep keeps: a node's value, an argument, or a derived factor."""
 
     label: str
-    kind: str  # node | argument | derived
+    kind: Literal["node", "argument", "derived"]
     shape: tuple[int, ...]
     dtype: str
     bytes: int
@@ -144,18 +161,19 @@ class GraphSummary:
 
 
 @dataclass(frozen=True)
-class ExplainResult:
+class ExplainResult(SpecHeader):
     """The computational graph of one spec at one point, and its forward and reverse sweeps.
 
     ``forward``/``reverse`` are None when values are omitted (``values_omitted`` says why):
     a summarised graph or inputs too large to evaluate here. ``grad_error`` is the largest
     difference between the inputs' adjoints and ``jax.vjp`` of the function itself.
+    ``dtypes``: every input → its dtype (the sweeps run in the inputs' own dtypes).
     """
 
     name: str
     file: str | None
     line: int | None
-    kind: str  # expr | python
+    kind: Literal["expr", "python"]
     dims: dict[str, int]
     point: int
     seed: int
@@ -177,6 +195,8 @@ class ExplainResult:
     values_omitted: str | None = None
     notes: tuple[str, ...] = ()
     seconds: float = 0.0
+    backend: str = "-"
+    dtypes: dict[str, str] = field(default_factory=dict)
 
     def node(self, name: str) -> Node:
         """The node called ``name`` (KeyError if none)."""
@@ -203,61 +223,3 @@ class ExplainReport:
     def exit_code(self) -> int:
         """0, or 2 when a spec could not be loaded or built (explain has no failing check)."""
         return 2 if self.errors else 0
-
-
-def _value_dict(value: Value | None) -> Any:
-    if value is None:
-        return None
-    data: dict[str, Any] = {"shape": list(value.shape), "dtype": value.dtype}
-    if value.scalar is not None:
-        data["value"] = value.scalar
-    else:
-        data["norm"] = value.norm
-        data["first"] = list(value.first)
-        if value.entries is not None:
-            data["entries"] = list(value.entries)
-    return data
-
-
-def _row_dict(row: Row) -> dict[str, Any]:
-    return {
-        "node": row.node,
-        "rule": row.rule,
-        "value": _value_dict(row.value),
-        "rule_value": _value_dict(row.rule_value),
-        "error": row.error,
-        "partials": [{"of": o, "wrt": w, "value": v} for o, w, v in row.partials],
-    }
-
-
-def explain_result_dict(r: ExplainResult) -> dict[str, Any]:
-    """One spec's explanation as JSON-ready data (docs/explain.md, "JSON")."""
-    data = dataclasses.asdict(r)
-    data["nodes"] = [{**dataclasses.asdict(n), "value": _value_dict(n.value)} for n in r.nodes]
-    for key in ("forward", "reverse"):
-        sweep = getattr(r, key)
-        if sweep is not None:
-            data[key] = {
-                "direction": sweep.direction,
-                "seed": sweep.seed,
-                "max_error": sweep.max_error,
-                "rows": [_row_dict(row) for row in sweep.rows],
-            }
-    data["summary"]["by_primitive"] = dict(r.summary.by_primitive)
-    data["summary"]["collapsed"] = dict(r.summary.collapsed)
-    return data
-
-
-def explain_dict(report: ExplainReport | ExplainResult) -> dict[str, Any]:
-    """The explain report (or one result) as strict JSON-ready data."""
-    if isinstance(report, ExplainResult):
-        return clean({"schema_version": SCHEMA_VERSION, **explain_result_dict(report)})
-    return clean(
-        {
-            "schema_version": SCHEMA_VERSION,
-            "exit_code": report.exit_code,
-            "seconds": report.seconds,
-            "errors": list(report.errors),
-            "specs": [explain_result_dict(r) for r in report.results],
-        }
-    )

@@ -5,11 +5,12 @@ Sizes are bytes; FLOPs are XLA cost-analysis estimates; docs/memory.md documents
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal
 
-from adcli._results.common import SCHEMA_VERSION, clean
+from adcli._results.common import SpecHeader
+
+ScheduleKind = Literal["none", "policy", "sqrt", "revolve"]
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ class ScheduleResult:
     """One way to run an L-layer stack of the block: activation memory and recompute."""
 
     name: str
-    kind: str  # none | policy | sqrt | revolve
+    kind: ScheduleKind
     memory_bytes: int
     extra_flops_pct: float
     detail: str
@@ -154,8 +155,9 @@ class Recommendation:
 
 
 @dataclass(frozen=True)
-class MemoryResult:
-    """``adcli memory`` for one spec."""
+class MemoryResult(SpecHeader):
+    """``adcli memory`` for one spec (``dtypes``: every input, constant and the output →
+    its dtypes, comma-joined)."""
 
     name: str
     file: str | None
@@ -190,15 +192,3 @@ class MemoryReport:
     @property
     def exit_code(self) -> int:
         return 1 if any(r.guard is not None and r.guard.exceeded for r in self.results) else 0
-
-
-def memory_report_dict(report: MemoryReport) -> dict[str, Any]:
-    """The memory report as JSON-ready data (docs/memory.md, "JSON")."""
-    return clean(
-        {
-            "schema_version": SCHEMA_VERSION,
-            "exit_code": report.exit_code,
-            "seconds": report.seconds,
-            "specs": [dataclasses.asdict(r) for r in report.results],
-        }
-    )

@@ -2,9 +2,34 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 
-from adcli._results.common import SCHEMA_VERSION
+from adcli._results.common import SCHEMA_VERSION, SpecHeader, common_dtype
+
+
+class CandidateStatus(StrEnum):
+    """What happened to a candidate; ``CandidateResult.detail`` says the rest."""
+
+    OK = "ok"  # compiled (and timed, when it has samples)
+    NOT_TIMED = "not timed"  # predicted far from the best
+    SKIPPED = "skipped"  # over the memory budget, never run
+    DISAGREES = "disagrees"  # its derivative differs from the others'
+    ERROR = "error"  # JAX could not build or compile it
+
+    @property
+    def usable(self) -> bool:
+        """Compiled within the budget and agreeing: it may be recommended."""
+        return self in (CandidateStatus.OK, CandidateStatus.NOT_TIMED)
+
+
+# The status as one line of text (the JSON ``status``), from the status and its detail.
+_STATUS_TEXT = {
+    CandidateStatus.NOT_TIMED: "not timed: {}",
+    CandidateStatus.SKIPPED: "skipped: {}",
+    CandidateStatus.DISAGREES: "disagrees with {}",
+    CandidateStatus.ERROR: "error: {}",
+}
 
 
 @dataclass(frozen=True)
@@ -22,16 +47,16 @@ class CutInfo:
 class CandidateResult:
     """One way to compute the derivative, with its prediction and what was measured.
 
-    ``status``: ``ok`` (compiled; timed if ``samples``), ``not timed: …`` (predicted far
-    from the best), ``skipped: needs 102 GB …`` (over the memory budget, never run),
-    ``disagrees: …`` or ``error: …``. Times are seconds per call; ``spread`` is the
-    interquartile range ÷ median; ``memory_bytes`` is the compiled argument + output +
-    temporary size.
+    ``status`` is a CandidateStatus and ``detail`` what goes with it (``needs 95 GiB
+    (budget 7.45 GiB)`` for ``skipped``); ``status_text`` joins them as the JSON ``status``
+    (``skipped: needs 95 GiB …``, ``disagrees with reverse at …``). Times are seconds per
+    call; ``spread`` is the interquartile range ÷ median; ``memory_bytes`` is the compiled
+    argument + output + temporary size.
     """
 
     name: str
     passes: str
-    status: str = "ok"
+    status: CandidateStatus = CandidateStatus.OK
     predicted_flops: float | None = None
     count: int = 0
     compile_seconds: float | None = None
@@ -40,31 +65,40 @@ class CandidateResult:
     median_seconds: float | None = None
     spread: float | None = None
     samples: tuple[float, ...] = ()
+    detail: str | None = None
 
     @property
     def timed(self) -> bool:
-        return self.status == "ok" and bool(self.samples)
+        return self.status is CandidateStatus.OK and bool(self.samples)
+
+    @property
+    def status_text(self) -> str:
+        """``ok``, or the status and its detail: ``skipped: needs 95 GiB (budget 7.45 GiB)``."""
+        if self.status is CandidateStatus.OK or self.detail is None:
+            return self.status.value
+        return _STATUS_TEXT[self.status].format(self.detail)
 
 
 @dataclass(frozen=True)
-class ModeResult:
+class ModeResult(SpecHeader):
     """``adcli choose-mode`` for one spec: the candidates, the recommendation and why.
 
-    ``tied`` lists the candidates whose measured difference from the fastest was within
-    the noise (the recommendation is then the one predicted cheapest among them).
-    ``exit_code`` is 0 with a recommendation and no error, 1 when candidates disagree or
-    none could run.
+    ``dtypes``: every differentiated input → the dtype the candidates compute in (one for
+    all: they see the inputs as one flat vector; ``dtype`` names it). ``tied`` lists the
+    candidates whose measured difference from the fastest was within the noise (the
+    recommendation is then the one predicted cheapest among them). ``exit_code`` is 0 with
+    a recommendation and no error, 1 when candidates disagree or none could run.
     """
 
     name: str
     file: str | None
     line: int | None
-    target: str
+    target: str  # jacobian | hessian | hvp
     n: int
     m: int
     dims: dict[str, int]
     backend: str
-    dtype: str
+    dtypes: dict[str, str]
     candidates: tuple[CandidateResult, ...]
     recommendation: str | None
     reason: str
@@ -73,9 +107,15 @@ class ModeResult:
     cut: CutInfo | None = None
     errors: tuple[str, ...] = ()
     memory_budget_bytes: int = 0
-    measure: str = "close"
+    measure: str = "close"  # close | all | none
     timing_method: str = ""
     seconds: float = 0.0
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def dtype(self) -> str:
+        """The dtype the candidates compute in (the JSON ``dtype``)."""
+        return common_dtype(self.dtypes)
 
     @property
     def exit_code(self) -> int:

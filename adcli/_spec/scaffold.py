@@ -233,8 +233,8 @@ def init_spec(
     Raises:
         UsageError: conflicting options, missing examples, or a spec that would not load.
     """
-    from adcli._cli.check import write_atomically
     from adcli._errors import SpecError
+    from adcli._files import write_atomically
     from adcli._spec.load import load_text
     from adcli._spec.validate import check_formulas
 

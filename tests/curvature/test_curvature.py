@@ -314,7 +314,7 @@ def test_exact_hessian_is_not_formed_above_the_threshold(tmp_path):
     assert not r.exact.formed and "5,000 > 4,096" in r.exact.reason
     assert r.hvps == 1  # the one checked direction: nothing formed H column by column
     # --exact always with a budget too small for d² entries: exit 2 with the size needed.
-    with pytest.raises(UsageError, match=r"entries need 400 MB, over the memory budget"):
+    with pytest.raises(UsageError, match=r"entries need 381 MiB, over the memory budget"):
         curvature(spec, exact="always", memory_budget=10**8)
 
 
@@ -324,7 +324,7 @@ def test_exact_always_over_budget_is_exit_2_on_the_cli():
         ["curvature", QUADRATIC, "--dim", "n=300", "--exact", "always", "--memory-budget", "1MB"],
     )
     assert result.exit_code == 2
-    assert "--exact always" in result.output and "1.44 MB" in result.output
+    assert "--exact always" in result.output and "1.37 MiB" in result.output
 
 
 def test_vector_output_is_a_usage_error_naming_the_spec():

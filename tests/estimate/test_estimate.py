@@ -28,7 +28,7 @@ from adcli._estimate import estimators as est
 from adcli._estimate.engine import estimate, estimate_function
 from adcli._estimate.errors import agreement
 from adcli._estimate.sweep import estimate_sweep, growth_exponent, run_estimate
-from adcli._results.estimate import estimate_dict
+from adcli._results.json import to_json_data
 from adcli._spec.load import load_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -276,7 +276,7 @@ def test_spec_against_its_hand_gradient() -> None:
     assert r.method("central-diff").rel_error < 1e-8
     assert r.method("forward-diff").rel_error < 1e-5
     assert r.method("zero-order").passes == 12  # k = d by default: the cost of central FD
-    data = estimate_dict(r)
+    data = to_json_data(r)
     json.dumps(data, allow_nan=False)
     assert data["exit_code"] == 0 and data["methods"][1]["passes"] == 12
 

@@ -27,7 +27,8 @@ import adcli._explain.engine
 from adcli._cli.main import cli
 from adcli._errors import UsageError
 from adcli._explain.engine import explain
-from adcli._results.explain import ExplainResult, explain_dict
+from adcli._results.explain import ExplainResult
+from adcli._results.json import to_json_data
 
 ROOT = Path(__file__).resolve().parents[2]
 LECTURE = ROOT / "specs" / "lecture_L.yaml"
@@ -214,7 +215,7 @@ def test_arrays_named_by_formula_steps_and_checked() -> None:
     # forward seed e₀ on b1: L̇ is ∂L/∂b1[0], which the reverse sweep gives for all of b1
     b1_bar = r.reverse.rows[[row.node for row in r.reverse.rows].index("b1")].value
     assert r.forward.rows[-1].value.scalar == pytest.approx(b1_bar.entries[0], rel=1e-12)
-    data = json.loads(json.dumps(explain_dict(r)))
+    data = json.loads(json.dumps(to_json_data(r)))
     assert data["forward"]["rows"][0]["value"]["entries"][:2] == [0.0, 0.0]  # W1's tangent
 
 

@@ -20,7 +20,7 @@ from adcli._modes.engine import choose_mode
 from adcli._numerics.timing import ties_with
 from adcli._problem.build import build
 from adcli._problem.flat import flatten_problem
-from adcli._results.modes import CandidateResult
+from adcli._results.modes import CandidateResult, CandidateStatus
 from adcli._spec.load import apply_overrides, load_file, load_text
 
 MODES = Path(__file__).resolve().parents[2] / "specs" / "modes"
@@ -155,14 +155,14 @@ def test_memory_guard_skips_without_running() -> None:
     budget = (need["reverse"] + need["forward"]) // 2
     result = choose_mode(linear(4, 400), memory_budget=budget, measure="all", time_budget=0.1)
     reverse = next(c for c in result.candidates if c.name == "reverse")
-    assert reverse.status.startswith("skipped: needs ")
+    assert reverse.status == "skipped" and reverse.status_text.startswith("skipped: needs ")
     assert reverse.median_seconds is None and reverse.samples == ()
     assert result.recommendation == "forward"
 
 
 def test_memory_guard_can_skip_everything() -> None:
     result = choose_mode(linear(4, 40), memory_budget=100)
-    assert all(c.status.startswith("skipped: needs") for c in result.candidates)
+    assert all(c.status_text.startswith("skipped: needs") for c in result.candidates)
     assert result.recommendation is None and result.exit_code == 1
     assert "no candidate could run" in result.reason
 
@@ -181,18 +181,18 @@ def cand(name: str, flops: float, samples: list[float], memory: int = 1000) -> C
 def test_within_noise_is_a_tie_decided_by_the_prediction() -> None:
     fwd = cand("forward", 2e6, [1.00, 1.10, 0.95, 1.20, 1.02, 0.90, 1.15])
     rev = cand("reverse", 1e6, [1.05, 1.00, 1.10, 1.00, 1.10, 1.00, 1.00])
-    choice, reason, tied, predicted = decide([fwd, rev], target="jacobian", n=10, m=10)
-    assert tied == ("forward", "reverse")
-    assert choice == "reverse" == predicted  # measured slower by noise, predicted cheaper
-    assert "measured a tie with forward" in reason
+    d = decide([fwd, rev], target="jacobian", n=10, m=10)
+    assert d.tied == ("forward", "reverse")
+    assert d.recommendation == "reverse" == d.predicted  # slower by noise, predicted cheaper
+    assert "measured a tie with forward" in d.reason
 
 
 def test_a_clear_gap_is_a_winner_even_against_the_prediction() -> None:
     fwd = cand("forward", 2e6, [1.0, 1.02, 0.98, 1.01, 0.99])
     rev = cand("reverse", 1e6, [1.5, 1.52, 1.49, 1.51, 1.50])
-    choice, reason, tied, predicted = decide([fwd, rev], target="jacobian", n=10, m=10)
-    assert (choice, tied, predicted) == ("forward", (), "reverse")
-    assert reason.endswith("measured 1.5× faster than reverse")
+    d = decide([fwd, rev], target="jacobian", n=10, m=10)
+    assert (d.recommendation, d.tied, d.predicted) == ("forward", (), "reverse")
+    assert d.reason.endswith("measured 1.5× faster than reverse")
 
 
 def test_tie_band_is_bounded() -> None:
@@ -208,9 +208,9 @@ def test_tie_band_is_bounded() -> None:
 def test_untimed_candidates_fall_back_to_the_prediction() -> None:
     a = CandidateResult("forward", "-", predicted_flops=5.0)
     b = CandidateResult("reverse", "-", predicted_flops=50.0)
-    skipped = CandidateResult("mixed", "-", status="skipped: needs 9 GB")
-    choice, reason, _, _ = decide([a, b, skipped], target="jacobian", n=2, m=20)
-    assert choice == "forward" and reason.endswith("predicted, not measured")
+    skipped = CandidateResult("mixed", "-", status=CandidateStatus.SKIPPED, detail="needs 9 GiB")
+    d = decide([a, b, skipped], target="jacobian", n=2, m=20)
+    assert d.recommendation == "forward" and d.reason.endswith("predicted, not measured")
 
 
 # --- agreement --------------------------------------------------------------------------------
@@ -229,7 +229,8 @@ def test_a_wrong_candidate_is_an_error_in_the_report() -> None:
         time_budget=0.05,
     )  # fmt: skip
     bad = next(c for c in result.candidates if c.name == "wrong")
-    assert bad.status.startswith("disagrees with reverse at ∂out[2]/∂x[3]")
+    assert bad.status == "disagrees"
+    assert bad.status_text.startswith("disagrees with reverse at ∂out[2]/∂x[3]")
     assert len(result.errors) == 1 and "wrong and reverse disagree" in result.errors[0]
     assert result.exit_code == 1
     assert result.recommendation in ("forward", "reverse")
