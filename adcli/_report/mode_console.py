@@ -89,7 +89,7 @@ def render_result(result: ModeResult, console: Console) -> None:
         console.print(
             Text("→ ", style="bold")
             + Text(result.recommendation, style="bold green")
-            + Text(f"  {result.reason.partition(': ')[2] or result.reason}")
+            + Text(f"  {result.reason.removeprefix(result.recommendation + ': ')}")
         )
         if result.tied:
             console.print(f"[yellow]tie within the timing noise: {', '.join(result.tied)}[/yellow]")
