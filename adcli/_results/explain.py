@@ -250,9 +250,11 @@ def explain_result_dict(r: ExplainResult) -> dict[str, Any]:
 
 def explain_dict(report: ExplainReport | ExplainResult) -> dict[str, Any]:
     """The explain report (or one result) as strict JSON-ready data."""
+    data: dict[str, Any]
     if isinstance(report, ExplainResult):
-        return clean({"schema_version": SCHEMA_VERSION, **explain_result_dict(report)})
-    return clean(
+        data = clean({"schema_version": SCHEMA_VERSION, **explain_result_dict(report)})
+        return data
+    data = clean(
         {
             "schema_version": SCHEMA_VERSION,
             "exit_code": report.exit_code,
@@ -261,3 +263,4 @@ def explain_dict(report: ExplainReport | ExplainResult) -> dict[str, Any]:
             "specs": [explain_result_dict(r) for r in report.results],
         }
     )
+    return data

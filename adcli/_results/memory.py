@@ -194,7 +194,7 @@ class MemoryReport:
 
 def memory_report_dict(report: MemoryReport) -> dict[str, Any]:
     """The memory report as JSON-ready data (docs/memory.md, "JSON")."""
-    return clean(
+    data: dict[str, Any] = clean(
         {
             "schema_version": SCHEMA_VERSION,
             "exit_code": report.exit_code,
@@ -202,3 +202,4 @@ def memory_report_dict(report: MemoryReport) -> dict[str, Any]:
             "specs": [dataclasses.asdict(r) for r in report.results],
         }
     )
+    return data
