@@ -398,17 +398,6 @@ def test_subprocess_run():
     assert all(v["error"] <= v["residual"] + 1e-10 for v in ev)
 
 
-@pytest.mark.parametrize(
-    "module", ["adcli._curvature.hutchinson", "adcli._curvature.lanczos", "adcli._curvature.engine"]
-)
-def test_doctests(module):
-    import doctest
-    import importlib
-
-    failures, tried = doctest.testmod(importlib.import_module(module))
-    assert failures == 0 and tried > 0
-
-
 def test_float32_hutch_plus_plus_interval_allows_for_rounding():
     """A rank-1 float32 Hessian: Hutch++ is exact up to float32 rounding, and says so."""
     result = CliRunner().invoke(

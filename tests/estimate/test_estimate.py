@@ -6,7 +6,6 @@ once per evaluated row, also under vmap), never by the formula the report prints
 
 from __future__ import annotations
 
-import doctest
 import json
 import math
 import subprocess
@@ -41,14 +40,6 @@ def _x64() -> None:
     from adcli._problem.runtime import enable_x64
 
     enable_x64()
-
-
-@pytest.mark.parametrize(
-    "module", [est, adcli._estimate.engine, adcli._estimate.sweep], ids=lambda m: m.__name__
-)
-def test_doctests(module, monkeypatch) -> None:
-    monkeypatch.chdir(ROOT)
-    assert doctest.testmod(module).failed == 0
 
 
 # --- counting ----------------------------------------------------------------------------

@@ -8,7 +8,6 @@ lecture, at the spec's sample point and at (w1, w2) = (2, 3).
 from __future__ import annotations
 
 import dataclasses
-import doctest
 import json
 import math
 import shutil
@@ -367,11 +366,6 @@ def test_subprocess() -> None:
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)["specs"][0]["forward"]["rows"]
     assert [row["value"]["value"] for row in rows][-1] == pytest.approx(2.0201012595319114)
-
-
-def test_doctest(monkeypatch) -> None:
-    monkeypatch.chdir(ROOT)
-    assert doctest.testmod(adcli._explain.engine).failed == 0
 
 
 def test_result_is_frozen() -> None:

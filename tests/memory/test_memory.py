@@ -5,7 +5,6 @@ Every figure here is computed on abstract shapes (nothing allocated) except wher
 
 from __future__ import annotations
 
-import doctest
 import json
 import subprocess
 import sys
@@ -16,11 +15,6 @@ import jax.numpy as jnp
 import pytest
 from click.testing import CliRunner
 
-import adcli._memory.engine
-import adcli._memory.policies
-import adcli._memory.residuals
-import adcli._memory.schedules
-import adcli._units
 from adcli._cli.main import cli
 from adcli._memory.policies import Policy, evaluate_policy
 from adcli._memory.programs import analyse, make_program, program_args
@@ -50,21 +44,6 @@ def _x64() -> None:
 def _mlp(L: int, N: int = 8, h: int = 16):
     (spec,) = load_file(MEMORY_SPECS / "mlp.yaml")
     return build(apply_overrides(spec, dims={"L": L, "N": N, "h": h}))
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        adcli._units,
-        adcli._memory.schedules,
-        adcli._memory.residuals,
-        adcli._memory.policies,
-        adcli._memory.engine,
-    ],
-)
-def test_doctests(module, monkeypatch) -> None:
-    monkeypatch.chdir(ROOT)  # the examples name bundled specs relative to the repository
-    assert doctest.testmod(module).failed == 0
 
 
 # --- sizes ----------------------------------------------------------------------------

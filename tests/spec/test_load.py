@@ -3,7 +3,6 @@ SpecError naming file, line and field, with the message pinned here."""
 
 from __future__ import annotations
 
-import doctest
 import os
 import re
 import subprocess
@@ -13,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import adcli._spec.load
 from adcli._errors import SpecError, UsageError
 from adcli._spec.load import apply_overrides, find_spec_files, load_file, load_text
 from adcli._spec.model import ArraySpec, CheckOptions, Expect, Formula, Init, Spec, Where
@@ -32,10 +30,6 @@ def _error(text: str, tmp_path: Path | None = None) -> SpecError:
     with pytest.raises(SpecError) as info:
         load_text(text, file="t.yaml", base_dir=str(tmp_path or "."))
     return info.value
-
-
-def test_doctests() -> None:
-    assert doctest.testmod(adcli._spec.load).failed == 0
 
 
 # --- good specs -----------------------------------------------------------------------
