@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -521,13 +519,3 @@ def test_apply_overrides() -> None:
         apply_overrides(spec, points=0)
     with pytest.raises(UsageError, match=r"--seed: expected an int >= 0, got -1"):
         apply_overrides(spec, seed=-1)
-
-
-def test_loading_does_not_import_jax() -> None:
-    code = (
-        "import sys; from adcli._spec.load import load_file; "
-        f"load_file({str(GOOD / 'logistic.yaml')!r}); load_file({str(GOOD / 'pytree.yaml')!r}); "
-        "print('jax' in sys.modules)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"

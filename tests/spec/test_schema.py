@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -228,23 +226,6 @@ def test_schema_command_prints_json(tmp_path: Path) -> None:
     schema = json.loads(result.output)
     assert schema["$schema"].endswith("2020-12/schema")
     assert schema["required"] == ["name", "function", "inputs"]
-
-
-def test_validate_does_not_import_jax() -> None:
-    code = (
-        "import sys\n"
-        "from adcli._cli.main import cli\n"
-        "try:\n"
-        "    cli(['validate', 'specs', 'examples'], standalone_mode=False)\n"
-        "except SystemExit as e:\n"
-        "    assert e.code == 0, e.code\n"
-        "print('jax' in sys.modules, 'numpy' in sys.modules)\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert out.stdout.splitlines()[-1] == "False False"
-    assert "specs in" in out.stdout and "valid" in out.stdout
 
 
 def test_validate_reports_a_formula_error_and_exits_2(tmp_path: Path) -> None:
