@@ -129,3 +129,10 @@ def test_public_names_are_callable() -> None:
         "memory_report",
     ):
         assert callable(getattr(adcli, name)), name
+
+
+def test_dir_lists_only_the_public_api() -> None:
+    names = dir(adcli)
+    assert not {"Any", "TYPE_CHECKING", "annotations"} & set(names)
+    assert {"check", "check_function", "assert_grads", "SpecError"} <= set(names)
+    assert sorted(adcli.__all__) == names

@@ -374,7 +374,7 @@ def test_result_is_frozen() -> None:
         r.name = "x"  # type: ignore[misc]
 
 
-# --- qa-a findings: a cast output, formula part names, --output-name, point, while/cond ---
+# --- a cast output, formula part names, --output-name, point, while/cond ------------------
 
 CAST_MODULE = """
 import jax

@@ -228,6 +228,24 @@ def test_schema_command_prints_json(tmp_path: Path) -> None:
     assert schema["required"] == ["name", "function", "inputs"]
 
 
+def test_validate_names_a_leaf_key_typo_in_a_python_pytree(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from adcli._cli.main import cli
+
+    (tmp_path / "m.py").write_text("def loss(params):\n    return params['w'].sum()\n")
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        "name: s\nfunction: {python: m.py:loss}\ninputs:\n  params:\n"
+        "    w: {shape: [3]}\n    b: {shap: []}\n"
+    )
+    out = CliRunner().invoke(cli, ["validate", str(spec)])
+    assert out.exit_code == 2
+    assert "s.yaml:6: inputs.params.b.shap: unknown key 'shap' (did you mean 'shape'?)" in (
+        out.output
+    )
+
+
 def test_validate_reports_a_formula_error_and_exits_2(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
