@@ -149,9 +149,9 @@ def imports(source: str, file: str, package: str) -> list[Import]:
     top = {id(node) for node in tree.body}
     # Imports under module-level if/try blocks run at import time too, except those for the
     # type checker only (they are still dependencies, but cost nothing at run time).
-    for node in tree.body:
-        if isinstance(node, ast.If | ast.Try) and not _type_checking(node):
-            top |= {id(child) for child in ast.walk(node)}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.If | ast.Try) and not _type_checking(stmt):
+            top |= {id(child) for child in ast.walk(stmt)}
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
