@@ -400,9 +400,10 @@ def _row_margins(ad: np.ndarray, est: fdiff.Estimate, pt: Point) -> np.ndarray:
         + pt.rtol * (np.abs(est.value) + directional_scale(est.value))
         + pt.atol
     )
-    return np.max(
+    margins: np.ndarray = np.max(
         np.where(est.trusted, np.abs(ad - est.value) / np.maximum(tol, 1e-300), 0), axis=1
     )
+    return margins
 
 
 def _element_rows(

@@ -118,4 +118,5 @@ def _options(
             raise UsageError(f"{label} must be a number >= 0 or None, got {value!r}")
         if not value >= 0:  # also refuses nan
             raise UsageError(f"{label} must be a number >= 0 or None, got {value!r}")
-    return modes
+    checked: tuple[str, ...] = modes
+    return checked

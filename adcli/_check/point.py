@@ -58,7 +58,8 @@ class Point:
 
     @property
     def d(self) -> int:
-        return self.segment.stop - self.segment.start
+        size: int = self.segment.stop - self.segment.start
+        return size
 
 
 def dot_scale(pt: Point, values: np.ndarray, terms: np.ndarray) -> np.ndarray:
@@ -71,7 +72,8 @@ def dot_scale(pt: Point, values: np.ndarray, terms: np.ndarray) -> np.ndarray:
     """
     eps = float(jnp.finfo(pt.dtype).eps)
     rounding = 10 * np.sqrt(max(pt.d, 1)) * eps / max(pt.rtol, eps) * terms
-    return directional_scale(values) + rounding
+    scale: np.ndarray = directional_scale(values) + rounding
+    return scale
 
 
 def choose_method(requested: str, d: int, m: int) -> str:

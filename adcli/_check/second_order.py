@@ -157,7 +157,8 @@ def _forward_over_forward(pt: Point, u: np.ndarray, dirs: np.ndarray, count: int
 
     def needs_more(e: fdiff.Estimate) -> np.ndarray:
         tol = 2 * np.where(e.trusted, e.error, 0) + pt.rtol * 2 * np.abs(e.value) + pt.atol
-        return (~e.trusted | (np.abs(ad - e.value) > tol)).any(axis=1)
+        rows: np.ndarray = (~e.trusted | (np.abs(ad - e.value) > tol)).any(axis=1)
+        return rows
 
     est = fd_estimate(sample, len(pairs), pt.eps, needs_more)
     mags: Any = np.abs(est.value)

@@ -47,7 +47,8 @@ class HvpOperator:
         fn = cands[how].fn
 
         def one(v: jax.Array, x: jax.Array, rest: Any) -> jax.Array:
-            return fn(x, {**rest, "v": v})
+            hvp: jax.Array = fn(x, {**rest, "v": v})
+            return hvp
 
         self.name = how
         self.d, self.dtype, self.x, self.rest = flat.n, flat.dtype, x, rest

@@ -118,4 +118,5 @@ def residuals(
     if len(values) == 0:
         return np.zeros(0)
     q = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.linalg.norm(matmat(q) - values[:, None] * q, axis=1)
+    norms: np.ndarray = np.linalg.norm(matmat(q) - values[:, None] * q, axis=1)
+    return norms

@@ -55,7 +55,8 @@ def fd_steps(x: jax.Array, power: float, dtype: Any = None) -> jax.Array:
     dtype = x.dtype if dtype is None else dtype
     h = eps(dtype) ** power * jnp.maximum(1.0, jnp.abs(x))
     xc = x.astype(dtype)
-    return ((xc + h.astype(dtype)) - xc).astype(x.dtype)
+    step: jax.Array = ((xc + h.astype(dtype)) - xc).astype(x.dtype)
+    return step
 
 
 def _rows(row: Callable[[jax.Array], Any], n: int, batch: int) -> Any:
@@ -103,7 +104,8 @@ def zero_order_step(x: jax.Array, kind: str, dtype: Any = None) -> jax.Array:
     ε is that of ``dtype``, the dtype f computes in (default x's)."""
     e = eps(x.dtype if dtype is None else dtype)
     delta = e ** (1 / 3) * jnp.maximum(1.0, jnp.sqrt(jnp.mean(x * x)))
-    return delta / math.sqrt(x.size) if kind == "gaussian" else delta
+    step: jax.Array = delta / math.sqrt(x.size) if kind == "gaussian" else delta
+    return step
 
 
 def zero_order(
@@ -146,7 +148,8 @@ def forward_ad(f: Scalar, x: jax.Array, batch: int) -> tuple[jax.Array, jax.Arra
     """d JVPs, one per basis vector eᵢ (vmapped over chunks of the basis)."""
 
     def row(i: jax.Array) -> jax.Array:
-        return jax.jvp(f, (x,), (jax.nn.one_hot(i, x.size, dtype=x.dtype),))[1]
+        tangent: jax.Array = jax.jvp(f, (x,), (jax.nn.one_hot(i, x.size, dtype=x.dtype),))[1]
+        return tangent
 
     g = _rows(row, x.size, batch)
     return g, g

@@ -79,8 +79,11 @@ def operation(prim: str, args: Sequence[str], params: dict[str, Any], label: str
     return f"{label}({', '.join(args)})"
 
 
+Shape = tuple[int, ...]  # an argument's shape
+
+
 def terms(
-    prim: str, out: str, args: Sequence[str], params: dict[str, Any], shapes: Sequence[tuple]
+    prim: str, out: str, args: Sequence[str], params: dict[str, Any], shapes: Sequence[Shape]
 ) -> list[tuple[str, str]]:
     """(forward term, reverse term) per argument of ``out = prim(args)``.
 
@@ -148,7 +151,7 @@ def terms(
 
 
 def _dot_terms(
-    cb: str, a: str, b: str, da: str, db: str, params: dict[str, Any], shapes: Sequence[tuple]
+    cb: str, a: str, b: str, da: str, db: str, params: dict[str, Any], shapes: Sequence[Shape]
 ) -> list[tuple[str, str]]:
     (contract, batch) = params.get("dimension_numbers", (((), ()), ((), ())))
     ra, rb = (len(s) for s in shapes[:2]) if len(shapes) >= 2 else (0, 0)

@@ -182,6 +182,10 @@ def _scalar(node: GNode) -> bool:
     return node.shape == () and all(not isinstance(a, GNode) or a.shape == () for a in node.args)
 
 
+# ∂node/∂(its argument at position p), keyed by (id(node), p).
+Partials = dict[tuple[int, int], float]
+
+
 def local_partials(graph: Graph, values: dict[Any, Any]) -> dict[tuple[int, int], float]:
     """∂(node)/∂(argument) at the point, for scalar op nodes: {(id(node), position): value}."""
     partials: dict[tuple[int, int], float] = {}
@@ -218,7 +222,7 @@ def _arg_text(arg: Any) -> str:
 
 
 def forward_sweep(
-    graph: Graph, shown: list[GNode], nums: Numbers, partials: dict, wrt: str, seed_text: str
+    graph: Graph, shown: list[GNode], nums: Numbers, partials: Partials, wrt: str, seed_text: str
 ) -> Sweep:
     """Rows in evaluation order: the seed for inputs, ċ = Σ ∂c/∂a·ȧ for op nodes."""
     rows = []
@@ -246,6 +250,7 @@ def forward_sweep(
             for p in positions
             if (id(node), p) in partials
         )
+        again: float | jax.Array  # by the partials, or by one JVP
         if plist and len(plist) == len(positions):
             again = sum(
                 (
@@ -264,7 +269,7 @@ def forward_sweep(
 
 
 def reverse_sweep(
-    graph: Graph, shown: list[GNode], nums: Numbers, partials: dict, cot_text: str
+    graph: Graph, shown: list[GNode], nums: Numbers, partials: Partials, cot_text: str
 ) -> Sweep:
     """Rows in reverse order: ā = (seed if output) + Σ over consumers c of c̄·∂c/∂a."""
     rows = []
@@ -323,7 +328,7 @@ def _sweep(direction: str, seed: str, rows: list[Row]) -> Sweep:
     return Sweep(direction, seed, tuple(rows), max(errors) if errors else None)
 
 
-def edges(graph: Graph, shown: list[GNode], partials: dict) -> list[Edge]:
+def edges(graph: Graph, shown: list[GNode], partials: Partials) -> list[Edge]:
     """Data flow between shown nodes, with ∂target/∂source where both are scalars."""
     names = {id(n) for n in shown}
     found = []

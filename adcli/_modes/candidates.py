@@ -66,13 +66,16 @@ def make_candidates(flat: FlatProblem, target: str, *, cut: Split | None = None)
         ]
 
     def jvp_v(x: jax.Array, rest: Any) -> jax.Array:
-        return jax.jvp(lambda y: s(y, rest), (x,), (rest["v"],))[1]
+        hvp: jax.Array = jax.jvp(lambda y: s(y, rest), (x,), (rest["v"],))[1]
+        return hvp
 
     def fwd_rev(x: jax.Array, rest: Any) -> jax.Array:
-        return jax.jvp(lambda y: grad(y, rest), (x,), (rest["v"],))[1]
+        hvp: jax.Array = jax.jvp(lambda y: grad(y, rest), (x,), (rest["v"],))[1]
+        return hvp
 
     def rev_rev(x: jax.Array, rest: Any) -> jax.Array:
-        return jax.grad(lambda y: jnp.vdot(grad(y, rest), rest["v"]))(x)
+        hvp: jax.Array = jax.grad(lambda y: jnp.vdot(grad(y, rest), rest["v"]))(x)
+        return hvp
 
     return [
         Candidate("fwd-over-rev", fwd_rev, "1 VJP, then 1 JVP of it", 1),
@@ -97,7 +100,8 @@ def _mixed(cut: Split) -> Candidate:
         v, pullback = jax.vjp(lambda y: h(y, rest), x)
         jh = jax.vmap(pullback)(jnp.eye(k, dtype=v.dtype))[0]  # k VJPs: (k, n)
         jg = jax.jacfwd(lambda u: g(u, rest))(v)  # k JVPs: (m, k)
-        return jg @ jh
+        jacobian: jax.Array = jg @ jh
+        return jacobian
 
     passes = f"{_count(k, 'VJP')} + {_count(k, 'JVP')} + one {k}-inner product"
     return Candidate("mixed", mixed, passes, 2 * k)

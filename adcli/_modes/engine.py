@@ -73,8 +73,8 @@ def choose_mode(
         SpecError: the spec cannot be built.
 
     >>> from adcli import load_file
-    >>> r = choose_mode(load_file("specs/modes/linear_map.yaml")[0])  # doctest: +SKIP
-    >>> r.recommendation                                              # doctest: +SKIP
+    >>> r = choose_mode(load_file("specs/modes/linear_map.yaml")[0])
+    >>> r.recommendation
     'forward'
     """
     enable_x64()

@@ -42,14 +42,16 @@ def block_rms(values: np.ndarray, axis: int | None = -1) -> np.ndarray:
     finite = np.where(np.isfinite(values), values, 0.0)
     if axis is None:
         return np.asarray(np.sqrt(np.mean(finite**2)) if finite.size else 0.0)
-    return np.sqrt(np.mean(finite**2, axis=axis, keepdims=True))
+    rms: np.ndarray = np.sqrt(np.mean(finite**2, axis=axis, keepdims=True))
+    return rms
 
 
 def directional_scale(values: np.ndarray) -> np.ndarray:
     """Scale of directional derivatives (rows = directions): the RMS of each row, but never
     below the RMS of all rows, so a direction that happens to be nearly orthogonal to
     the gradient is judged on the scale of the others."""
-    return np.maximum(block_rms(values, axis=-1), block_rms(values, axis=None))
+    scale: np.ndarray = np.maximum(block_rms(values, axis=-1), block_rms(values, axis=None))
+    return scale
 
 
 # NaN/inf in AD or FD values are verdicts here (fail, untrusted), not warnings.

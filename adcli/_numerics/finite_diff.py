@@ -54,7 +54,7 @@ def level_step(eps: float, level: int) -> float:
 
     Level 0 is ε^(1/7) (optimal for an O(h⁶) formula); level k > 0 is 32^k times finer,
     level k < 0 is 8^|k| times coarser."""
-    base = eps ** (1.0 / 7.0)
+    base: float = eps ** (1.0 / 7.0)
     return base * LEVEL_RATIO**level if level >= 0 else base * COARSE_RATIO ** (-level)
 
 

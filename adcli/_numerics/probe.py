@@ -144,7 +144,7 @@ class InputProbe:
             return self.promoted
         self._promotion_tried = True
         args = (x0, promote(inputs), promote(constants))
-        candidates = [lambda: self._make_g(promoted=True)]
+        candidates: list[Callable[[], Callable[..., Any]]] = [lambda: self._make_g(promoted=True)]
         candidates.append(lambda: promote_function(self._g_native, x0, inputs, constants))
         for make in candidates:
             try:
@@ -228,6 +228,7 @@ class InputProbe:
         g = self._g_ref if ref else self._g_native
 
         def fn(dirs: jax.Array, x0: jax.Array, ts: jax.Array, inputs: Any, constants: Any) -> Any:
+            at: Callable[..., Any]
             at = lambda t, v: g(x0 + t * v, inputs, constants)  # noqa: E731
             return jax.vmap(lambda t: jax.vmap(lambda v: at(t, v))(dirs))(ts)
 
@@ -258,6 +259,7 @@ class InputProbe:
         def fn(
             dirs: jax.Array, x0: jax.Array, u: jax.Array, ts: jax.Array, inputs: Any, constants: Any
         ) -> Any:
+            at: Callable[..., Any]
             at = lambda t, w: grad(x0 + t * w, u, inputs, constants)  # noqa: E731
             return jax.vmap(lambda t: jax.vmap(lambda w: at(t, w))(dirs))(ts)
 
@@ -324,6 +326,7 @@ class InputProbe:
         def fn(
             idx: jax.Array, x0: jax.Array, s: jax.Array, ts: jax.Array, inputs: Any, constants: Any
         ) -> Any:
+            at: Callable[..., Any]
             at = lambda t, i: g(x0.at[i].add(t * s[i]), inputs, constants)  # noqa: E731
             return jax.vmap(lambda t: jax.vmap(lambda i: at(t, i))(idx))(ts)
 
@@ -345,6 +348,7 @@ class InputProbe:
         g = self._g_native
 
         def fn(dirs: jax.Array, x0: jax.Array, inputs: Any, constants: Any) -> Any:
+            tangent: Callable[..., Any]
             tangent = lambda v: jax.jvp(lambda y: g(y, inputs, constants), (x0,), (v,))[1]  # noqa: E731
             return jax.vmap(tangent)(dirs)
 
@@ -369,7 +373,8 @@ class InputProbe:
         def fn(idx: jax.Array, x0: jax.Array, inputs: Any, constants: Any) -> Any:
             def column(i: jax.Array) -> jax.Array:
                 e = jnp.zeros_like(x0).at[i].set(1.0)
-                return jax.jvp(lambda y: g(y, inputs, constants), (x0,), (e,))[1]
+                tangent: jax.Array = jax.jvp(lambda y: g(y, inputs, constants), (x0,), (e,))[1]
+                return tangent
 
             return jax.vmap(column)(idx)
 
@@ -391,7 +396,8 @@ class InputProbe:
         g = self._g_ref if ref else self._g_native
 
         def grad(x: jax.Array, u: jax.Array, inputs: Any, constants: Any) -> jax.Array:
-            return jax.vjp(lambda y: g(y, inputs, constants), x)[1](u)[0]
+            cotangent: jax.Array = jax.vjp(lambda y: g(y, inputs, constants), x)[1](u)[0]
+            return cotangent
 
         return grad
 
@@ -429,7 +435,8 @@ class InputProbe:
                         u, jax.jvp(lambda z: g(z, inputs, constants), (y,), (pair[0],))[1]
                     )
 
-                return jax.jvp(inner, (x0,), (pair[1],))[1]
+                second: jax.Array = jax.jvp(inner, (x0,), (pair[1],))[1]
+                return second
 
             return jax.vmap(one)(vw)
 

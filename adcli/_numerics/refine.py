@@ -62,4 +62,5 @@ def failing_rows(
     tol = 2.0 * error + base
     for ad in candidates:
         bad = bad | (np.abs(ad - est.value) > tol) | ~np.isfinite(ad)
-    return bad.reshape(bad.shape[0], -1).any(axis=1)
+    rows: np.ndarray = bad.reshape(bad.shape[0], -1).any(axis=1)
+    return rows

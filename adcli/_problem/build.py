@@ -170,7 +170,8 @@ def _eval_shape(fn: Callable[..., Any], inputs: Any, constants: Any, spec: Spec,
 
 
 def _describe(struct: Any) -> str:
-    return jax.tree_util.tree_map(lambda s: f"{s.dtype}{list(s.shape)}", struct).__repr__()
+    text: str = jax.tree_util.tree_map(lambda s: f"{s.dtype}{list(s.shape)}", struct).__repr__()
+    return text
 
 
 def _check_output(spec: Spec, got: Any, dims: Mapping[str, int]) -> None:

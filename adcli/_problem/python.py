@@ -66,4 +66,5 @@ def load_python(ref: str, base_dir: str, spec: Spec, where: str) -> Callable[...
         obj = getattr(obj, part)
     if not callable(obj):
         raise SpecError(f"'{ref}' is not callable", file=spec.where.file, line=line, field=where)
-    return obj
+    function: Callable[..., Any] = obj
+    return function

@@ -3,7 +3,7 @@ what failed and why."""
 
 from __future__ import annotations
 
-from typing import Any
+import io
 
 from rich.console import Console
 from rich.markup import escape
@@ -188,10 +188,8 @@ def _summary(report: CheckReport, console: Console) -> None:
     console.print(Text(", ".join(parts) + f" in {report.seconds:.1f}s", style=style))
 
 
-def plain_console(width: int = 160) -> tuple[Console, Any]:
+def plain_console(width: int = 160) -> tuple[Console, io.StringIO]:
     """A colourless Console writing into a string buffer (for reports inside other formats)."""
-    import io
-
     buffer = io.StringIO()
     console = Console(
         file=buffer,

@@ -139,7 +139,8 @@ _STATEMENT_RULE = "a formula is 'name = expression' lines ending in one expressi
 def _function(name: str) -> Callable[..., Any]:
     # Imported on first evaluation only: validating a spec must not pay for `import jax`.
     module = importlib.import_module(_MODULES[_HOMES[name][0]])
-    return getattr(module, name)
+    function: Callable[..., Any] = getattr(module, name)
+    return function
 
 
 def _power(base: Any, exponent: Any) -> Any:

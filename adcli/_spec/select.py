@@ -142,4 +142,5 @@ def _set_in_spec(spec: Spec, key: str) -> bool:
     if spec.field_lines:  # loaded from YAML: the file says what it set
         return f"check.{key}" in spec.field_lines
     default = getattr(CheckOptions(), key)
-    return getattr(spec.check, key) != default
+    differs: bool = getattr(spec.check, key) != default
+    return differs

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from adcli._check.engine import check_spec
 from adcli._check.function import check_function
+from adcli._cli.main import cli
 from adcli._spec.load import load_text
 
 jax.config.update("jax_enable_x64", True)
@@ -381,3 +386,35 @@ def test_reverse_mode_error_in_one_entry_of_a_vector_map_names_input_and_output(
     worst = rev.worst[0]
     assert (worst.input_index, worst.output_index) == ("x[1234]", "out[7]")
     assert worst.ad == pytest.approx(2 * worst.reference, rel=1e-6)
+
+
+# --- spec inputs: empty arrays, mixed precision -------------------------------------------
+
+
+def test_empty_spec_input_exits_2(tmp_path: Path) -> None:
+    spec = tmp_path / "z.yaml"
+    spec.write_text("name: z0\nfunction:\n  expr: sum(x**2)\ninputs:\n  x: [0]\n")
+    out = CliRunner().invoke(cli, ["check", str(spec)])
+    assert out.exit_code == 2, out.output
+    assert "z.yaml:5: inputs.x.shape: x has no entries (shape (0,)): nothing to" in out.output
+    assert "concatenate" not in out.output
+
+
+def test_empty_spec_input_beside_another_is_skipped(tmp_path: Path) -> None:
+    spec = tmp_path / "z.yaml"
+    spec.write_text(
+        "name: z2\nfunction:\n  expr: sum(x**2) + sum(y**3)\ninputs:\n  x: [0]\n  y: [3]\n"
+    )
+    assert CliRunner().invoke(cli, ["check", str(spec)]).exit_code == 0
+
+
+def test_mixed_precision_dtypes_are_per_input(tmp_path: Path) -> None:
+    spec = tmp_path / "h.yaml"
+    spec.write_text(
+        "name: h\nfunction:\n  expr: sum(tanh(x)*w)\ninputs:\n"
+        "  x: {shape: [4], dtype: float16}\n  w: {shape: [4], dtype: bfloat16}\n"
+    )
+    out = CliRunner().invoke(cli, ["check", str(spec), "--format", "json"])
+    assert out.exit_code == 0, out.output
+    (result,) = json.loads(out.output)["specs"]
+    assert result["dtypes"] == {"x": "float16", "w": "bfloat16"}

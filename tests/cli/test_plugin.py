@@ -126,19 +126,3 @@ def test_our_own_spec_folders_are_not_collected_by_the_plugin() -> None:
     root = Path(__file__).resolve().parents[2]
     for top in ("specs", "examples", "tests"):
         assert not [p for p in (root / top).rglob("*.adcli.y*ml")], top
-
-
-def test_loading_the_plugin_does_not_import_jax(pytester: pytest.Pytester) -> None:
-    # A project that does not use adcli: the plugin is loaded (entry point) and costs no jax.
-    pytester.makepyfile(
-        test_plain="""
-        import sys
-
-        def test_plugin_loaded_without_jax(pytestconfig):
-            assert pytestconfig.pluginmanager.has_plugin("adcli")
-            assert "jax" not in sys.modules
-            assert "yaml" not in sys.modules
-        """
-    )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1)

@@ -44,6 +44,12 @@ def _operator(n: int):
     return HvpOperator(flat, "fwd-over-rev", x, rest, 16), hess
 
 
+def _write(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return str(path)
+
+
 # --- Hutchinson ----------------------------------------------------------------------------
 
 
@@ -124,6 +130,53 @@ def test_hutch_plus_plus_on_a_low_rank_matrix_beats_hutchinson():
     assert pp.half_width < hu.half_width / 10
 
 
+SADDLE = """\
+name: saddle
+function: {expr: "x[0] * x[1] + 0.5 * x[2]**2 - 0.5 * x[3]**2"}
+inputs: {x: {shape: [4]}}
+output: {shape: []}
+"""
+
+
+def test_rel_error_is_null_when_the_exact_trace_is_0(tmp_path: Path) -> None:
+    """H has eigenvalues 1, 1, −1, −1: tr H = 0, ‖H‖²_F = 4, Σ Hᵢᵢ² = 2."""
+    spec = _write(tmp_path, "saddle.yaml", SADDLE)
+    args = ["curvature", spec, "--trace", "--measure", "none", "--hvps", "20"]
+    result = CliRunner().invoke(cli, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    trace = json.loads(result.output)["specs"][0]["trace"]
+    assert [t["exact"] for t in trace] == [0.0, 0.0, 0.0]
+    assert [t["rel_error"] for t in trace] == [None, None, None]
+    assert trace[0]["theoretical_variance"] == pytest.approx(2 * (4 - 2))
+    assert trace[1]["theoretical_variance"] == pytest.approx(2 * 4)
+    text = CliRunner().invoke(cli, [*args, "--no-color"])
+    rows = [line for line in text.output.splitlines() if "Hutch" in line]
+    assert len(rows) == 3 and all(row.split("│")[-3].strip() == "-" for row in rows), rows
+    assert "e+2" not in text.output  # the 4e+298 of max(|exact|, 1e-300)
+
+
+def test_theoretical_variance_is_never_negative() -> None:
+    """A diagonal H: 2(‖H‖²_F − Σ Hᵢᵢ²) is 0, but cancels to −7e-15 for this one."""
+    from adcli._curvature.hutchinson import theoretical_variance
+
+    h = np.diag(np.linspace(0.1, 3.3, 4))
+    assert 2 * (float(np.sum(h * h)) - float(np.sum(np.diag(h) ** 2))) < 0  # the cancellation
+    assert theoretical_variance("rademacher", h) == 0.0
+    assert theoretical_variance("gaussian", h) == pytest.approx(2 * np.sum(np.diag(h) ** 2))
+
+
+def test_hutch_plus_plus_variance_at_rounding_level_is_0() -> None:
+    """d ≤ the sketch: Q spans H, the deflated samples are rounding (var ~1e-60): shown 0."""
+    from adcli._curvature.hutchinson import hutch_plus_plus
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((5, 5))
+    h = a + a.T
+    est = hutch_plus_plus(lambda v: v @ h, 5, hvps=30, rng=np.random.default_rng(1))
+    assert est.estimate == pytest.approx(np.trace(h), abs=1e-12)
+    assert est.sample_variance == 0.0
+
+
 # --- Lanczos -------------------------------------------------------------------------------
 
 
@@ -186,6 +239,45 @@ def _convex_h(spec) -> np.ndarray:
 
     c = np.asarray(build(spec).sample_constants()["c"])
     return 2 * np.diag(c) + 2 * np.ones((len(c), len(c)))
+
+
+def test_the_lanczos_run_records_an_invariant_krylov_space() -> None:
+    from adcli._curvature.lanczos import lanczos
+
+    h = np.diag([1.0, 2.0, 3.0, 4.0, 4.0, 4.0, 4.0])  # four distinct eigenvalues in d = 7
+    run = lanczos(lambda v: h @ v, 7, 3, max_steps=7, tol=1e-10, rng=np.random.default_rng(0))
+    assert run.invariant and run.steps == 4
+    np.testing.assert_allclose(run.top, [4.0, 3.0, 2.0], atol=1e-12)
+    full = lanczos(lambda v: v * np.arange(1.0, 8.0), 7, 3, max_steps=7, tol=0,
+                   rng=np.random.default_rng(0))  # fmt: skip
+    assert not full.invariant and full.steps == 7
+
+
+def test_repeated_eigenvalues_are_found_once_and_the_report_says_so(tmp_path: Path) -> None:
+    """H = diag(2, 2, 2, 4): two distinct eigenvalues, so Lanczos stops after 2 steps."""
+    spec = _write(
+        tmp_path,
+        "rep.yaml",
+        "name: rep\nfunction: {expr: 'sum(x**2) + x[3]**2'}\n"
+        "inputs: {x: {shape: [4]}}\noutput: {shape: []}\n",
+    )
+    args = ["curvature", spec, "--eigs", "2", "--measure", "none", "--check-directions", "1"]
+    result = CliRunner().invoke(cli, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    eigs = json.loads(result.output)["specs"][0]["eigs"]
+    assert eigs["invariant"] is True and eigs["steps"] == 2
+    assert eigs["k"] == 2  # each list holds min(K, steps) values
+    values = {(v["which"], v["rank"]): v for v in eigs["values"]}
+    assert values["top", 1]["value"] == pytest.approx(4) and values["top", 2]["value"] == (
+        pytest.approx(2)
+    )
+    assert values["top", 2]["exact"] == pytest.approx(2)  # eigvalsh: 4, 2, 2, 2
+    assert values["bottom", 2]["value"] == pytest.approx(4)  # the lists share values
+    assert values["bottom", 2]["exact"] == pytest.approx(2)
+    assert "2 distinct eigenvalues" in eigs["note"] and "share values" in eigs["note"]
+    text = CliRunner().invoke(cli, [*args, "--no-color"])
+    flat = " ".join(text.output.split())
+    assert "note: the Krylov space became invariant after 2 of d = 4 steps" in flat
 
 
 # --- the HVP check and the exact-Hessian guard ---------------------------------------------
@@ -334,6 +426,63 @@ def test_vector_output_is_a_usage_error_naming_the_spec():
     assert "20 entries" in result.output
 
 
+WHILE_MODEL = """\
+import jax
+import jax.numpy as jnp
+
+
+def while_loss(x):
+    _, y = jax.lax.while_loop(lambda s: s[0] < 3, lambda s: (s[0] + 1, jnp.sin(s[1])), (0, x))
+    return jnp.sum(y**2)
+
+
+@jax.custom_vjp
+def cube(x):
+    return x**3
+
+
+cube.defvjp(lambda x: (x**3, x), lambda x, g: (3 * x**2 * g,))
+
+
+def cvjp_loss(x):
+    return jnp.sum(cube(x))
+"""
+
+
+@pytest.mark.parametrize("exact", ["auto", "never"])
+def test_reverse_mode_that_cannot_trace_is_exit_2(tmp_path: Path, exact: str) -> None:
+    (tmp_path / "m.py").write_text(WHILE_MODEL)
+    spec = _write(
+        tmp_path,
+        "w.yaml",
+        "name: while\nfunction: {python: m.py:while_loss}\n"
+        "inputs: {x: {shape: [3]}}\noutput: {shape: []}\n",
+    )
+    result = CliRunner().invoke(cli, ["curvature", spec, "--measure", "none", "--exact", exact])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert "while (" in result.output and "needs the reverse-mode gradient" in result.output
+    assert "ValueError: Reverse-mode differentiation does not work for lax.while_loop" in (
+        result.output.replace("\n", " ")
+    )
+
+
+@pytest.mark.parametrize("strategy", ["rev-over-fwd", "fwd-over-fwd"])
+def test_a_forced_strategy_that_cannot_trace_is_exit_2(tmp_path: Path, strategy: str) -> None:
+    (tmp_path / "m.py").write_text(WHILE_MODEL)
+    spec = _write(
+        tmp_path,
+        "c.yaml",
+        "name: cvjp\nfunction: {python: m.py:cvjp_loss}\n"
+        "inputs: {x: {shape: [4]}}\noutput: {shape: []}\n",
+    )
+    result = CliRunner().invoke(cli, ["curvature", spec, "--hvp-strategy", strategy])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    text = " ".join(result.output.split())
+    assert f"--hvp-strategy {strategy} cannot run on this function: NotImplementedError" in text
+
+
 # --- the CLI -------------------------------------------------------------------------------
 
 
@@ -398,15 +547,65 @@ def test_subprocess_run():
     assert all(v["error"] <= v["residual"] + 1e-10 for v in ev)
 
 
-@pytest.mark.parametrize(
-    "module", ["adcli._curvature.hutchinson", "adcli._curvature.lanczos", "adcli._curvature.engine"]
-)
-def test_doctests(module):
-    import doctest
-    import importlib
+def test_a_point_outside_the_domain_is_refused(tmp_path: Path) -> None:
+    spec = tmp_path / "nan.yaml"
+    spec.write_text(
+        "name: nan_at_point\n"
+        "function: {expr: sum(log(x - 10))}\n"
+        "inputs: {x: {shape: [n], init: normal}}\n"
+        "dims: {n: 5}\n"
+        "output: {shape: []}\n"
+    )
+    result = CliRunner().invoke(cli, ["curvature", str(spec), "--trace"])
+    assert result.exit_code == 2, result.output
+    assert "f(x) = nan at point 0 (seed 0): the point is outside the function's domain" in (
+        result.output
+    )
 
-    failures, tried = doctest.testmod(importlib.import_module(module))
-    assert failures == 0 and tried > 0
+
+def test_a_folder_skips_vector_specs_and_runs_the_rest(tmp_path: Path) -> None:
+    _write(tmp_path, "a.yaml", SADDLE)
+    _write(
+        tmp_path,
+        "b.yaml",
+        "name: vec\nfunction: {expr: sin(x)}\ninputs: {x: {shape: [3]}}\noutput: {shape: [3]}\n",
+    )
+    args = ["curvature", str(tmp_path), "--measure", "none", "--check-directions", "1"]
+    result = CliRunner().invoke(cli, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [s["name"] for s in data["specs"]] == ["saddle"]
+    (skip,) = data["skipped"]
+    assert skip["name"] == "vec" and skip["line"] == 1 and skip["file"].endswith("b.yaml")
+    assert "scalar function" in skip["reason"] and "3 entries" in skip["reason"]
+    text = CliRunner().invoke(cli, [*args, "--no-color"])
+    assert text.exit_code == 0 and "skipped: vec (" in text.output
+    assert "1 spec(s), 1 skipped" in text.output
+    # Only vector specs selected (two of them): nothing to run is still a usage error.
+    only_vec = CliRunner().invoke(cli, [*args, "--spec", "vec"])
+    assert only_vec.exit_code == 2 and "scalar function" in only_vec.output
+    (tmp_path / "a.yaml").write_text((tmp_path / "b.yaml").read_text().replace("vec", "vec2"))
+    both = CliRunner().invoke(cli, args)
+    assert both.exit_code == 2 and "none of the 2 selected specs" in both.output
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ({"memory_budget": -1}, "--memory-budget: expected a positive size"),
+        ({"memory_budget": 0}, "--memory-budget: expected a positive size"),
+        ({"eigs": 2, "lanczos_steps": 0}, "--lanczos-steps: expected ≥ 1, got 0"),
+        ({"eigs": 2, "eig_tol": 0.0}, "--eig-tol: expected a positive number"),
+    ],
+)
+def test_the_python_api_rejects_what_the_cli_rejects(option: dict, message: str) -> None:
+    from adcli._curvature.engine import curvature
+
+    with pytest.raises(UsageError, match=message):
+        curvature(QUADRATIC, measure="none", **option)
+
+
+# --- low-precision functions: each judged at its own dtype's rounding ---------------------
 
 
 def test_float32_hutch_plus_plus_interval_allows_for_rounding():
@@ -442,31 +641,6 @@ def test_a_float16_function_is_judged_at_float16_rounding(tmp_path: Path) -> Non
     assert all(e["error"] <= e["residual"] for e in data["eigs"]["values"])
 
 
-def test_a_point_outside_the_domain_is_refused(tmp_path: Path) -> None:
-    spec = tmp_path / "nan.yaml"
-    spec.write_text(
-        "name: nan_at_point\n"
-        "function: {expr: sum(log(x - 10))}\n"
-        "inputs: {x: {shape: [n], init: normal}}\n"
-        "dims: {n: 5}\n"
-        "output: {shape: []}\n"
-    )
-    result = CliRunner().invoke(cli, ["curvature", str(spec), "--trace"])
-    assert result.exit_code == 2, result.output
-    assert "f(x) = nan at point 0 (seed 0): the point is outside the function's domain" in (
-        result.output
-    )
-
-
-# --- QA fixes: dtypes, untraceable functions, folders, repeated eigenvalues, the API ------
-
-
-def _write(tmp_path: Path, name: str, text: str) -> str:
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text))
-    return str(path)
-
-
 def test_a_bfloat16_function_gets_a_report(tmp_path: Path) -> None:
     """numpy's finfo does not know bfloat16: this was a traceback. H = 2I, tr H = 6."""
     spec = _write(
@@ -489,188 +663,3 @@ def test_a_bfloat16_function_gets_a_report(tmp_path: Path) -> None:
     assert rad["covers_exact"] and pp["covers_exact"]
     # bfloat16 HVPs: 2 ± a few of its ε = 2⁻⁷.
     assert [v["value"] for v in data["eigs"]["values"]] == pytest.approx([2.0, 2.0], rel=2e-2)
-
-
-WHILE_MODEL = """\
-import jax
-import jax.numpy as jnp
-
-
-def while_loss(x):
-    _, y = jax.lax.while_loop(lambda s: s[0] < 3, lambda s: (s[0] + 1, jnp.sin(s[1])), (0, x))
-    return jnp.sum(y**2)
-
-
-@jax.custom_vjp
-def cube(x):
-    return x**3
-
-
-cube.defvjp(lambda x: (x**3, x), lambda x, g: (3 * x**2 * g,))
-
-
-def cvjp_loss(x):
-    return jnp.sum(cube(x))
-"""
-
-
-@pytest.mark.parametrize("exact", ["auto", "never"])
-def test_reverse_mode_that_cannot_trace_is_exit_2(tmp_path: Path, exact: str) -> None:
-    (tmp_path / "m.py").write_text(WHILE_MODEL)
-    spec = _write(
-        tmp_path,
-        "w.yaml",
-        "name: while\nfunction: {python: m.py:while_loss}\n"
-        "inputs: {x: {shape: [3]}}\noutput: {shape: []}\n",
-    )
-    result = CliRunner().invoke(cli, ["curvature", spec, "--measure", "none", "--exact", exact])
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    assert "while (" in result.output and "needs the reverse-mode gradient" in result.output
-    assert "ValueError: Reverse-mode differentiation does not work for lax.while_loop" in (
-        result.output.replace("\n", " ")
-    )
-
-
-@pytest.mark.parametrize("strategy", ["rev-over-fwd", "fwd-over-fwd"])
-def test_a_forced_strategy_that_cannot_trace_is_exit_2(tmp_path: Path, strategy: str) -> None:
-    (tmp_path / "m.py").write_text(WHILE_MODEL)
-    spec = _write(
-        tmp_path,
-        "c.yaml",
-        "name: cvjp\nfunction: {python: m.py:cvjp_loss}\n"
-        "inputs: {x: {shape: [4]}}\noutput: {shape: []}\n",
-    )
-    result = CliRunner().invoke(cli, ["curvature", spec, "--hvp-strategy", strategy])
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    text = " ".join(result.output.split())
-    assert f"--hvp-strategy {strategy} cannot run on this function: NotImplementedError" in text
-
-
-SADDLE = """\
-name: saddle
-function: {expr: "x[0] * x[1] + 0.5 * x[2]**2 - 0.5 * x[3]**2"}
-inputs: {x: {shape: [4]}}
-output: {shape: []}
-"""
-
-
-def test_rel_error_is_null_when_the_exact_trace_is_0(tmp_path: Path) -> None:
-    """H has eigenvalues 1, 1, −1, −1: tr H = 0, ‖H‖²_F = 4, Σ Hᵢᵢ² = 2."""
-    spec = _write(tmp_path, "saddle.yaml", SADDLE)
-    args = ["curvature", spec, "--trace", "--measure", "none", "--hvps", "20"]
-    result = CliRunner().invoke(cli, [*args, "--format", "json"])
-    assert result.exit_code == 0, result.output
-    trace = json.loads(result.output)["specs"][0]["trace"]
-    assert [t["exact"] for t in trace] == [0.0, 0.0, 0.0]
-    assert [t["rel_error"] for t in trace] == [None, None, None]
-    assert trace[0]["theoretical_variance"] == pytest.approx(2 * (4 - 2))
-    assert trace[1]["theoretical_variance"] == pytest.approx(2 * 4)
-    text = CliRunner().invoke(cli, [*args, "--no-color"])
-    rows = [line for line in text.output.splitlines() if "Hutch" in line]
-    assert len(rows) == 3 and all(row.split("│")[-3].strip() == "-" for row in rows), rows
-    assert "e+2" not in text.output  # the 4e+298 of max(|exact|, 1e-300)
-
-
-def test_theoretical_variance_is_never_negative() -> None:
-    """A diagonal H: 2(‖H‖²_F − Σ Hᵢᵢ²) is 0, but cancels to −7e-15 for this one."""
-    from adcli._curvature.hutchinson import theoretical_variance
-
-    h = np.diag(np.linspace(0.1, 3.3, 4))
-    assert 2 * (float(np.sum(h * h)) - float(np.sum(np.diag(h) ** 2))) < 0  # the cancellation
-    assert theoretical_variance("rademacher", h) == 0.0
-    assert theoretical_variance("gaussian", h) == pytest.approx(2 * np.sum(np.diag(h) ** 2))
-
-
-def test_hutch_plus_plus_variance_at_rounding_level_is_0() -> None:
-    """d ≤ the sketch: Q spans H, the deflated samples are rounding (var ~1e-60): shown 0."""
-    from adcli._curvature.hutchinson import hutch_plus_plus
-
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((5, 5))
-    h = a + a.T
-    est = hutch_plus_plus(lambda v: v @ h, 5, hvps=30, rng=np.random.default_rng(1))
-    assert est.estimate == pytest.approx(np.trace(h), abs=1e-12)
-    assert est.sample_variance == 0.0
-
-
-def test_a_folder_skips_vector_specs_and_runs_the_rest(tmp_path: Path) -> None:
-    _write(tmp_path, "a.yaml", SADDLE)
-    _write(
-        tmp_path,
-        "b.yaml",
-        "name: vec\nfunction: {expr: sin(x)}\ninputs: {x: {shape: [3]}}\noutput: {shape: [3]}\n",
-    )
-    args = ["curvature", str(tmp_path), "--measure", "none", "--check-directions", "1"]
-    result = CliRunner().invoke(cli, [*args, "--format", "json"])
-    assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
-    assert [s["name"] for s in data["specs"]] == ["saddle"]
-    (skip,) = data["skipped"]
-    assert skip["name"] == "vec" and skip["line"] == 1 and skip["file"].endswith("b.yaml")
-    assert "scalar function" in skip["reason"] and "3 entries" in skip["reason"]
-    text = CliRunner().invoke(cli, [*args, "--no-color"])
-    assert text.exit_code == 0 and "skipped: vec (" in text.output
-    assert "1 spec(s), 1 skipped" in text.output
-    # Only vector specs selected (two of them): nothing to run is still a usage error.
-    only_vec = CliRunner().invoke(cli, [*args, "--spec", "vec"])
-    assert only_vec.exit_code == 2 and "scalar function" in only_vec.output
-    (tmp_path / "a.yaml").write_text((tmp_path / "b.yaml").read_text().replace("vec", "vec2"))
-    both = CliRunner().invoke(cli, args)
-    assert both.exit_code == 2 and "none of the 2 selected specs" in both.output
-
-
-def test_repeated_eigenvalues_are_found_once_and_the_report_says_so(tmp_path: Path) -> None:
-    """H = diag(2, 2, 2, 4): two distinct eigenvalues, so Lanczos stops after 2 steps."""
-    spec = _write(
-        tmp_path,
-        "rep.yaml",
-        "name: rep\nfunction: {expr: 'sum(x**2) + x[3]**2'}\n"
-        "inputs: {x: {shape: [4]}}\noutput: {shape: []}\n",
-    )
-    args = ["curvature", spec, "--eigs", "2", "--measure", "none", "--check-directions", "1"]
-    result = CliRunner().invoke(cli, [*args, "--format", "json"])
-    assert result.exit_code == 0, result.output
-    eigs = json.loads(result.output)["specs"][0]["eigs"]
-    assert eigs["invariant"] is True and eigs["steps"] == 2
-    assert eigs["k"] == 2  # each list holds min(K, steps) values
-    values = {(v["which"], v["rank"]): v for v in eigs["values"]}
-    assert values["top", 1]["value"] == pytest.approx(4) and values["top", 2]["value"] == (
-        pytest.approx(2)
-    )
-    assert values["top", 2]["exact"] == pytest.approx(2)  # eigvalsh: 4, 2, 2, 2
-    assert values["bottom", 2]["value"] == pytest.approx(4)  # the lists share values
-    assert values["bottom", 2]["exact"] == pytest.approx(2)
-    assert "2 distinct eigenvalues" in eigs["note"] and "share values" in eigs["note"]
-    text = CliRunner().invoke(cli, [*args, "--no-color"])
-    flat = " ".join(text.output.split())
-    assert "note: the Krylov space became invariant after 2 of d = 4 steps" in flat
-
-
-def test_the_lanczos_run_records_an_invariant_krylov_space() -> None:
-    from adcli._curvature.lanczos import lanczos
-
-    h = np.diag([1.0, 2.0, 3.0, 4.0, 4.0, 4.0, 4.0])  # four distinct eigenvalues in d = 7
-    run = lanczos(lambda v: h @ v, 7, 3, max_steps=7, tol=1e-10, rng=np.random.default_rng(0))
-    assert run.invariant and run.steps == 4
-    np.testing.assert_allclose(run.top, [4.0, 3.0, 2.0], atol=1e-12)
-    full = lanczos(lambda v: v * np.arange(1.0, 8.0), 7, 3, max_steps=7, tol=0,
-                   rng=np.random.default_rng(0))  # fmt: skip
-    assert not full.invariant and full.steps == 7
-
-
-@pytest.mark.parametrize(
-    ("option", "message"),
-    [
-        ({"memory_budget": -1}, "--memory-budget: expected a positive size"),
-        ({"memory_budget": 0}, "--memory-budget: expected a positive size"),
-        ({"eigs": 2, "lanczos_steps": 0}, "--lanczos-steps: expected ≥ 1, got 0"),
-        ({"eigs": 2, "eig_tol": 0.0}, "--eig-tol: expected a positive number"),
-    ],
-)
-def test_the_python_api_rejects_what_the_cli_rejects(option: dict, message: str) -> None:
-    from adcli._curvature.engine import curvature
-
-    with pytest.raises(UsageError, match=message):
-        curvature(QUADRATIC, measure="none", **option)

@@ -6,7 +6,6 @@ once per evaluated row, also under vmap), never by the formula the report prints
 
 from __future__ import annotations
 
-import doctest
 import json
 import math
 import subprocess
@@ -41,14 +40,6 @@ def _x64() -> None:
     from adcli._problem.runtime import enable_x64
 
     enable_x64()
-
-
-@pytest.mark.parametrize(
-    "module", [est, adcli._estimate.engine, adcli._estimate.sweep], ids=lambda m: m.__name__
-)
-def test_doctests(module, monkeypatch) -> None:
-    monkeypatch.chdir(ROOT)
-    assert doctest.testmod(module).failed == 0
 
 
 # --- counting ----------------------------------------------------------------------------
@@ -412,7 +403,7 @@ def test_a_step_that_leaves_the_domain_is_a_note_not_a_crash() -> None:
     assert r.exit_code == 0 and r.method("forward-ad").rel_error < 1e-15
 
 
-# --- low-precision functions (qa-a finding 1) ----------------------------------------------
+# --- low-precision functions ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16])
@@ -472,7 +463,7 @@ def test_a_float16_spec_reports_float16(tmp_path) -> None:
     assert not any("disagree" in n for n in r["notes"])
 
 
-# --- one spec that cannot be estimated among several (qa-a finding 3) ---------------------
+# --- one spec that cannot be estimated among several --------------------------------------
 
 TWO = """\
 name: good
@@ -529,7 +520,7 @@ def test_reverse_failing_or_a_cost_guard_is_that_specs_error(tmp_path, monkeypat
     assert all("over --max-seconds 60" in e for e in report.errors)
 
 
-# --- d = 0 (qa-a finding 7) ---------------------------------------------------------------
+# --- d = 0 --------------------------------------------------------------------------------
 
 
 def test_no_inputs_is_said_before_k() -> None:
@@ -537,7 +528,7 @@ def test_no_inputs_is_said_before_k() -> None:
         estimate_function(lambda x, _: jnp.sum(x) + 1.0, jnp.zeros(0), **FAST)
 
 
-# --- estimate_function's x (qa-a finding 8) -----------------------------------------------
+# --- estimate_function's x ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -571,7 +562,7 @@ def test_estimate_function_rejects_what_is_not_a_real_problem() -> None:
         estimate_function(lambda y, _: jnp.sum(y) * 1j, jnp.ones(2), **FAST)
 
 
-# --- sweeps (qa-a finding 11) -------------------------------------------------------------
+# --- sweeps -------------------------------------------------------------------------------
 
 
 def test_a_sweep_says_which_specs_it_skips_and_when_d_does_not_grow(tmp_path) -> None:

@@ -8,7 +8,6 @@ lecture, at the spec's sample point and at (w1, w2) = (2, 3).
 from __future__ import annotations
 
 import dataclasses
-import doctest
 import json
 import math
 import shutil
@@ -370,18 +369,13 @@ def test_subprocess() -> None:
     assert [row["value"]["value"] for row in rows][-1] == pytest.approx(2.0201012595319114)
 
 
-def test_doctest(monkeypatch) -> None:
-    monkeypatch.chdir(ROOT)
-    assert doctest.testmod(adcli._explain.engine).failed == 0
-
-
 def test_result_is_frozen() -> None:
     r = explain(LECTURE, at={"w1": 2, "w2": 3})
     with pytest.raises(dataclasses.FrozenInstanceError):
         r.name = "x"  # type: ignore[misc]
 
 
-# --- qa-a findings: a cast output, formula part names, --output-name, point, while/cond ---
+# --- a cast output, formula part names, --output-name, point, while/cond ------------------
 
 CAST_MODULE = """
 import jax

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import doctest
-
 import pytest
 
-import adcli._spec.shapes
 from adcli._errors import SpecError
 from adcli._spec.model import Where
 from adcli._spec.shapes import broadcasts, dims_used, parse_entry, parse_shape, resolve_shape
-
-
-def test_doctests() -> None:
-    assert doctest.testmod(adcli._spec.shapes).failed == 0
 
 
 @pytest.mark.parametrize(

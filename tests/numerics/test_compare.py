@@ -1,0 +1,208 @@
+"""The tolerance and the verdict (adcli._numerics.compare), with numbers worked by hand:
+
+tol = 2·(FD error bound) + rtol·(|reference| + block scale) + atol, per element.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from adcli._numerics.compare import (
+    block_rms,
+    compare,
+    default_rtol,
+    directional_scale,
+    ratio_pattern,
+)
+from adcli._results.check import CheckKind, Comparison
+
+
+def _name_in(idx: tuple[int, ...]) -> str:
+    return f"x[{idx[-1]}]"
+
+
+def _name_out(idx: tuple[int, ...]) -> str:
+    return f"y[{idx[0]}]" if len(idx) > 1 else "y"
+
+
+def run(ad: Any, reference: Any, **options: Any) -> Comparison:
+    """compare() on 1-d values: rtol 1e-3, atol 1e-6 and scale 0.5 unless given."""
+    settings: dict[str, Any] = {"scale": 0.5, "rtol": 1e-3, "atol": 1e-6, **options}
+    return compare(
+        point=0,
+        wrt="x",
+        kind=CheckKind(settings.pop("kind", "rev")),
+        method=settings.pop("method", "full"),
+        ad=np.asarray(ad, float),
+        reference=np.asarray(reference, float),
+        name_in=_name_in,
+        name_out=_name_out,
+        **settings,
+    )
+
+
+# --- the tolerance ---------------------------------------------------------------------------
+
+
+def test_the_tolerance_per_element_by_hand() -> None:
+    """ref = (1, −2), FD errors (1e-4, 2e-4), scale 0.5, rtol 1e-3, atol 1e-6:
+    tol₀ = 2e-4 + 1e-3·1.5 + 1e-6 = 1.701e-3 and tol₁ = 4e-4 + 1e-3·2.5 + 1e-6 = 2.901e-3.
+    AD is off by 1e-3 (passes, margin 0.588) and by 3e-3 (fails, margin 1.034)."""
+    ref = np.array([1.0, -2.0])
+    c = run(
+        ref + np.array([1e-3, 3e-3]), ref, fd_error=np.array([1e-4, 2e-4]), trusted=np.ones(2, bool)
+    )
+    assert c.verdict == "fail" and (c.compared, c.failed) == (2, 1)
+    (worst,) = c.worst
+    assert (worst.input_index, worst.output_index) == ("x[1]", "y")
+    assert worst.tolerance == pytest.approx(2.901e-3, rel=1e-12)
+    assert worst.margin == pytest.approx(3e-3 / 2.901e-3, rel=1e-9)
+    assert worst.fd_error == 2e-4
+    assert c.margin == pytest.approx(3e-3 / 2.901e-3, rel=1e-9)
+    assert c.max_abs_error == pytest.approx(3e-3, rel=1e-9)
+    assert c.max_rel_error == pytest.approx(3e-3 / 2.0, rel=1e-6)  # relative to max(|AD|, |FD|)
+    assert c.locations == ("x[1]",)  # method full: the wrong inputs by name
+
+    passing = run(ref + np.array([1e-3, 2.9e-3]), ref, fd_error=np.array([1e-4, 2e-4]))
+    assert passing.verdict == "pass" and passing.failed == 0
+    assert passing.margin == pytest.approx(2.9e-3 / 2.901e-3, rel=1e-9)
+    assert len(passing.worst) == 1  # nothing failed: one element is shown
+
+
+def test_without_an_fd_bound_the_tolerance_is_rtol_and_atol() -> None:
+    """AD against AD (no FD): tol = 1e-3·(|4| + 0.5) + 1e-6 = 4.501e-3."""
+    c = run([4.0045], [4.0])
+    assert c.verdict == "pass" and c.worst[0].tolerance == pytest.approx(4.501e-3)
+    assert c.worst[0].fd_error is None and c.step is None
+    assert run([4.0046], [4.0]).verdict == "fail"
+
+
+def test_a_value_small_by_cancellation_is_judged_on_its_block_scale() -> None:
+    """|ref| = 1e-9 among neighbours of size 1: rtol·|ref| alone would fail the 1e-6 slip."""
+    assert run([1e-9 + 1e-6], [1e-9], scale=1.0, atol=0.0).verdict == "pass"
+    assert run([1e-9 + 1e-6], [1e-9], scale=0.0, atol=0.0).verdict == "fail"
+
+
+def test_block_scales_by_hand() -> None:
+    values = np.array([[3.0, 4.0], [0.0, 0.0]])
+    np.testing.assert_allclose(block_rms(values), [[np.sqrt(12.5)], [0.0]])
+    assert float(block_rms(values, axis=None)) == pytest.approx(2.5)
+    # a row nearly orthogonal to the gradient is judged on the scale of all rows
+    np.testing.assert_allclose(directional_scale(values), [[np.sqrt(12.5)], [2.5]])
+    assert block_rms(np.array([np.nan, 2.0]), axis=None) == pytest.approx(np.sqrt(2.0))
+
+
+def test_default_rtol_follows_the_dtype() -> None:
+    assert [default_rtol(d) for d in ("float64", "float32", "float16", "bfloat16")] == [
+        1e-8,
+        2e-4,
+        2e-2,
+        1e-1,
+    ]
+    assert default_rtol("complex64") == 2e-4 and default_rtol("int8") == 1e-8
+
+
+# --- verdicts: undecided is not failed, NaN is -------------------------------------------
+
+
+def test_an_untrusted_element_is_undecided_not_failed() -> None:
+    """The second FD value is untrusted (a kink): however far AD is, it is inconclusive."""
+    c = run(
+        [1.0, 5.0],
+        [1.0, 0.5],
+        fd_error=np.array([1e-9, np.inf]),
+        trusted=np.array([True, False]),
+        step=np.array([0.01, 0.01]),
+        slope_jump=np.array([0.0, 1.0]),
+    )
+    assert c.verdict == "inconclusive" and c.failed == 1
+    assert c.reason == (
+        "FD cannot decide at x[1]: left and right slopes differ by 1 "
+        "(a kink within 2.5e-03 of the point?) or the function is noisy"
+    )
+    assert np.isnan(c.worst[0].margin)  # no margin against an untrusted value
+    assert c.margin == 0.0 and c.max_abs_error == 0.0  # only decided elements count
+
+
+def test_an_fd_bound_too_wide_to_see_5_percent_is_undecided() -> None:
+    """2·error = 0.2 > 5% of (|1| + 0.5): agreement inside that bar proves nothing."""
+    c = run([1.05], [1.0], fd_error=np.array([0.1]), trusted=np.array([True]))
+    assert c.verdict == "inconclusive"
+    assert c.reason is not None and "its error bound 0.1 is above 5% of the value" in c.reason
+    assert run([1.0], [1.0], fd_error=np.array([0.1])).verdict == "pass"  # within rtol: fine
+
+
+def test_nan_from_ad_fails_and_says_where() -> None:
+    c = run([1.0, np.nan], [1.0, 2.0], fd_error=np.zeros(2), trusted=np.ones(2, bool))
+    assert c.verdict == "fail" and c.failed == 1
+    assert c.reason == "AD gave nan at x[1] → y"
+    assert c.margin == np.inf and c.max_abs_error == np.inf
+
+
+def test_nan_in_the_ad_reference_of_an_ad_check_fails() -> None:
+    c = run([1.0, 2.0], [1.0, np.inf], kind="adjoint")
+    assert c.verdict == "fail"
+    assert c.reason == "the AD value compared against gave inf at x[1] → y"
+
+
+def test_an_fd_reference_that_is_not_finite_is_undecided() -> None:
+    c = run([1.0], [np.nan], fd_error=np.array([np.inf]), trusted=np.array([False]))
+    assert c.verdict == "inconclusive"
+    assert c.reason == (
+        "FD cannot decide at x[0]: the function is not finite near the point "
+        "(a step leaves its domain?)"
+    )
+
+
+# --- the diagnosis of a pattern ----------------------------------------------------------
+
+
+def test_a_constant_ratio_is_named_a_scale_bug() -> None:
+    ref = np.array([1.0, -2.0, 3.0, 0.5])
+    c = run(2 * ref, ref)
+    assert c.verdict == "fail" and c.failed == 4
+    assert c.diagnosis == "constant ratio: AD = 2 × FD (a scale bug)"
+
+
+def test_a_sign_flip_is_named() -> None:
+    ref = np.array([1.0, -2.0, 3.0])
+    assert run(-ref, ref).diagnosis == "sign flip: AD = −FD"
+
+
+@pytest.mark.parametrize(
+    ("ad", "expected"),
+    [
+        ([0.0, 0.0, 0.0], "AD is zero where FD is not (a missing term or stop_gradient?)"),
+        ([1.001, 2.002, 3.003], "constant ratio: AD = 1.001 × FD (a scale bug)"),
+        ([0.5, 1.0, 1.5], "constant ratio: AD = 0.5 × FD (a scale bug)"),
+        ([2.0, 4.0, 7.0], None),  # not one ratio
+    ],
+)
+def test_ratio_patterns(ad: list[float], expected: str | None) -> None:
+    ref = np.array([1.0, 2.0, 3.0])
+    assert ratio_pattern(np.array(ad), ref, np.full(3, 1e-6)) == expected
+
+
+def test_a_pattern_needs_two_clear_elements() -> None:
+    """Elements within 10× their tolerance of zero say nothing about a ratio."""
+    ref = np.array([1.0, 1e-6])
+    assert ratio_pattern(2 * ref, ref, np.full(2, 1e-6)) is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "labels"),
+    [
+        ("rev", ("AD", "FD")),
+        ("adjoint", ("fwd", "rev")),
+        ("hessian-symmetry", ("wᵀHv", "vᵀHw")),
+        ("expect-grad:ad", ("the formula", "AD")),
+        ("expect-hessian:fd", ("the formula", "FD")),
+    ],
+)
+def test_the_diagnosis_names_what_was_compared(kind: str, labels: tuple[str, str]) -> None:
+    assert CheckKind(kind).labels == labels
+    ref = np.array([1.0, 2.0])
+    assert run(-ref, ref, kind=kind).diagnosis == f"sign flip: {labels[0]} = −{labels[1]}"
