@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from adcli._errors import SpecError, UsageError, did_you_mean
+from adcli._errors import AdcliError, SpecError, UsageError, did_you_mean
 from adcli._spec.load import apply_overrides, find_spec_files, load_file
 from adcli._spec.model import METHODS, CheckOptions, Spec
 
@@ -88,6 +88,45 @@ def select_specs(
             own = {**spec.check.dims, **own}
         out.append(apply_overrides(spec, dims=own) if own else spec)
     return out, errors
+
+
+def require_specs(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    only: Sequence[str] = (),
+    dims: Mapping[str, int] | None = None,
+    check_dims: bool = False,
+) -> list[Spec]:
+    """``select_specs``, for a command that runs only when every file loads.
+
+    Raises:
+        AdcliError: a file cannot be loaded (every such file's error, joined by ``; ``).
+        UsageError: as ``select_specs``.
+    """
+    chosen, errors = select_specs(paths, only=only, dims=dims, check_dims=check_dims)
+    if errors:
+        raise AdcliError("; ".join(errors))
+    return chosen
+
+
+def one_spec(spec: Spec | str | os.PathLike[str], *, instead: str) -> Spec:
+    """``spec`` itself, or the one spec in the file it names.
+
+    Raises:
+        UsageError: the file holds several specs (``instead`` names the function that
+            takes a file or directory of them).
+        SpecError: the file cannot be loaded.
+    """
+    if isinstance(spec, Spec):
+        return spec
+    found = load_file(spec)
+    if len(found) != 1:
+        names = ", ".join(s.name for s in found)
+        raise UsageError(
+            f"{os.fspath(spec)} holds {len(found)} specs ({names}): pass one Spec, "
+            f"or use {instead} for a file or directory"
+        )
+    return found[0]
 
 
 def apply(specs: list[Spec], overrides: Overrides) -> list[Spec]:
