@@ -4,7 +4,6 @@ each gave into its report row (passes counted from what ran, time, error against
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -19,7 +18,7 @@ from adcli._estimate.errors import rel_error
 from adcli._estimate.options import EstimateOptions
 from adcli._estimate.target import Target
 from adcli._numerics.domain import require_finite
-from adcli._numerics.timing import Timing
+from adcli._numerics.timing import Timing, timed
 from adcli._results.estimate import MethodResult
 
 Progress = Callable[[str], None]
@@ -164,9 +163,8 @@ def make_programs(
 
 
 def compile_timed(fn: Any, *args: Any) -> tuple[Any, float]:
-    t0 = time.perf_counter()
-    exe = fn.lower(*args).compile()
-    return exe, time.perf_counter() - t0
+    """The jitted ``fn`` lowered and compiled for ``args``, and the seconds that took."""
+    return timed(lambda: fn.lower(*args).compile())
 
 
 def batch_rows(f_exe: Any, x: jax.Array, budget: int) -> int:
