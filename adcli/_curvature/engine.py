@@ -33,6 +33,7 @@ from adcli._curvature.lanczos import lanczos, residuals
 from adcli._curvature.options import DEFAULT_LANCZOS_STEPS, CurvatureOptions
 from adcli._errors import TRACE_ERRORS, UsageError, first_line
 from adcli._numerics.domain import require_finite
+from adcli._options import from_keywords
 from adcli._problem.build import Problem, build
 from adcli._problem.flat import FlatProblem, flatten_problem
 from adcli._problem.runtime import default_memory_budget, enable_x64
@@ -47,7 +48,7 @@ from adcli._results.curvature import (
     TraceEstimate,
 )
 from adcli._spec.model import Spec
-from adcli._spec.select import one_spec, require_specs
+from adcli._spec.select import all_loaded, one_spec, select_specs
 
 Progress = Callable[[str], None]
 
@@ -112,24 +113,7 @@ def curvature(
     >>> abs(r.trace[0].estimate - r.exact.trace) < r.trace[0].half_width * 3  # doctest: +SKIP
     True
     """
-    options = CurvatureOptions(
-        trace=trace,
-        eigs=eigs,
-        probes=probes,
-        hvps=hvps,
-        rtol=rtol,
-        confidence=confidence,
-        hutchpp=hutchpp,
-        exact=exact,
-        memory_budget=memory_budget,
-        point=point,
-        seed=seed,
-        check_directions=check_directions,
-        hvp_strategy=hvp_strategy,
-        measure=measure,
-        lanczos_steps=lanczos_steps,
-        eig_tol=eig_tol,
-    )
+    options = from_keywords(CurvatureOptions, locals())
     return curvature_of(spec, options, progress)
 
 
@@ -151,7 +135,7 @@ def curvature_report(
         AdcliError: a file cannot be loaded; UsageError, SpecError: as ``curvature``.
     """
     start = time.perf_counter()
-    chosen = require_specs(paths, only=only, dims=dims)
+    chosen = all_loaded(select_specs(paths, only=only, dims=dims))
     opts = CurvatureOptions(**options)
     if len(chosen) == 1:  # the one spec asked for must be scalar: a usage error otherwise
         result = curvature_of(chosen[0], opts, progress)
@@ -314,39 +298,17 @@ def _traces(
 ) -> list[TraceEstimate]:
     """Hutchinson's estimate with each probe kind asked for, then Hutch++ (when asked)."""
     kinds = PROBES if options.probes == "both" else (options.probes,)
-    out = []
-    for i, kind in enumerate(kinds):
-        rng = np.random.default_rng([seed, options.point, 0x7472, i])
-        out.append(
-            hutchinson(
-                op.matmat,
-                op.d,
-                kind=kind,
-                max_hvps=options.trace_hvps,
-                rtol=options.rtol,
-                confidence=options.confidence,
-                rng=rng,
-                block=op.batch,
-                exact=exact.trace,
-                hessian=hessian,
-                eps=eps,
-            )
-        )
+
+    def run(stream: int, estimator: Callable[..., TraceEstimate], **how: Any) -> TraceEstimate:
+        rng = np.random.default_rng([seed, options.point, 0x7472, stream])
+        shared = {"confidence": options.confidence, "exact": exact.trace, "eps": eps}
+        return estimator(op.matmat, op.d, rng=rng, **shared, **how)
+
+    limits = {"max_hvps": options.trace_hvps, "rtol": options.rtol, "block": op.batch}
+    out = [run(i, hutchinson, kind=kind, hessian=hessian, **limits) for i, kind in enumerate(kinds)]
     if options.hutchpp:
         # As many HVPs as the first Hutchinson run used: the same cost, side by side.
-        n = max(6, out[0].hvps)
-        rng = np.random.default_rng([seed, options.point, 0x7472, 9])
-        out.append(
-            hutch_plus_plus(
-                op.matmat,
-                op.d,
-                hvps=n,
-                confidence=options.confidence,
-                rng=rng,
-                exact=exact.trace,
-                eps=eps,
-            )
-        )
+        out.append(run(9, hutch_plus_plus, hvps=max(6, out[0].hvps)))
     return out
 
 

@@ -41,44 +41,43 @@ class CurvatureOptions:
     eig_tol: float = 1e-8
 
     def __post_init__(self) -> None:
-        self._validate_estimates()
-        self._validate_run()
-
-    def _validate_estimates(self) -> None:
-        if self.eigs < 0:
-            raise UsageError(f"--eigs: expected k ≥ 0, got {self.eigs}")
-        if self.probes not in PROBE_CHOICES:
-            choices = ", ".join(PROBE_CHOICES)
-            raise UsageError(f"--probes: expected one of {choices}, got {self.probes!r}")
-        if self.hvps is not None and self.hvps < 2:
-            raise UsageError(f"--hvps: a trace interval needs at least 2 HVPs, got {self.hvps}")
-        if self.rtol is not None and not self.rtol > 0:
-            raise UsageError(f"--rtol: expected a positive number, got {self.rtol}")
-        if not 0 < self.confidence < 1:
-            raise UsageError(
-                f"--confidence: expected a level in (0, 1) such as 0.95, got {self.confidence}"
-            )
-        if self.exact not in EXACT_POLICIES:
-            choices = ", ".join(EXACT_POLICIES)
-            raise UsageError(f"--exact: expected one of {choices}, got {self.exact!r}")
-
-    def _validate_run(self) -> None:
-        if self.check_directions < 1:
-            raise UsageError(f"--check-directions: expected ≥ 1, got {self.check_directions}")
-        if self.measure not in MEASURES:
-            choices = ", ".join(MEASURES)
-            raise UsageError(f"--measure: expected one of {choices}, got {self.measure!r}")
-        if self.point < 0:
-            raise UsageError(f"--point: expected ≥ 0, got {self.point}")
+        probes, exact = ", ".join(PROBE_CHOICES), ", ".join(EXACT_POLICIES)
+        _require(self.eigs >= 0, f"--eigs: expected k ≥ 0, got {self.eigs}")
+        _require(
+            self.probes in PROBE_CHOICES, f"--probes: expected one of {probes}, got {self.probes!r}"
+        )
+        _require(
+            self.hvps is None or self.hvps >= 2,
+            f"--hvps: a trace interval needs at least 2 HVPs, got {self.hvps}",
+        )
+        _require(
+            self.rtol is None or self.rtol > 0,
+            f"--rtol: expected a positive number, got {self.rtol}",
+        )
+        _require(
+            0 < self.confidence < 1,
+            f"--confidence: expected a level in (0, 1) such as 0.95, got {self.confidence}",
+        )
+        _require(
+            self.exact in EXACT_POLICIES, f"--exact: expected one of {exact}, got {self.exact!r}"
+        )
+        _require(
+            self.check_directions >= 1,
+            f"--check-directions: expected ≥ 1, got {self.check_directions}",
+        )
+        measures = ", ".join(MEASURES)
+        _require(
+            self.measure in MEASURES, f"--measure: expected one of {measures}, got {self.measure!r}"
+        )
+        _require(self.point >= 0, f"--point: expected ≥ 0, got {self.point}")
         # The CLI's click types already refuse these; the Python API must too.
-        if self.memory_budget is not None and not self.memory_budget > 0:
-            raise UsageError(
-                f"--memory-budget: expected a positive size in bytes, got {self.memory_budget}"
-            )
-        if self.lanczos_steps is not None and self.lanczos_steps < 1:
-            raise UsageError(f"--lanczos-steps: expected ≥ 1, got {self.lanczos_steps}")
-        if not self.eig_tol > 0:
-            raise UsageError(f"--eig-tol: expected a positive number, got {self.eig_tol}")
+        budget, steps = self.memory_budget, self.lanczos_steps
+        _require(
+            budget is None or budget > 0,
+            f"--memory-budget: expected a positive size in bytes, got {budget}",
+        )
+        _require(steps is None or steps >= 1, f"--lanczos-steps: expected ≥ 1, got {steps}")
+        _require(self.eig_tol > 0, f"--eig-tol: expected a positive number, got {self.eig_tol}")
 
     @property
     def trace_hvps(self) -> int:
@@ -86,3 +85,8 @@ class CurvatureOptions:
         if self.hvps is not None:
             return self.hvps
         return DEFAULT_RTOL_HVPS if self.rtol else DEFAULT_HVPS
+
+
+def _require(holds: bool, problem: str) -> None:
+    if not holds:
+        raise UsageError(problem)

@@ -35,6 +35,7 @@ from adcli._estimate.methods import (
 from adcli._estimate.options import DEFAULT_MEMORY_BUDGET, EstimateOptions
 from adcli._estimate.target import Target, scalar_target
 from adcli._numerics.domain import require_finite
+from adcli._options import from_keywords
 from adcli._results.estimate import EstimateResult, MethodResult
 from adcli._spec.model import Spec
 
@@ -89,17 +90,7 @@ def estimate_function(
     >>> r.method("central-diff").rel_error < 1e-9
     True
     """
-    options = EstimateOptions(
-        k=k,
-        directions=directions,
-        seeds=seeds,
-        seed=seed,
-        sequential=sequential,
-        memory_budget=memory_budget,
-        time_budget=time_budget,
-        max_seconds=max_seconds,
-        min_rounds=min_rounds,
-    )
+    options = from_keywords(EstimateOptions, locals())
     return estimate_with(f, x, aux, name, options, progress)
 
 

@@ -33,6 +33,7 @@ from adcli._explain.sweeps import (
     reverse_sweep,
     to_value,
 )
+from adcli._options import from_keywords
 from adcli._problem.build import Problem, build
 from adcli._problem.jaxpr import equations
 from adcli._results.explain import (
@@ -44,7 +45,7 @@ from adcli._results.explain import (
     Sweep,
 )
 from adcli._spec.model import Spec
-from adcli._spec.select import require_specs
+from adcli._spec.select import all_loaded, select_specs
 
 VALUE_LIMIT = 1 << 24  # entries over every graph value: beyond it values are omitted
 
@@ -98,19 +99,8 @@ def explain(
     >>> round(r.reverse.rows[-1].value.scalar, 6)   # dL/dw1 = (w2/w1)(1 + 1/(2√(w2 log w1)))
     2.020101
     """
-    chosen = _one_spec(spec_or_path, spec, dims, check_dims)
-    options = ExplainOptions(
-        wrt=wrt,
-        direction=direction,
-        cotangent=cotangent,
-        at=at,
-        point=point,
-        seed=seed,
-        all_nodes=all_nodes,
-        max_nodes=max_nodes,
-        output_name=output_name,
-    )
-    return explain_spec(chosen, options)
+    chosen = _one_spec(spec_or_path, spec, dims, check_dims)  # a file's errors come first
+    return explain_spec(chosen, from_keywords(ExplainOptions, locals()))
 
 
 def _one_spec(
@@ -123,7 +113,7 @@ def _one_spec(
     if isinstance(spec_or_path, Spec):
         return spec_or_path
     only = [name] if name else ()
-    chosen = require_specs(spec_or_path, only=only, dims=dims, check_dims=check_dims)
+    chosen = all_loaded(select_specs(spec_or_path, only=only, dims=dims, check_dims=check_dims))
     if len(chosen) != 1:
         names = ", ".join(s.name for s in chosen)
         raise UsageError(f"{spec_or_path} holds several specs ({names}): choose one with spec=")
@@ -141,7 +131,7 @@ def explain_report(
     """``explain`` of every spec under ``paths`` (what the CLI calls); ``options`` are
     ``explain``'s."""
     start = time.perf_counter()
-    chosen = require_specs(paths, only=only, dims=dims, check_dims=check_dims)
+    chosen = all_loaded(select_specs(paths, only=only, dims=dims, check_dims=check_dims))
     opts = ExplainOptions(**options)
     results = tuple(explain_spec(s, opts) for s in chosen)
     return ExplainReport(results, seconds=time.perf_counter() - start)

@@ -70,10 +70,10 @@ def memory_report(
     >>> report.exit_code                          # mlp.yaml's budget (64MiB) is respected
     0
     """
-    from adcli._spec.select import require_specs
+    from adcli._spec.select import all_loaded, select_specs
 
     start = time.perf_counter()
-    chosen = require_specs(paths, only=only, dims=dims)
+    chosen = all_loaded(select_specs(paths, only=only, dims=dims))
     results = []
     for spec in chosen:
         results.append(

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from adcli._errors import UsageError
+from adcli._errors import UsageError, hinted
 
 _VALUE_LIMIT = 100  # integer constants up to this many elements are written as fixed data
 
@@ -176,14 +176,8 @@ def _from_python(
     names = [p.name for p in named]
     for key in given:
         if key not in names:
-            from adcli._errors import did_you_mean
-
-            hint = did_you_mean(key, names)
-            raise UsageError(
-                f"{ref} has no parameter {key!r}"
-                + (f" ({hint})" if hint else "")
-                + f"; its parameters: {', '.join(names)}"
-            )
+            listing = f"; its parameters: {', '.join(names)}"
+            raise UsageError(hinted(f"{ref} has no parameter {key!r}", key, names, listing))
     missing = [p.name for p in named if p.name not in given and p.default is p.empty]
     if missing:
         raise UsageError(
