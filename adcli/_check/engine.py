@@ -49,11 +49,11 @@ def check_problem(problem: Problem, *, progress: Progress | None = None) -> Spec
     enable_x64()
     start = time.perf_counter()
     spec, opts = problem.spec, problem.spec.check
-    evals = problem.cache.get(("check-probe", spec.wrt, opts.method))
+    evals = problem.cache.get(("check-evaluator", spec.wrt, opts.method))
     if evals is None:
         evals = Evaluator(InputFunction(problem, spec.wrt))
         _share_programs(evals, opts.method)
-        problem.cache[("check-probe", spec.wrt, opts.method)] = evals
+        problem.cache[("check-evaluator", spec.wrt, opts.method)] = evals
     constants = problem.sample_constants()
     comparisons: list[Comparison] = []
     notes: list[str] = []
