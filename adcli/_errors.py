@@ -62,6 +62,12 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     return f"did you mean '{close[0]}'?" if close else None
 
 
+def hinted(message: str, word: str, choices: Iterable[str], tail: str = "") -> str:
+    """``message``, then a "did you mean" hint in parentheses when one is close, then ``tail``."""
+    hint = did_you_mean(word, choices)
+    return message + (f" ({hint})" if hint else "") + tail
+
+
 def first_line(exc: BaseException, limit: int = 300) -> str:
     """``Type: first line of the message`` of an exception: a one-line reason for a report."""
     text = str(exc).strip()

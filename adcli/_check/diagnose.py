@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adcli._numerics.probe import InputProbe
+from adcli._numerics.function import At, InputFunction
 from adcli._problem.jaxpr import equations
 from adcli._results.check import Comparison
 
@@ -17,8 +17,10 @@ _CUSTOM = {
 }
 
 
-def jaxpr_notes(probe: InputProbe, name: str, x0: Any, inputs: Any, constants: Any) -> list[str]:
-    used = primitives(probe.jaxpr(x0, inputs, constants).jaxpr)
+def jaxpr_notes(fn: InputFunction, name: str, at: At) -> list[str]:
+    """Notes on the custom rules and stop_gradient that ``fn`` uses (kept where they
+    explain a result: ``relevant_notes``)."""
+    used = primitives(fn.jaxpr(at).jaxpr)
     return [f"{name}: the function {note}" for key, note in _CUSTOM.items() if key in used]
 
 

@@ -15,7 +15,8 @@ from adcli._check.expect import check_expect
 from adcli._check.first_order import check_first_order
 from adcli._check.point import choose_method, make_point
 from adcli._check.second_order import check_second_order
-from adcli._numerics.probe import InputProbe
+from adcli._numerics.evaluate import Evaluator
+from adcli._numerics.function import InputFunction
 from adcli._problem.build import Problem, build
 from adcli._problem.runtime import enable_x64
 from adcli._results.check import CheckKind, Comparison, SpecResult
@@ -48,11 +49,11 @@ def check_problem(problem: Problem, *, progress: Progress | None = None) -> Spec
     enable_x64()
     start = time.perf_counter()
     spec, opts = problem.spec, problem.spec.check
-    probe = problem.cache.get(("check-probe", spec.wrt, opts.method))
-    if probe is None:
-        probe = InputProbe(problem, spec.wrt)
-        _share_programs(probe, opts.method)
-        problem.cache[("check-probe", spec.wrt, opts.method)] = probe
+    evals = problem.cache.get(("check-evaluator", spec.wrt, opts.method))
+    if evals is None:
+        evals = Evaluator(InputFunction(problem, spec.wrt))
+        _share_programs(evals, opts.method)
+        problem.cache[("check-evaluator", spec.wrt, opts.method)] = evals
     constants = problem.sample_constants()
     comparisons: list[Comparison] = []
     notes: list[str] = []
@@ -67,20 +68,20 @@ def check_problem(problem: Problem, *, progress: Progress | None = None) -> Spec
         for name in spec.wrt:
             if progress:
                 progress(f"point {point + 1}/{opts.points}, input {name}")
-            pt = make_point(problem, probe, name, point, inputs, constants, opts.modes, opts.method)
+            pt = make_point(problem, evals, name, point, inputs, constants, opts.modes, opts.method)
             methods[name], dtypes[name] = pt.method, pt.dtype
             if point == 0:
-                notes += jaxpr_notes(probe, name, pt.x0, inputs, constants)
-                if not probe.promoted and pt.dtype != "float64":
+                notes += jaxpr_notes(pt.fn, name, pt.at)
+                if not pt.fn.promoted and pt.dtype != "float64":
                     notes.append(
                         f"{name}: the function computes in {pt.dtype} and does not run "
                         "wholly in float64, so FD is taken in its own precision"
                     )
-            first, reuse = check_first_order(pt, opts.directions)
-            comparisons += first
+            first = check_first_order(pt, opts.directions)
+            comparisons += first.comparisons
             if opts.order >= 2:
                 comparisons += check_second_order(pt, opts.directions)
-            comparisons += check_expect(pt, problem, reuse, opts.directions)
+            comparisons += check_expect(pt, problem, first, opts.directions)
     notes = relevant_notes(notes, comparisons)
     verdict = worst_verdict(
         [c.verdict for c in comparisons if c.verdict != "skipped"] or ["skipped"]
@@ -127,12 +128,10 @@ def _value_problem(problem: Problem, inputs: Any, constants: Any, point: int) ->
     return None
 
 
-def _share_programs(probe: InputProbe, method: str) -> None:
+def _share_programs(evals: Evaluator, method: str) -> None:
     """Size the batched programs for the largest input checked coordinate by coordinate,
     so that every input reuses them instead of compiling its own."""
-    sizes = [s.stop - s.start for s in probe.layout.segments.values()]
-    full = [n for n in sizes if choose_method(method, n, probe.m) == "full"]
+    sizes = [s.stop - s.start for s in evals.fn.layout.segments.values()]
+    full = [n for n in sizes if choose_method(method, n, evals.fn.m) == "full"]
     if full:
-        keys = [f"fd-coord-{ref}-{noise}" for ref in (True, False) for noise in (True, False)]
-        for key in (*keys, "jacfwd"):
-            probe.reserve(key, max(full))
+        evals.share_coordinates(max(full))

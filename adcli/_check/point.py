@@ -2,12 +2,13 @@
 
 ``Point`` carries what every comparison of an input needs (flat point, scale, tolerances,
 which modes work, the RNG of its directions), with the directions and cotangents drawn
-from it.
+from it and the labels of compared elements.
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,10 +16,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adcli._numerics.compare import default_rtol, directional_scale
-from adcli._numerics.probe import InputProbe
+from adcli._numerics.compare import Labels, Subject, Tolerance, default_rtol, directional_scale
+from adcli._numerics.evaluate import Evaluator
+from adcli._numerics.function import At, InputFunction
 from adcli._problem.build import Problem
 from adcli._problem.promote import promote
+from adcli._results.check import CheckKind
 
 FULL_MAX_D = 256
 FULL_MAX_DM = 1 << 16
@@ -32,7 +35,7 @@ class Point:
     this one (``name``) sits in them.
     """
 
-    probe: InputProbe
+    evals: Evaluator
     name: str
     segment: slice
     point: int
@@ -61,6 +64,31 @@ class Point:
         size: int = self.segment.stop - self.segment.start
         return size
 
+    @property
+    def fn(self) -> InputFunction:
+        """g: the function of the flat wrt inputs whose derivatives are checked."""
+        return self.evals.fn
+
+    @property
+    def at(self) -> At:
+        """Where AD evaluates g: the point with f's own inputs and constants."""
+        return At(self.x0, self.inputs, self.constants)
+
+    @property
+    def ref_at(self) -> At:
+        """Where the FD reference evaluates g (with float64 inputs when promoted)."""
+        return At(self.x0, self.ref_inputs, self.ref_constants)
+
+    @property
+    def tolerance(self) -> Tolerance:
+        return Tolerance(self.rtol, self.atol)
+
+    def about(self, kind: CheckKind | str, method: str | None = None) -> Subject:
+        """The subject of a ``kind`` comparison of this input (by its method by default)."""
+        return Subject(
+            self.point, self.name, CheckKind(kind), self.method if method is None else method
+        )
+
 
 def dot_scale(pt: Point, values: np.ndarray, terms: np.ndarray) -> np.ndarray:
     """Scale of dot products ⟨a, b⟩ (rows = directions), for their tolerance.
@@ -84,7 +112,7 @@ def choose_method(requested: str, d: int, m: int) -> str:
 
 def make_point(
     problem: Problem,
-    probe: InputProbe,
+    evals: Evaluator,
     name: str,
     point: int,
     inputs: dict[str, Any],
@@ -92,24 +120,26 @@ def make_point(
     modes: tuple[str, ...],
     method: str,
 ) -> Point:
-    x0 = probe.layout.flatten(probe.input_value(inputs))
-    segment = probe.layout.segments[name]
+    fn = evals.fn
+    x0 = fn.layout.flatten(fn.input_value(inputs))
+    at = At(x0, inputs, constants)
+    segment = fn.layout.segments[name]
     # This input's own way through f sets its rounding allowance (and the reported dtype):
     # with a float16 x and a bfloat16 w, x's derivatives are float16-accurate.
-    dtype = probe.input_dtype(name, inputs, constants)
-    promoted = probe.use_promoted_reference(x0, inputs, constants)
+    dtype = fn.input_dtype(name, inputs, constants)
+    promoted = fn.use_promoted_reference(at)
     eps = float(np.finfo(np.float64).eps) if promoted else float(jnp.finfo(dtype).eps)
     scale = np.abs(np.asarray(x0))
     scale[~(scale > 0)] = 1.0
     opts = problem.spec.check
     seed_key = [opts.seed, point, zlib.crc32(name.encode())]
-    support = {mode: probe.supports(mode, x0, inputs, constants) for mode in modes}
+    support = {mode: fn.supports(mode, at) for mode in modes}
     return Point(
-        probe=probe,
+        evals=evals,
         name=name,
         segment=segment,
         point=point,
-        method=choose_method(method, segment.stop - segment.start, probe.m),
+        method=choose_method(method, segment.stop - segment.start, fn.m),
         x0=x0,
         scale=scale,
         inputs=inputs,
@@ -128,12 +158,29 @@ def make_point(
 def directions_for(pt: Point, count: int) -> np.ndarray:
     """Gaussian directions in this input's coordinates (zero elsewhere), scaled
     elementwise by |x| and rounded to the input's own dtypes."""
-    z = np.zeros((count, pt.probe.d))
+    z = np.zeros((count, pt.fn.d))
     z[:, pt.segment] = pt.rng.standard_normal((count, pt.d)) * pt.scale[pt.segment]
-    return pt.probe.layout.round_to_leaves(z)
+    return pt.fn.layout.round_to_leaves(z)
 
 
 def cotangents_for(pt: Point, count: int) -> np.ndarray:
-    if pt.probe.m == 1:
+    if pt.fn.m == 1:
         return np.ones((1, 1))
-    return pt.rng.standard_normal((count, pt.probe.m))
+    return pt.rng.standard_normal((count, pt.fn.m))
+
+
+def coordinate_labels(pt: Point, coords: np.ndarray) -> Labels:
+    """Elements (coordinate k of ``coords``, output j) named ``x[i]`` and ``out[j]``."""
+    layout, out_layout = pt.fn.layout, pt.fn.out_layout
+    return Labels(lambda i: layout.describe(int(coords[i[0]])), lambda i: out_layout.describe(i[1]))
+
+
+def direction_labels(pt: Point, tag: str = "v") -> Labels:
+    """Elements (direction k, output j) named ``x·v{k}`` and ``out[j]``."""
+    out_layout = pt.fn.out_layout
+    return Labels(lambda i: f"{pt.name}·{tag}{i[0]}", lambda i: out_layout.describe(i[1]))
+
+
+def fixed(text: str) -> Callable[[tuple[int, ...]], str]:
+    """A label that names every element the same."""
+    return lambda i: text

@@ -11,6 +11,7 @@ The Hessian is never formed otherwise.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -29,11 +30,12 @@ from adcli._curvature.hvp import (
     pick_strategy,
 )
 from adcli._curvature.lanczos import lanczos, residuals
+from adcli._curvature.options import DEFAULT_LANCZOS_STEPS, CurvatureOptions
 from adcli._errors import TRACE_ERRORS, UsageError, first_line
-from adcli._modes.engine import MEASURES
 from adcli._numerics.domain import require_finite
+from adcli._options import from_keywords
 from adcli._problem.build import Problem, build
-from adcli._problem.flat import flatten_problem
+from adcli._problem.flat import FlatProblem, flatten_problem
 from adcli._problem.runtime import default_memory_budget, enable_x64
 from adcli._results.curvature import (
     CurvatureReport,
@@ -41,23 +43,18 @@ from adcli._results.curvature import (
     EigenEstimate,
     Eigenvalue,
     ExactHessian,
+    HvpStrategy,
     SkippedSpec,
     TraceEstimate,
 )
 from adcli._spec.model import Spec
+from adcli._spec.select import all_loaded, one_spec, select_specs
 
 Progress = Callable[[str], None]
 
 
 class NotScalarError(UsageError):
     """The spec's function is vector-valued: curvature needs f: Rᵈ → R."""
-
-
-EXACT_POLICIES = ("auto", "always", "never")
-PROBE_CHOICES = (*PROBES, "both")
-DEFAULT_HVPS = 100  # per trace estimate, without --rtol
-DEFAULT_RTOL_HVPS = 1000  # the cap with --rtol
-DEFAULT_LANCZOS_STEPS = 300
 
 
 def curvature(
@@ -116,108 +113,97 @@ def curvature(
     >>> abs(r.trace[0].estimate - r.exact.trace) < r.trace[0].half_width * 3
     True
     """
+    options = from_keywords(CurvatureOptions, locals())
+    return curvature_of(spec, options, progress)
+
+
+def curvature_report(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    dims: Mapping[str, int] | None = None,
+    only: Sequence[str] = (),
+    progress: Progress | None = None,
+    **options: Any,
+) -> CurvatureReport:
+    """``curvature`` for every spec under ``paths`` (files or directories), at full dims.
+
+    With more than one spec selected, a vector-valued one is skipped (listed in
+    ``skipped`` with the reason) and the others run; a single selected spec that is not
+    scalar raises UsageError, as ``curvature`` does.
+
+    Raises:
+        AdcliError: a file cannot be loaded; UsageError, SpecError: as ``curvature``.
+    """
+    start = time.perf_counter()
+    chosen = all_loaded(select_specs(paths, only=only, dims=dims))
+    opts = CurvatureOptions(**options)
+    if len(chosen) == 1:  # the one spec asked for must be scalar: a usage error otherwise
+        result = curvature_of(chosen[0], opts, progress)
+        return CurvatureReport((result,), time.perf_counter() - start)
+    results, skipped = [], []
+    for spec in chosen:
+        try:
+            results.append(curvature_of(spec, opts, progress))
+        except NotScalarError as exc:  # a folder of specs: run the scalar ones
+            skipped.append(SkippedSpec(spec.name, spec.where.file, spec.where.line, str(exc)))
+    if chosen and not results:
+        raise UsageError(
+            f"none of the {len(chosen)} selected specs is a scalar function: "
+            + "; ".join(s.reason for s in skipped)
+        )
+    return CurvatureReport(tuple(results), time.perf_counter() - start, tuple(skipped))
+
+
+def curvature_of(
+    spec: Spec | Problem | str | os.PathLike[str],
+    options: CurvatureOptions,
+    progress: Progress | None = None,
+) -> CurvatureResult:
+    """``curvature`` with its options already validated (see there)."""
     enable_x64()
     start = time.perf_counter()
-    _validate(eigs, probes, hvps, rtol, confidence, exact, check_directions, measure, point)
-    _validate_limits(memory_budget, lanczos_steps, eig_tol)
-    if isinstance(spec, str | os.PathLike):
-        from adcli._spec.load import load_file
-
-        found = load_file(spec)
-        if len(found) != 1:
-            names = ", ".join(s.name for s in found)
-            raise UsageError(
-                f"{os.fspath(spec)} holds {len(found)} specs ({names}): pass one Spec, "
-                "or use curvature_report for a file or directory"
-            )
-        spec = found[0]
-    problem = build(spec) if isinstance(spec, Spec) else spec
+    problem = spec if isinstance(spec, Problem) else build(one_spec(spec, instead=_REPORT))
     sp = problem.spec
-    seed = sp.check.seed if seed is None else seed
+    seed = sp.check.seed if options.seed is None else options.seed
     say = progress or (lambda what: None)
-    flat = flatten_problem(problem, with_vector=True)
-    where = f"{sp.where.file or '<spec>'}:{sp.where.line}"
-    if flat.m != 1:
-        raise NotScalarError(
-            f"{sp.name} ({where}): curvature needs a scalar function f: Rᵈ → R, but its "
-            f"output has {flat.m} entries; reduce it to a scalar (e.g. a loss, or ⟨u, f⟩)"
-        )
-    budget = default_memory_budget() if memory_budget is None else memory_budget
-    inputs = problem.sample_inputs(point, seed)
+    flat = _scalar(problem)
+    budget = default_memory_budget() if options.memory_budget is None else options.memory_budget
+    inputs = problem.sample_inputs(options.point, seed)
     constants = problem.sample_constants(seed)
     x = flat.in_layout.flatten({k: inputs[k] for k in sp.wrt}, flat.dtype)
     rest = {"inputs": {k: v for k, v in inputs.items() if k not in sp.wrt}, "constants": constants}
-    d = flat.n
-
-    try:
-        value, grad = jax.jit(jax.value_and_grad(lambda y, r: flat.fn(y, r)[0]))(x, rest)
-    except TRACE_ERRORS as exc:
-        # e.g. lax.while_loop: JAX raises while tracing the gradient, before any number.
-        raise UsageError(
-            f"{sp.name} ({where}): curvature needs the reverse-mode gradient of f (the HVP "
-            f"check compares HVPs with finite differences of it), but JAX cannot "
-            f"differentiate this function in reverse mode: {first_line(exc)}"
-        ) from exc
-    require_finite(sp.name, value, grad, at=f" at point {point} (seed {seed})")
-
+    value, grad = _value_and_grad(flat, x, rest, sp, f" at point {options.point} (seed {seed})")
     # First: --exact always over budget is a usage error, before any other work.
     say("forming the exact Hessian")
-    exact_info, hessian = exact_hessian(flat, x, rest, policy=exact, budget=budget, k=max(eigs, 1))
+    k = max(options.eigs, 1)
+    exact_info, hessian = exact_hessian(flat, x, rest, policy=options.exact, budget=budget, k=k)
     say("choosing the HVP strategy")
-    strategy, per_hvp = pick_strategy(problem, hvp_strategy, measure, budget)
-    try:
-        op = HvpOperator(flat, strategy.name, x, rest, batch_size(per_hvp, budget, d))
-        mem = op.batch_memory()
-        if mem is not None and mem > budget // 4 and op.batch > 1:
-            op = HvpOperator(flat, strategy.name, x, rest, 1)
-            mem = op.batch_memory()
-    except TRACE_ERRORS as exc:
-        # choose-mode only recommends a composition that traces, so this is a forced one.
-        which = (
-            f"--hvp-strategy {strategy.name}"
-            if hvp_strategy is not None
-            else f"the HVP composition {strategy.name}"
-        )
-        raise UsageError(
-            f"{sp.name} ({where}): {which} cannot run on this function: {first_line(exc)}"
-        ) from exc
-    strategy = _with(strategy, batch=op.batch, batch_memory_bytes=mem, batching=op.batching)
-
+    strategy, op = _operator(problem, flat, x, rest, options, budget)
     say("checking HVPs against finite differences")
+    count = options.check_directions
     check = check_hvps(
-        problem,
-        op,
-        inputs,
-        constants,
-        point=point,
-        seed=seed,
-        count=check_directions,
-        hessian=hessian,
+        problem, op, inputs, constants, point=options.point, seed=seed, count=count, hessian=hessian
     )
     # Rounding allowances follow the least precise dtype the function computes in (a float16
     # function reached through a float32 vector still rounds like float16).
     eps = max(float(jnp.finfo(op.dtype).eps), float(jnp.finfo(check.compute_dtype or op.dtype).eps))
     traces: list[TraceEstimate] = []
-    if trace:
+    if options.trace:
         say("estimating the trace")
-        traces = _traces(
-            op, d, probes, hvps, rtol, confidence, hutchpp, seed, point, exact_info, hessian, eps
-        )
+        traces = _traces(op, options, seed, exact_info, hessian, eps)
     eig_result = None
-    if eigs:
+    if options.eigs:
         say("Lanczos")
-        steps = lanczos_steps or min(d, DEFAULT_LANCZOS_STEPS)
-        steps = min(steps, max(1, (budget // 4) // (8 * d) - 1))  # the basis must fit
-        eig_result = _eigs(op, d, eigs, steps, eig_tol, seed, point, exact_info, eps)
+        eig_result = _eigs(op, options, seed, budget, exact_info, eps)
     return CurvatureResult(
         name=sp.name,
         file=sp.where.file,
         line=sp.where.line,
-        d=d,
+        d=flat.n,
         dims=dict(problem.dims),
         backend=jax.default_backend(),
         dtypes=dict.fromkeys(sp.wrt, check.compute_dtype or str(np.dtype(flat.dtype))),
-        point=point,
+        point=options.point,
         seed=seed,
         value=float(value),
         grad_norm=float(np.linalg.norm(np.asarray(grad))),
@@ -232,155 +218,112 @@ def curvature(
     )
 
 
-def curvature_report(
-    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-    *,
-    dims: Mapping[str, int] | None = None,
-    only: Sequence[str] = (),
-    **options: Any,
-) -> CurvatureReport:
-    """``curvature`` for every spec under ``paths`` (files or directories), at full dims.
+_REPORT = "curvature_report"
 
-    With more than one spec selected, a vector-valued one is skipped (listed in
-    ``skipped`` with the reason) and the others run; a single selected spec that is not
-    scalar raises UsageError, as ``curvature`` does.
 
-    Raises:
-        AdcliError: a file cannot be loaded; UsageError, SpecError: as ``curvature``.
-    """
-    from adcli._errors import AdcliError
-    from adcli._spec.select import select_specs
+def _where(spec: Spec) -> str:
+    return f"{spec.where.file or '<spec>'}:{spec.where.line}"
 
-    start = time.perf_counter()
-    chosen, errors = select_specs(paths, only=only, dims=dims)
-    if errors:
-        raise AdcliError("; ".join(errors))
-    if len(chosen) == 1:  # the one spec asked for must be scalar: a usage error otherwise
-        return CurvatureReport((curvature(chosen[0], **options),), time.perf_counter() - start)
-    results, skipped = [], []
-    for spec in chosen:
-        try:
-            results.append(curvature(spec, **options))
-        except NotScalarError as exc:  # a folder of specs: run the scalar ones
-            skipped.append(SkippedSpec(spec.name, spec.where.file, spec.where.line, str(exc)))
-    if chosen and not results:
-        raise UsageError(
-            f"none of the {len(chosen)} selected specs is a scalar function: "
-            + "; ".join(s.reason for s in skipped)
+
+def _scalar(problem: Problem) -> FlatProblem:
+    """The flat problem of the spec's wrt inputs, which must have a single output."""
+    flat = flatten_problem(problem, with_vector=True)
+    if flat.m != 1:
+        sp = problem.spec
+        raise NotScalarError(
+            f"{sp.name} ({_where(sp)}): curvature needs a scalar function f: Rᵈ → R, but its "
+            f"output has {flat.m} entries; reduce it to a scalar (e.g. a loss, or ⟨u, f⟩)"
         )
-    return CurvatureReport(tuple(results), time.perf_counter() - start, tuple(skipped))
+    return flat
 
 
-def _validate(
-    eigs: int,
-    probes: str,
-    hvps: int | None,
-    rtol: float | None,
-    confidence: float,
-    exact: str,
-    check_directions: int,
-    measure: str,
-    point: int,
-) -> None:
-    if eigs < 0:
-        raise UsageError(f"--eigs: expected k ≥ 0, got {eigs}")
-    if probes not in PROBE_CHOICES:
-        raise UsageError(f"--probes: expected one of {', '.join(PROBE_CHOICES)}, got {probes!r}")
-    if hvps is not None and hvps < 2:
-        raise UsageError(f"--hvps: a trace interval needs at least 2 HVPs, got {hvps}")
-    if rtol is not None and not rtol > 0:
-        raise UsageError(f"--rtol: expected a positive number, got {rtol}")
-    if not 0 < confidence < 1:
-        raise UsageError(f"--confidence: expected a level in (0, 1) such as 0.95, got {confidence}")
-    if exact not in EXACT_POLICIES:
-        raise UsageError(f"--exact: expected one of {', '.join(EXACT_POLICIES)}, got {exact!r}")
-    if check_directions < 1:
-        raise UsageError(f"--check-directions: expected ≥ 1, got {check_directions}")
-    if measure not in MEASURES:
-        raise UsageError(f"--measure: expected one of {', '.join(MEASURES)}, got {measure!r}")
-    if point < 0:
-        raise UsageError(f"--point: expected ≥ 0, got {point}")
+def _value_and_grad(
+    flat: FlatProblem, x: jax.Array, rest: Any, spec: Spec, at: str
+) -> tuple[jax.Array, jax.Array]:
+    """f and its reverse-mode gradient at x: both must exist and be finite."""
+    try:
+        value, grad = jax.jit(jax.value_and_grad(lambda y, r: flat.fn(y, r)[0]))(x, rest)
+    except TRACE_ERRORS as exc:
+        # e.g. lax.while_loop: JAX raises while tracing the gradient, before any number.
+        raise UsageError(
+            f"{spec.name} ({_where(spec)}): curvature needs the reverse-mode gradient of f (the "
+            "HVP check compares HVPs with finite differences of it), but JAX cannot "
+            f"differentiate this function in reverse mode: {first_line(exc)}"
+        ) from exc
+    require_finite(spec.name, value, grad, at=at)
+    return value, grad
 
 
-def _validate_limits(memory_budget: int | None, lanczos_steps: int | None, eig_tol: float) -> None:
-    # The CLI's click types already refuse these; the Python API must too.
-    if memory_budget is not None and not memory_budget > 0:
-        raise UsageError(f"--memory-budget: expected a positive size in bytes, got {memory_budget}")
-    if lanczos_steps is not None and lanczos_steps < 1:
-        raise UsageError(f"--lanczos-steps: expected ≥ 1, got {lanczos_steps}")
-    if not eig_tol > 0:
-        raise UsageError(f"--eig-tol: expected a positive number, got {eig_tol}")
-
-
-def _with(obj: Any, **changes: Any) -> Any:
-    import dataclasses
-
-    return dataclasses.replace(obj, **changes)
+def _operator(
+    problem: Problem,
+    flat: FlatProblem,
+    x: jax.Array,
+    rest: Any,
+    options: CurvatureOptions,
+    budget: int,
+) -> tuple[HvpStrategy, HvpOperator]:
+    """The HVP composition and its operator, batched as far as a quarter of the budget
+    allows (one HVP at a time when a batch needs more)."""
+    forced = options.hvp_strategy
+    strategy, per_hvp = pick_strategy(problem, forced, options.measure, budget)
+    try:
+        op = HvpOperator(flat, strategy.name, x, rest, batch_size(per_hvp, budget, flat.n))
+        mem = op.batch_memory()
+        if mem is not None and mem > budget // 4 and op.batch > 1:
+            op = HvpOperator(flat, strategy.name, x, rest, 1)
+            mem = op.batch_memory()
+    except TRACE_ERRORS as exc:
+        # choose-mode only recommends a composition that traces, so this is a forced one.
+        if forced is not None:
+            which = f"--hvp-strategy {forced}"
+        else:
+            which = f"the HVP composition {strategy.name}"
+        raise UsageError(
+            f"{problem.spec.name} ({_where(problem.spec)}): {which} cannot run on this "
+            f"function: {first_line(exc)}"
+        ) from exc
+    strategy = dataclasses.replace(
+        strategy, batch=op.batch, batch_memory_bytes=mem, batching=op.batching
+    )
+    return strategy, op
 
 
 def _traces(
     op: HvpOperator,
-    d: int,
-    probes: str,
-    hvps: int | None,
-    rtol: float | None,
-    confidence: float,
-    hutchpp: bool,
+    options: CurvatureOptions,
     seed: int,
-    point: int,
     exact: ExactHessian,
     hessian: np.ndarray | None,
     eps: float,
 ) -> list[TraceEstimate]:
-    budget = hvps if hvps is not None else (DEFAULT_RTOL_HVPS if rtol else DEFAULT_HVPS)
-    kinds = PROBES if probes == "both" else (probes,)
-    out = []
-    for i, kind in enumerate(kinds):
-        rng = np.random.default_rng([seed, point, 0x7472, i])
-        out.append(
-            hutchinson(
-                op.matmat,
-                d,
-                kind=kind,
-                max_hvps=budget,
-                rtol=rtol,
-                confidence=confidence,
-                rng=rng,
-                block=op.batch,
-                exact=exact.trace,
-                hessian=hessian,
-                eps=eps,
-            )
-        )
-    if hutchpp:
+    """Hutchinson's estimate with each probe kind asked for, then Hutch++ (when asked)."""
+    kinds = PROBES if options.probes == "both" else (options.probes,)
+
+    def run(stream: int, estimator: Callable[..., TraceEstimate], **how: Any) -> TraceEstimate:
+        rng = np.random.default_rng([seed, options.point, 0x7472, stream])
+        shared = {"confidence": options.confidence, "exact": exact.trace, "eps": eps}
+        return estimator(op.matmat, op.d, rng=rng, **shared, **how)
+
+    limits = {"max_hvps": options.trace_hvps, "rtol": options.rtol, "block": op.batch}
+    out = [run(i, hutchinson, kind=kind, hessian=hessian, **limits) for i, kind in enumerate(kinds)]
+    if options.hutchpp:
         # As many HVPs as the first Hutchinson run used: the same cost, side by side.
-        n = max(6, out[0].hvps)
-        rng = np.random.default_rng([seed, point, 0x7472, 9])
-        out.append(
-            hutch_plus_plus(
-                op.matmat,
-                d,
-                hvps=n,
-                confidence=confidence,
-                rng=rng,
-                exact=exact.trace,
-                eps=eps,
-            )
-        )
+        out.append(run(9, hutch_plus_plus, hvps=max(6, out[0].hvps)))
     return out
 
 
 def _eigs(
     op: HvpOperator,
-    d: int,
-    k: int,
-    steps: int,
-    tol: float,
+    options: CurvatureOptions,
     seed: int,
-    point: int,
+    budget: int,
     exact: ExactHessian,
     eps: float,
 ) -> EigenEstimate:
+    """The k largest and smallest eigenvalues by Lanczos, with residual bounds."""
+    d, k, tol, point = op.d, options.eigs, options.eig_tol, options.point
+    steps = options.lanczos_steps or min(d, DEFAULT_LANCZOS_STEPS)
+    steps = min(steps, max(1, (budget // 4) // (8 * d) - 1))  # the basis must fit
     before = op.count
     run = lanczos(
         op.matvec, d, k, max_steps=steps, tol=tol, rng=np.random.default_rng([seed, point, 0x4C])

@@ -5,7 +5,8 @@ The strategy is the HVP composition ``choose-mode --target hvp`` recommends; eve
 afterwards runs that composition, vmapped over a batch of vectors and jit-compiled once
 (plus a batch-of-one program for Lanczos, which is sequential). The check compares a few
 seeded HVPs with central differences of the float64 gradient, with the FD error bounds and
-the tolerance rule of ``adcli check`` (``adcli._check.second_order.gradient_fd``, ``_compare``).
+the tolerance rule of ``adcli check`` (``adcli._check.fd.gradient_fd``,
+``adcli._numerics.compare``).
 """
 
 from __future__ import annotations
@@ -19,17 +20,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adcli._check.point import cotangents_for, directions_for, make_point
-from adcli._check.second_order import _symmetry, gradient_fd
+from adcli._check.fd import gradient_fd
+from adcli._check.point import cotangents_for, directions_for, fixed, make_point
+from adcli._check.second_order import symmetry
 from adcli._errors import TRACE_ERRORS, UsageError, first_line
 from adcli._modes.candidates import make_candidates
 from adcli._modes.engine import choose_mode
-from adcli._numerics.compare import block_rms, compare
-from adcli._numerics.probe import InputProbe
+from adcli._numerics.compare import Labels, block_rms, compare
+from adcli._numerics.evaluate import Evaluator
+from adcli._numerics.finite_diff import Estimate
+from adcli._numerics.function import InputFunction
 from adcli._problem.build import Problem
 from adcli._problem.flat import FlatProblem
 from adcli._problem.runtime import memory_needed
-from adcli._results.check import CheckKind, Comparison
+from adcli._results.check import Comparison
 from adcli._results.common import worst_verdict
 from adcli._results.curvature import ExactHessian, HvpCheck, HvpCheckRow, HvpStrategy
 from adcli._units import format_size
@@ -145,12 +149,12 @@ def check_hvps(
 ) -> HvpCheck:
     """``count`` seeded HVPs by ``op`` against FD of the gradient, and their symmetry."""
     spec = problem.spec
-    probe = InputProbe(problem, spec.wrt)
-    pt = make_point(problem, probe, spec.wrt[0], point, inputs, constants, ("rev",), "directions")
+    evals = Evaluator(InputFunction(problem, spec.wrt))
+    pt = make_point(problem, evals, spec.wrt[0], point, inputs, constants, ("rev",), "directions")
     # One point over all wrt inputs (f: Rᵈ → R), with this command's seed.
     pt = dataclasses.replace(
         pt,
-        segment=slice(0, probe.d),
+        segment=slice(0, evals.fn.d),
         name=", ".join(spec.wrt),
         rng=np.random.default_rng([seed, point, 0x48]),
     )
@@ -160,47 +164,20 @@ def check_hvps(
     est = gradient_fd(pt, u, dirs, [hv])
     s = pt.scale[None, :]
     scale = np.broadcast_to(block_rms(est.value * s) / s, hv.shape)
-    rows, comps = [], []
+    layout = evals.fn.layout
+    comps = []
     for i in range(count):
-        c = compare(
-            point=point,
-            wrt=pt.name,
-            kind=CheckKind.hvp(op.name),
-            method="directions",
-            ad=hv[i : i + 1],
-            reference=est.value[i : i + 1],
-            scale=scale[i : i + 1],
-            rtol=pt.rtol,
-            atol=pt.atol,
-            fd_error=est.error[i : i + 1],
-            trusted=est.trusted[i : i + 1],
-            step=est.step[i : i + 1],
-            slope_jump=est.slope_jump[i : i + 1],
-            name_in=_label(f"H·w{i}"),
-            name_out=lambda idx: str(probe.layout.describe(idx[1])),
-        )
-        comps.append(c)
-        exact_err = None
-        if hessian is not None:
-            ref = hessian @ dirs[i]
-            exact_err = float(np.linalg.norm(hv[i] - ref)) / max(float(np.linalg.norm(ref)), 1e-300)
-        rows.append(
-            HvpCheckRow(
-                direction=f"w{i}",
-                verdict=c.verdict,
-                margin=c.margin,
-                max_abs_error=c.max_abs_error,
-                fd_error=float(np.max(np.where(est.trusted[i], est.error[i], 0.0))),
-                hv_norm=float(np.linalg.norm(hv[i])),
-                exact_rel_error=exact_err,
-            )
-        )
-    symmetry: Comparison | None = _symmetry(pt, dirs, hv) if count > 1 else None
-    verdicts = [c.verdict for c in comps] + ([symmetry.verdict] if symmetry else [])
+        labels = Labels(fixed(f"H·w{i}"), lambda idx: str(layout.describe(idx[1])))
+        row = slice(i, i + 1)
+        about = pt.about(f"hvp:{op.name}")
+        comps.append(compare(about, hv[row], est.take(row), scale[row], pt.tolerance, labels))
+    rows = tuple(_row(i, c, hv[i], est.take(i), dirs[i], hessian) for i, c in enumerate(comps))
+    symmetric: Comparison | None = symmetry(pt, dirs, hv) if count > 1 else None
+    verdicts = [c.verdict for c in comps] + ([symmetric.verdict] if symmetric else [])
     return HvpCheck(
         verdict=worst_verdict(verdicts),
-        rows=tuple(rows),
-        symmetry=symmetry,
+        rows=rows,
+        symmetry=symmetric,
         comparisons=tuple(comps),
         rtol=pt.rtol,
         atol=pt.atol,
@@ -208,8 +185,28 @@ def check_hvps(
     )
 
 
-def _label(text: str) -> Callable[[tuple[int, ...]], str]:
-    return lambda idx: text
+def _row(
+    i: int,
+    comp: Comparison,
+    hv: np.ndarray,
+    est: Estimate,
+    direction: np.ndarray,
+    hessian: np.ndarray | None,
+) -> HvpCheckRow:
+    """The check of one HVP H·wᵢ, with its error against the dense Hessian when formed."""
+    exact_err = None
+    if hessian is not None:
+        ref = hessian @ direction
+        exact_err = float(np.linalg.norm(hv - ref)) / max(float(np.linalg.norm(ref)), 1e-300)
+    return HvpCheckRow(
+        direction=f"w{i}",
+        verdict=comp.verdict,
+        margin=comp.margin,
+        max_abs_error=comp.max_abs_error,
+        fd_error=float(np.max(np.where(est.trusted, est.error, 0.0))),
+        hv_norm=float(np.linalg.norm(hv)),
+        exact_rel_error=exact_err,
+    )
 
 
 def exact_hessian(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -11,8 +12,10 @@ from typing import Any
 import numpy as np
 
 from adcli._errors import SpecError, UsageError
-from adcli._estimate.engine import Progress, estimate, one_spec, validate_options
+from adcli._estimate.engine import Sample, estimate_spec
 from adcli._estimate.estimators import zero_order_rms
+from adcli._estimate.methods import Progress
+from adcli._estimate.options import EstimateOptions
 from adcli._results.estimate import (
     METHODS,
     EstimatePoint,
@@ -92,9 +95,24 @@ def estimate_sweep(
     >>> [p.d for p in s.points], s.k
     ([4, 16], 4)
     """
+    from adcli._spec.select import one_spec
+
+    sample = Sample(dims, options.pop("point", 0), options.pop("seed", None))
+    chosen = one_spec(spec, instead="run_estimate")
+    return sweep_spec(chosen, dim, values, EstimateOptions(k=k, **options), sample, progress)
+
+
+def sweep_spec(
+    spec: Spec,
+    dim: str,
+    values: Sequence[int],
+    options: EstimateOptions,
+    sample: Sample,
+    progress: Progress | None = None,
+) -> EstimateSweep:
+    """``estimate_sweep`` of one loaded Spec with validated options (see there)."""
     from adcli._spec.load import apply_overrides
 
-    spec = one_spec(spec)
     if dim not in spec.dims:
         raise UsageError(
             f"--sweep {dim}: spec '{spec.name}' has no dim '{dim}'; its dims: "
@@ -104,11 +122,13 @@ def estimate_sweep(
     for value in values:
         say = (lambda what, v=value: progress(f"{dim}={v}: {what}")) if progress else None
         try:
-            resized = apply_overrides(spec, dims={**(dims or {}), dim: value})
+            resized = apply_overrides(spec, dims={**(sample.dims or {}), dim: value})
         except UsageError as exc:
             raise UsageError(f"--sweep {dim}={value}: {exc}") from None
-        result = estimate(resized, k=k, progress=say, **options)
-        k = result.k if k is None else k
+        at = dataclasses.replace(sample, dims=None)
+        result = estimate_spec(resized, options, at, say)
+        if options.k is None:
+            options = dataclasses.replace(options, k=result.k)
         results.append(result)
     return sweep_points(spec.name, dim, values, results)
 
@@ -137,36 +157,21 @@ def run_estimate(
 
     start = time.perf_counter()
     dim, values = parse_sweep(sweep) if sweep else (None, [])
-    k = options.get("k")
+    sample = Sample(None, options.pop("point", 0), options.pop("seed", None))
     # checked here, not per spec: a bad option is the command's error, not a spec's
-    validate_options(
-        1 if k is None else k, options.get("directions", "sphere"), options.get("seeds", 3)
-    )
+    opts = EstimateOptions(**options)
     specs, errors = select_specs(paths, only=only, dims=dims)
-    notes = []
+    notes: list[str] = []
     if dim is not None:
-        have = [s for s in specs if dim in s.dims]
-        if specs and not have:
-            known = sorted({d for s in specs for d in s.dims})
-            raise UsageError(
-                f"--sweep {dim}: no selected spec has a dim '{dim}'; dims: "
-                + (", ".join(known) or "none")
-            )
-        notes = [
-            f"skipped {s.name} ({s.where.file}:{s.where.line}): it has no dim '{dim}' to sweep"
-            + (f" (its dims: {', '.join(s.dims)})" if s.dims else "")
-            for s in specs
-            if dim not in s.dims
-        ]
-        specs = have
+        specs, notes = _with_dim(specs, dim)
     results, sweeps = [], []
     for spec in specs:
         say = (lambda what, n=spec.name: progress(n, what)) if progress else None
         try:
             if dim is None:
-                results.append(estimate(spec, progress=say, **options))
+                results.append(estimate_spec(spec, opts, sample, say))
             else:
-                sweeps.append(estimate_sweep(spec, dim, values, progress=say, **options))
+                sweeps.append(sweep_spec(spec, dim, values, opts, sample, say))
         except SpecError as exc:
             errors.append(exc.format())
         except UsageError as exc:
@@ -177,6 +182,28 @@ def run_estimate(
     return EstimateReport(
         tuple(results), tuple(sweeps), tuple(errors), time.perf_counter() - start, tuple(notes)
     )
+
+
+def _with_dim(specs: list[Spec], dim: str) -> tuple[list[Spec], list[str]]:
+    """The specs that have ``dim`` to sweep, and a note for each one skipped.
+
+    Raises:
+        UsageError: none of them has it.
+    """
+    have = [s for s in specs if dim in s.dims]
+    if specs and not have:
+        known = sorted({d for s in specs for d in s.dims})
+        raise UsageError(
+            f"--sweep {dim}: no selected spec has a dim '{dim}'; dims: "
+            + (", ".join(known) or "none")
+        )
+    notes = [
+        f"skipped {s.name} ({s.where.file}:{s.where.line}): it has no dim '{dim}' to sweep"
+        + (f" (its dims: {', '.join(s.dims)})" if s.dims else "")
+        for s in specs
+        if dim not in s.dims
+    ]
+    return have, notes
 
 
 def spec_error(spec: Spec, exc: UsageError) -> str:

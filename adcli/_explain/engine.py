@@ -12,15 +12,17 @@ import os
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adcli._errors import AdcliError, UsageError
+from adcli._errors import UsageError
 from adcli._explain.graph import GNode, Graph, leaf_names, trace_spec
-from adcli._explain.point import SEEDS, apply_at, resolve_wrt, seed_vector
+from adcli._explain.options import DEFAULT_MAX_NODES, ExplainOptions
+from adcli._explain.point import apply_at, resolve_wrt, seed_vector
 from adcli._explain.rules import operation
 from adcli._explain.storage import storage
 from adcli._explain.sweeps import (
@@ -31,12 +33,20 @@ from adcli._explain.sweeps import (
     reverse_sweep,
     to_value,
 )
+from adcli._options import from_keywords
 from adcli._problem.build import Problem, build
 from adcli._problem.jaxpr import equations
-from adcli._results.explain import ExplainReport, ExplainResult, GraphSummary, Node, Storage
+from adcli._results.explain import (
+    ExplainReport,
+    ExplainResult,
+    GraphSummary,
+    Node,
+    Storage,
+    Sweep,
+)
 from adcli._spec.model import Spec
+from adcli._spec.select import all_loaded, select_specs
 
-DEFAULT_MAX_NODES = 40
 VALUE_LIMIT = 1 << 24  # entries over every graph value: beyond it values are omitted
 
 
@@ -89,31 +99,25 @@ def explain(
     >>> round(r.reverse.rows[-1].value.scalar, 6)   # dL/dw1 = (w2/w1)(1 + 1/(2√(w2 log w1)))
     2.020101
     """
-    if isinstance(spec_or_path, Spec):
-        chosen = [spec_or_path]
-    else:
-        from adcli._spec.select import select_specs
+    chosen = _one_spec(spec_or_path, spec, dims, check_dims)  # a file's errors come first
+    return explain_spec(chosen, from_keywords(ExplainOptions, locals()))
 
-        chosen, errors = select_specs(
-            spec_or_path, only=[spec] if spec else (), dims=dims, check_dims=check_dims
-        )
-        if errors:
-            raise AdcliError("; ".join(errors))
-        if len(chosen) != 1:
-            names = ", ".join(s.name for s in chosen)
-            raise UsageError(f"{spec_or_path} holds several specs ({names}): choose one with spec=")
-    return explain_spec(
-        chosen[0],
-        wrt=wrt,
-        direction=direction,
-        cotangent=cotangent,
-        at=at,
-        point=point,
-        seed=seed,
-        all_nodes=all_nodes,
-        max_nodes=max_nodes,
-        output_name=output_name,
-    )
+
+def _one_spec(
+    spec_or_path: Spec | str | os.PathLike[str],
+    name: str | None,
+    dims: Mapping[str, int] | None,
+    check_dims: bool,
+) -> Spec:
+    """The Spec given, or the one spec (``name`` if several) in the file."""
+    if isinstance(spec_or_path, Spec):
+        return spec_or_path
+    only = [name] if name else ()
+    chosen = all_loaded(select_specs(spec_or_path, only=only, dims=dims, check_dims=check_dims))
+    if len(chosen) != 1:
+        names = ", ".join(s.name for s in chosen)
+        raise UsageError(f"{spec_or_path} holds several specs ({names}): choose one with spec=")
+    return chosen[0]
 
 
 def explain_report(
@@ -124,42 +128,35 @@ def explain_report(
     check_dims: bool = False,
     **options: Any,
 ) -> ExplainReport:
-    """``explain_spec`` for every spec under ``paths`` (what the CLI calls)."""
-    from adcli._spec.select import select_specs
-
+    """``explain`` of every spec under ``paths`` (what the CLI calls); ``options`` are
+    ``explain``'s."""
     start = time.perf_counter()
-    chosen, errors = select_specs(paths, only=only, dims=dims, check_dims=check_dims)
-    if errors:
-        raise AdcliError("; ".join(errors))
-    results = tuple(explain_spec(s, **options) for s in chosen)
+    chosen = all_loaded(select_specs(paths, only=only, dims=dims, check_dims=check_dims))
+    opts = ExplainOptions(**options)
+    results = tuple(explain_spec(s, opts) for s in chosen)
     return ExplainReport(results, seconds=time.perf_counter() - start)
 
 
-def explain_spec(
-    spec: Spec,
-    *,
-    wrt: str | None = None,
-    direction: str = "first",
-    cotangent: str = "first",
-    at: Mapping[str, Any] | None = None,
-    point: int = 0,
-    seed: int | None = None,
-    all_nodes: bool = False,
-    max_nodes: int = DEFAULT_MAX_NODES,
-    output_name: str | None = None,
-) -> ExplainResult:
-    """``explain`` of one loaded Spec (see there)."""
+@dataclass(frozen=True)
+class _Sweeps:
+    """The numbers of the tables: node values, local partials and both sweeps."""
+
+    values: dict[Any, Any] = field(default_factory=dict)
+    partials: dict[Any, float] = field(default_factory=dict)
+    forward: Sweep | None = None
+    reverse: Sweep | None = None
+    grad_error: float | None = None
+    seed_text: str = ""
+    cot_text: str = ""
+    notes: tuple[str, ...] = ()
+
+
+def explain_spec(spec: Spec, options: ExplainOptions) -> ExplainResult:
+    """``explain`` of one loaded Spec with validated options (see there)."""
     from adcli._problem.runtime import enable_x64
 
     enable_x64()
     start = time.perf_counter()
-    for option, value in (("--direction", direction), ("--cotangent", cotangent)):
-        if value not in SEEDS:
-            raise UsageError(f"{option} {value}: expected one of {', '.join(SEEDS)}")
-    if isinstance(point, bool) or not isinstance(point, int | np.integer) or point < 0:
-        raise UsageError(f"--point: expected a sample point ≥ 0, got {point!r}")
-    if max_nodes < 1:
-        raise UsageError("--max-nodes must be at least 1")
     problem = build(spec)
     in_names = leaf_names(problem.input_structs)
     const_names = leaf_names(problem.constant_structs)
@@ -167,58 +164,19 @@ def explain_spec(
     for name, s in zip(in_names, in_structs, strict=True):
         if jnp.issubdtype(s.dtype, jnp.complexfloating):
             raise UsageError(f"input '{name}' is complex: explain shows real sweeps only")
-    wrt_leaf = resolve_wrt(spec, wrt, in_names)
-    graph = trace_spec(spec, problem, in_names, const_names, output_name)
-    if all_nodes:
+    wrt_leaf = resolve_wrt(spec, options.wrt, in_names)
+    graph = trace_spec(spec, problem, in_names, const_names, options.output_name)
+    if options.all_nodes:
         for node in graph.nodes:
             node.hidden, node.alias_of, node.literal = False, None, None
     shown = [n for n in graph.nodes if not n.hidden]
-    summary = _summary(graph)
-    summarised = len(shown) > max_nodes
-    result: dict[str, Any] = {}
-    notes: list[str] = []
-    entries = sum(int(np.prod(n.shape, dtype=np.int64)) for n in graph.nodes)
-    omitted = None
-    if summarised:
-        omitted = f"graph summarised ({len(shown)} nodes > --max-nodes {max_nodes})"
-    elif entries > VALUE_LIMIT:
-        omitted = f"values not computed: {entries:,} entries in all (limit {VALUE_LIMIT:,})"
-    partials: dict[Any, float] = {}
-    values: dict[Any, Any] = {}
-    grad_error = None
-    seed_text = cot_text = ""
+    summarised = len(shown) > options.max_nodes
+    omitted = _omitted(graph, len(shown), options.max_nodes)
+    sweeps = _Sweeps()
     if omitted is None:
-        inputs = problem.sample_inputs(point, seed)
-        constants = problem.sample_constants(seed)
-        inputs, constants = apply_at(at or {}, inputs, constants, in_names, const_names)
-        args = jax.tree_util.tree_leaves(inputs)
-        consts = jax.tree_util.tree_leaves(constants)
-        k = in_names.index(wrt_leaf)
-        seeds = [jnp.zeros_like(a) for a in args]
-        seeds[k], seed_text = seed_vector(direction, args[k], seed, "seed")
-        outs = [graph.by_var[v].var.aval if v in graph.by_var else v.aval for _, v in graph.outputs]
-        cots = [jnp.zeros(o.shape, o.dtype) for o in outs]
-        cots[0], cot_text = seed_vector(cotangent, cots[0], seed, "cotangent")
-        if len(cots) > 1:  # several output leaves: e₀ of the first, or every leaf seeded
-            if cotangent != "first":
-                cots = [seed_vector(cotangent, c, seed, "cotangent")[0] for c in cots]
-            cot_text = {"first": f"e₀ of {graph.outputs[0][0]}, 0 elsewhere"}.get(
-                cotangent, cot_text if cotangent == "random" else "ones"
-            )
-        f = _leaf_function(problem, constants, args)
-        nums = compute(graph, f, args, consts, seeds, cots)
-        notes += nums.notes
-        values, grad_error = nums.values, nums.grad_error
-        partials = local_partials(graph, values)
-        swept = [n for n in shown if n.kind in ("input", "op")]
-        result["forward"] = forward_sweep(graph, swept, nums, partials, wrt_leaf, seed_text)
-        if nums.adjoints:
-            result["reverse"] = reverse_sweep(graph, swept, nums, partials, cot_text)
-        if not nums.tangents:
-            result.pop("forward")
-    nodes = tuple(_node(n, values) for n in graph.nodes)
+        sweeps = _sweeps(graph, problem, shown, wrt_leaf, options, (in_names, const_names))
+    notes = list(sweeps.notes)
     traced = storage(graph, problem, in_structs)
-    stored = traced if isinstance(traced, Storage) else None
     if isinstance(traced, str) and not any(n.startswith("reverse sweep not") for n in notes):
         notes.append(f"reverse sweep not available: {traced}")
     return ExplainResult(
@@ -227,27 +185,86 @@ def explain_spec(
         line=spec.where.line,
         kind="expr" if spec.function.expr is not None else "python",
         dims=dict(problem.dims),
-        point=point,
-        seed=spec.check.seed if seed is None else seed,
-        at={k: str(v) for k, v in (at or {}).items()},
+        backend=jax.default_backend(),
+        dtypes={n.name: n.dtype for n in graph.nodes if n.kind == "input"},
+        point=options.point,
+        seed=spec.check.seed if options.seed is None else options.seed,
+        at={k: str(v) for k, v in (options.at or {}).items()},
         wrt=wrt_leaf,
-        direction=seed_text or direction,
-        cotangent=cot_text or cotangent,
-        nodes=nodes,
-        edges=tuple(edges(graph, shown, partials)),
+        direction=sweeps.seed_text or options.direction,
+        cotangent=sweeps.cot_text or options.cotangent,
+        nodes=tuple(_node(n, sweeps.values) for n in graph.nodes),
+        edges=tuple(edges(graph, shown, sweeps.partials)),
         outputs=tuple(name for name, _ in graph.outputs),
-        summary=summary,
+        summary=_summary(graph),
         summarised=summarised,
-        max_nodes=max_nodes,
-        all_nodes=all_nodes,
-        grad_error=grad_error,
-        storage=stored,
+        max_nodes=options.max_nodes,
+        all_nodes=options.all_nodes,
+        grad_error=sweeps.grad_error,
+        storage=traced if isinstance(traced, Storage) else None,
         values_omitted=omitted,
         notes=tuple(notes),
         seconds=time.perf_counter() - start,
-        backend=jax.default_backend(),
-        dtypes={n.name: n.dtype for n in nodes if n.kind == "input"},
-        **result,
+        forward=sweeps.forward,
+        reverse=sweeps.reverse,
+    )
+
+
+def _omitted(graph: Graph, shown: int, max_nodes: int) -> str | None:
+    """Why values are not computed (a graph too large to show or to evaluate), or None."""
+    entries = sum(int(np.prod(n.shape, dtype=np.int64)) for n in graph.nodes)
+    if shown > max_nodes:
+        return f"graph summarised ({shown} nodes > --max-nodes {max_nodes})"
+    if entries > VALUE_LIMIT:
+        return f"values not computed: {entries:,} entries in all (limit {VALUE_LIMIT:,})"
+    return None
+
+
+def _sweeps(
+    graph: Graph,
+    problem: Problem,
+    shown: list[GNode],
+    wrt_leaf: str,
+    options: ExplainOptions,
+    names: tuple[list[str], list[str]],
+) -> _Sweeps:
+    """Both sweeps at the sample point (``--at`` applied), seeded as the options say."""
+    in_names, const_names = names
+    seed, cotangent = options.seed, options.cotangent
+    inputs = problem.sample_inputs(options.point, seed)
+    constants = problem.sample_constants(seed)
+    inputs, constants = apply_at(options.at or {}, inputs, constants, in_names, const_names)
+    args = jax.tree_util.tree_leaves(inputs)
+    consts = jax.tree_util.tree_leaves(constants)
+    k = in_names.index(wrt_leaf)
+    seeds = [jnp.zeros_like(a) for a in args]
+    seeds[k], seed_text = seed_vector(options.direction, args[k], seed, "seed")
+    outs = [graph.by_var[v].var.aval if v in graph.by_var else v.aval for _, v in graph.outputs]
+    cots = [jnp.zeros(o.shape, o.dtype) for o in outs]
+    cots[0], cot_text = seed_vector(cotangent, cots[0], seed, "cotangent")
+    if len(cots) > 1:  # several output leaves: e₀ of the first, or every leaf seeded
+        if cotangent != "first":
+            cots = [seed_vector(cotangent, c, seed, "cotangent")[0] for c in cots]
+        cot_text = {"first": f"e₀ of {graph.outputs[0][0]}, 0 elsewhere"}.get(
+            cotangent, cot_text if cotangent == "random" else "ones"
+        )
+    nums = compute(graph, _leaf_function(problem, constants, args), args, consts, seeds, cots)
+    partials = local_partials(graph, nums.values)
+    swept = [n for n in shown if n.kind in ("input", "op")]
+    forward = reverse = None
+    if nums.tangents:
+        forward = forward_sweep(graph, swept, nums, partials, wrt_leaf, seed_text)
+    if nums.adjoints:
+        reverse = reverse_sweep(graph, swept, nums, partials, cot_text)
+    return _Sweeps(
+        nums.values,
+        partials,
+        forward,
+        reverse,
+        nums.grad_error,
+        seed_text,
+        cot_text,
+        tuple(nums.notes),
     )
 
 

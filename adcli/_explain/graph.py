@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -179,26 +179,30 @@ def build_graph(
                 ops=max(nested, 1),
                 source=source_line(eqn),
             )
-            depends = any(isinstance(a, GNode) and a.kind != "constant" for a in args)
-            is_output = var in out_names  # an output is never folded away (a final cast)
-            if not depends:
-                node.kind = "constant"
-                spread = all(not isinstance(a, GNode) or a.literal for a in args)
-                if prim in SPREADS and spread and not is_output:
-                    node.hidden = True
-                    first = args[0] if args else "0"
-                    node.literal = first.literal if isinstance(first, GNode) else first
-            elif (
-                prim in ALIASES and len(args) == 1 and node.shape == args[0].shape and not is_output
-            ):
-                node.hidden = True
-                node.alias_of = args[0]
+            _classify(node, prim, args, is_output=var in out_names)
             node.outputs = [out_names[var]] if var in out_names else []
             by_var[var] = node
             made.append(node)
     _name(made, steps or {}, out_names, formula=formula or bool(steps))
     nodes += made
     return Graph(closed, nodes, by_var, list(input_names), list(constant_names), list(outputs))
+
+
+def _classify(node: GNode, prim: str, args: list[Any], *, is_output: bool) -> None:
+    """Mark bookkeeping: a node that depends on no input is a constant, hidden when it only
+    spreads a literal; a same-shape cast or copy of one argument is hidden as its alias.
+    An output is never folded away (a final cast)."""
+    depends = any(isinstance(a, GNode) and a.kind != "constant" for a in args)
+    if not depends:
+        node.kind = "constant"
+        spread = all(not isinstance(a, GNode) or a.literal for a in args)
+        if prim in SPREADS and spread and not is_output:
+            node.hidden = True
+            first = args[0] if args else "0"
+            node.literal = first.literal if isinstance(first, GNode) else first
+    elif prim in ALIASES and len(args) == 1 and node.shape == args[0].shape and not is_output:
+        node.hidden = True
+        node.alias_of = args[0]
 
 
 def _name(
@@ -275,9 +279,44 @@ def trace_spec(
     spec: Spec, problem: Problem, in_names: list[str], const_names: list[str], out: str | None
 ) -> Graph:
     """The jaxpr of f(input leaves, constant leaves), with formula steps as extra outputs."""
+    fn, step_names = _of_leaves(spec, problem, len(in_names))
+    structs = [
+        *jax.tree_util.tree_leaves(problem.input_structs),
+        *jax.tree_util.tree_leaves(problem.constant_structs),
+    ]
+    closed, shapes = jax.make_jaxpr(fn, return_shape=True)(*structs)
+    paths = [p for p, _ in jax.tree_util.tree_flatten_with_path(shapes)[0]]
+    taken = {n for n, _ in step_names} | set(in_names) | set(const_names)
+    base = _output_name(spec, taken, out)
+    outputs, steps = [], {}
+    texts = dict(step_names)
+    for path, var in zip(paths, closed.jaxpr.outvars, strict=True):
+        key = path[0].key
+        if key == "":
+            rest = ".".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path[1:])
+            outputs.append((f"{base}.{rest}" if rest else base, var))
+        elif not hasattr(var, "val") and var not in steps and var not in closed.jaxpr.invars:
+            steps[var] = (key, texts.get(key, ""))
+    # evaluate_steps returns a dict (sorted keys): restore the formula's order of steps
+    order = {name: k for k, (name, _) in enumerate(step_names)}
+    steps = dict(sorted(steps.items(), key=lambda item: order.get(item[1][0], 0)))
+    formula = spec.function.expr is not None
+    graph = build_graph(closed, in_names, const_names, outputs, steps=steps, formula=formula)
+    if out is not None:  # a given name may still equal a generated one (v2.1, sin@30)
+        _refuse_clash(graph, outputs, out, spec.name)
+    if spec.function.expr is not None:  # every equation comes from adcli's formula evaluator
+        for node in graph.nodes:
+            node.source = None
+    return graph
+
+
+def _of_leaves(
+    spec: Spec, problem: Problem, n_in: int
+) -> tuple[Callable[..., Any], list[tuple[str, str]]]:
+    """f of the input leaves then the constant leaves, returning ``{"": output}`` and, for
+    a formula, each named step's value; with the (name, text) of those steps."""
     in_tree = jax.tree_util.tree_structure(problem.input_structs)
     const_tree = jax.tree_util.tree_structure(problem.constant_structs)
-    n_in = len(in_names)
     step_names: list[tuple[str, str]] = []
     if spec.function.expr is not None:
         from adcli._spec.expr import parse_formula
@@ -307,38 +346,16 @@ def trace_spec(
                 )
             }
 
-    structs = [
-        *jax.tree_util.tree_leaves(problem.input_structs),
-        *jax.tree_util.tree_leaves(problem.constant_structs),
-    ]
-    closed, shapes = jax.make_jaxpr(fn, return_shape=True)(*structs)
-    paths = [p for p, _ in jax.tree_util.tree_flatten_with_path(shapes)[0]]
-    taken = {n for n, _ in step_names} | set(in_names) | set(const_names)
-    base = _output_name(spec, taken, out)
-    outputs, steps = [], {}
-    texts = dict(step_names)
-    for path, var in zip(paths, closed.jaxpr.outvars, strict=True):
-        key = path[0].key
-        if key == "":
-            rest = ".".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path[1:])
-            outputs.append((f"{base}.{rest}" if rest else base, var))
-        elif not hasattr(var, "val") and var not in steps and var not in closed.jaxpr.invars:
-            steps[var] = (key, texts.get(key, ""))
-    # evaluate_steps returns a dict (sorted keys): restore the formula's order of steps
-    order = {name: k for k, (name, _) in enumerate(step_names)}
-    steps = dict(sorted(steps.items(), key=lambda item: order.get(item[1][0], 0)))
-    formula = spec.function.expr is not None
-    graph = build_graph(closed, in_names, const_names, outputs, steps=steps, formula=formula)
-    if out is not None:  # a given name may still equal a generated one (v2.1, sin@30)
-        outs = {name for name, _ in outputs}
-        output_nodes = [graph.by_var[v] for _, v in outputs if v in graph.by_var]
-        clash = [n for n in graph.nodes if n.name in outs and all(n is not o for o in output_nodes)]
-        if clash:
-            raise UsageError(
-                f"--output-name {out}: '{clash[0].name}' is already a node of {spec.name} "
-                f"({clash[0].kind}); choose another name"
-            )
-    if spec.function.expr is not None:  # every equation comes from adcli's formula evaluator
-        for node in graph.nodes:
-            node.source = None
-    return graph
+    return fn, step_names
+
+
+def _refuse_clash(graph: Graph, outputs: list[tuple[str, Any]], out: str, spec: str) -> None:
+    """A UsageError when ``--output-name`` names another node of the graph."""
+    outs = {name for name, _ in outputs}
+    output_nodes = [graph.by_var[v] for _, v in outputs if v in graph.by_var]
+    clash = [n for n in graph.nodes if n.name in outs and all(n is not o for o in output_nodes)]
+    if clash:
+        raise UsageError(
+            f"--output-name {out}: '{clash[0].name}' is already a node of {spec} "
+            f"({clash[0].kind}); choose another name"
+        )

@@ -12,12 +12,13 @@ import math
 import os
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from adcli._errors import AdcliError, SpecError, UsageError, first_line
+from adcli._errors import SpecError, UsageError, first_line
 from adcli._memory import advice
 from adcli._memory.policies import available_policies, evaluate_policy, mark_pareto
 from adcli._memory.programs import (
@@ -37,6 +38,7 @@ from adcli._results.memory import (
     MemoryReport,
     MemoryResult,
     PolicyResult,
+    ResidualSummary,
     ScheduleResult,
 )
 from adcli._spec.model import Spec
@@ -68,12 +70,10 @@ def memory_report(
     >>> report.exit_code                          # mlp.yaml's budget (64MiB) is respected
     0
     """
-    from adcli._spec.select import select_specs
+    from adcli._spec.select import all_loaded, select_specs
 
     start = time.perf_counter()
-    chosen, errors = select_specs(paths, only=only, dims=dims)
-    if errors:
-        raise AdcliError("; ".join(errors))
+    chosen = all_loaded(select_specs(paths, only=only, dims=dims))
     results = []
     for spec in chosen:
         results.append(
@@ -113,72 +113,17 @@ def analyse_memory(
     options = spec.memory
     layers = layers if layers is not None else (options.layers if options else None)
     budget = budget if budget is not None else (options.budget if options else None)
-    inputs, constants = problem.input_structs, problem.constant_structs
-    output = problem.output_struct
-    f = block_function(problem.fn)
-    try:
-        saved = residuals(problem.fn, inputs, constants)
-    except Exception as exc:  # the user's function cannot be differentiated in reverse mode
-        raise SpecError(
-            f"reverse mode fails on this function: {first_line(exc)}",
-            file=spec.where.file,
-            line=spec.line_of("function"),
-            field="function",
-        ) from exc
-    analyses: dict[str, Analysis] = {}
-    failed: dict[str, str] = {}
-    for kind in PROGRAMS:
-        try:
-            args = program_args(kind, inputs, constants, output)
-            analyses[kind] = analyse(make_program(kind, f), args)
-        except Exception as exc:  # e.g. forward mode of a custom_vjp: report, go on
-            failed[kind] = first_line(exc)
-    compiled = tuple(
-        compiled_memory(kind, analyses[kind])
-        if kind in analyses
-        else CompiledMemory(kind, None, None, None, None, None, None, f"failed: {failed[kind]}")
-        for kind in PROGRAMS
-    )
-    if "vjp" in failed:
+    saved = _residuals(problem)
+    analyses, compiled = _programs(problem)
+    if "vjp" not in analyses:
         policies = False
-    notes = [f"residuals listed by {saved.method}"]
-    if policies:
-        notes.append(
-            "a policy on the whole function cuts what is kept between the forward and the "
-            "backward pass, not this function's own peak (its backward pass rematerialises "
-            "what it needs, so compiled temp does not drop): it pays off across blocks, "
-            "see --layers"
-        )
-    if policies and jax.default_backend() == "cpu":
-        notes.append("offload policies skipped: on CPU, host memory is the device memory")
-    notes += sorted({f"{c.program}: {c.note}" for c in compiled if c.note})
     warnings: list[str] = []
     results: list[PolicyResult] = []
     if policies:
         results = _policies(problem, analyses["vjp"], warnings)
-    carry: tuple[str, ...] = ()
-    carry_bytes = 0
-    schedules: tuple[ScheduleResult, ...] = ()
-    block_flops: dict[str, float] = {}
-    fwd_flops = analyses["forward"].flops if "forward" in analyses else None
-    vjp_flops = analyses["vjp"].flops if "vjp" in analyses else None
-    if fwd_flops and vjp_flops:
-        block_flops = {"forward": fwd_flops, "vjp": vjp_flops}
-    if layers is not None:
-        carry, carry_bytes = _carry(problem)
-        if not block_flops:
-            raise UsageError("--layers needs FLOP estimates, which this backend does not give")
-        block = Block(
-            saved.bytes + carry_bytes, carry_bytes, block_flops["forward"], block_flops["vjp"]
-        )
-        per_policy = [
-            (p.name, p.residual_bytes, p.extra_flops_pct)
-            for p in results
-            if p.error is None and p.extra_flops_pct is not None and p.name != "everything_saveable"
-        ]
-        schedules = tuple(stack_schedules(block, layers, per_policy, budget))
-    guard = advice.guard(spec, saved.bytes, compiled, layers, carry_bytes)
-    recommendation = advice.recommend(saved.bytes, results, schedules, budget, layers)
+    stack = _stack(problem, saved.bytes, analyses, results, layers, budget)
+    guard = advice.guard(spec, saved.bytes, compiled, layers, stack.carry_bytes)
+    recommendation = advice.recommend(saved.bytes, results, stack.schedules, budget, layers)
     measurement = _measure(problem, compiled) if measure else None
     return MemoryResult(
         name=spec.name,
@@ -191,18 +136,108 @@ def analyse_memory(
         compiled=compiled,
         policies=tuple(results),
         layers=layers,
-        carry=carry,
-        carry_bytes=carry_bytes,
-        block_flops=block_flops,
-        schedules=schedules,
+        carry=stack.carry,
+        carry_bytes=stack.carry_bytes,
+        block_flops=stack.block_flops,
+        schedules=stack.schedules,
         budget=budget,
         guard=guard,
         recommendation=recommendation,
         measurement=measurement,
-        notes=tuple(notes),
+        notes=tuple(_notes(saved.method, compiled, policies)),
         warnings=tuple(warnings),
         seconds=time.perf_counter() - start,
     )
+
+
+def _residuals(problem: Problem) -> ResidualSummary:
+    """What reverse mode saves between the passes (a SpecError when it cannot run)."""
+    spec = problem.spec
+    try:
+        return residuals(problem.fn, problem.input_structs, problem.constant_structs)
+    except Exception as exc:  # the user's function cannot be differentiated in reverse mode
+        raise SpecError(
+            f"reverse mode fails on this function: {first_line(exc)}",
+            file=spec.where.file,
+            line=spec.line_of("function"),
+            field="function",
+        ) from exc
+
+
+def _programs(problem: Problem) -> tuple[dict[str, Analysis], tuple[CompiledMemory, ...]]:
+    """Each program (forward, VJP, JVP) lowered and compiled on abstract values; one that
+    fails is reported in its row, not raised."""
+    inputs, constants = problem.input_structs, problem.constant_structs
+    f = block_function(problem.fn)
+    analyses: dict[str, Analysis] = {}
+    failed: dict[str, str] = {}
+    for kind in PROGRAMS:
+        try:
+            args = program_args(kind, inputs, constants, problem.output_struct)
+            analyses[kind] = analyse(make_program(kind, f), args)
+        except Exception as exc:  # e.g. forward mode of a custom_vjp: report, go on
+            failed[kind] = first_line(exc)
+    compiled = tuple(
+        compiled_memory(kind, analyses[kind])
+        if kind in analyses
+        else CompiledMemory(kind, None, None, None, None, None, None, f"failed: {failed[kind]}")
+        for kind in PROGRAMS
+    )
+    return analyses, compiled
+
+
+def _notes(method: str, compiled: tuple[CompiledMemory, ...], policies: bool) -> list[str]:
+    notes = [f"residuals listed by {method}"]
+    if policies:
+        notes.append(
+            "a policy on the whole function cuts what is kept between the forward and the "
+            "backward pass, not this function's own peak (its backward pass rematerialises "
+            "what it needs, so compiled temp does not drop): it pays off across blocks, "
+            "see --layers"
+        )
+    if policies and jax.default_backend() == "cpu":
+        notes.append("offload policies skipped: on CPU, host memory is the device memory")
+    notes += sorted({f"{c.program}: {c.note}" for c in compiled if c.note})
+    return notes
+
+
+@dataclass(frozen=True)
+class _Stack:
+    """The function as one block of an L-layer stack (empty without ``layers``)."""
+
+    carry: tuple[str, ...] = ()
+    carry_bytes: int = 0
+    block_flops: dict[str, float] = field(default_factory=dict)
+    schedules: tuple[ScheduleResult, ...] = ()
+
+
+def _stack(
+    problem: Problem,
+    saved_bytes: int,
+    analyses: dict[str, Analysis],
+    policies: list[PolicyResult],
+    layers: int | None,
+    budget: int | None,
+) -> _Stack:
+    """The carried activation, the block's FLOPs and the schedules of ``layers`` blocks."""
+    fwd_flops = analyses["forward"].flops if "forward" in analyses else None
+    vjp_flops = analyses["vjp"].flops if "vjp" in analyses else None
+    block_flops = {"forward": fwd_flops, "vjp": vjp_flops} if fwd_flops and vjp_flops else {}
+    if layers is None:
+        return _Stack(block_flops=block_flops)
+    carry, carry_bytes = _carry(problem)
+    if not block_flops:
+        raise UsageError("--layers needs FLOP estimates, which this backend does not give")
+    block = Block(
+        saved_bytes + carry_bytes, carry_bytes, block_flops["forward"], block_flops["vjp"]
+    )
+    per_policy = [
+        (p.name, p.residual_bytes, p.extra_flops_pct)
+        for p in policies
+        if p.error is None and p.extra_flops_pct is not None and p.name != "everything_saveable"
+    ]
+    schedules = tuple(stack_schedules(block, layers, per_policy, budget))
+    return _Stack(carry, carry_bytes, block_flops, schedules)
 
 
 def _policies(problem: Problem, plain: Analysis, warnings: list[str]) -> list[PolicyResult]:

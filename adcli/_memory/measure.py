@@ -17,6 +17,7 @@ from typing import Any
 
 import jax
 
+from adcli._numerics.timing import timed
 from adcli._results.memory import Measurement
 
 
@@ -55,9 +56,7 @@ def available_bytes() -> int | None:
 def measure(program: Callable[..., Any], args: tuple[Any, ...], runs: int = 5) -> Measurement:
     """Compile ``program``, run it ``1 + runs`` times on concrete ``args``; see module doc."""
     device = jax.devices()[0]
-    start = time.perf_counter()
-    compiled = jax.jit(program).lower(*args).compile()
-    compile_seconds = time.perf_counter() - start
+    compiled, compile_seconds = timed(lambda: jax.jit(program).lower(*args).compile())
     # The peak is taken over the first run: later runs reuse pages the allocator already
     # holds, so RSS would not grow. A tiny program first absorbs the runtime's one-off
     # allocations (thread pools), which are not the function's.

@@ -25,17 +25,20 @@ from adcli._modes.candidates import ORDER, Candidate, find_split, make_candidate
 from adcli._modes.decide import decide
 from adcli._numerics.agree import check_agreement
 from adcli._numerics.timing import measure as measure_calls
+from adcli._numerics.timing import timed
 from adcli._problem.build import Problem, build
 from adcli._problem.flat import FlatProblem, flatten_problem
 from adcli._problem.runtime import default_memory_budget, enable_x64, memory_needed
 from adcli._results.modes import CandidateResult, CandidateStatus, CutInfo, ModeResult
 from adcli._spec.model import Spec
+from adcli._spec.select import one_spec
 from adcli._units import format_size
 
 CLOSE = 3.0  # time the candidates predicted within 3× of the best
 FAR = 10.0  # … and the runner-up within 10×, so the reason can quote a measured ratio
 MEASURES = ("close", "all", "none")
 Progress = Callable[[str], None]
+_REPORT = "choose_mode_report"  # what a file of several specs needs instead
 TIMING_METHOD = (
     "median of interleaved rounds after a discarded first call and a warm-up "
     "(block_until_ready); a tie = within the paired noise band"
@@ -81,18 +84,7 @@ def choose_mode(
     start = time.perf_counter()
     if measure not in MEASURES:
         raise UsageError(f"--measure: expected one of {', '.join(MEASURES)}, got {measure!r}")
-    if isinstance(spec, str | os.PathLike):  # a spec file holding exactly one spec
-        from adcli._spec.load import load_file
-
-        found = load_file(spec)
-        if len(found) != 1:
-            names = ", ".join(s.name for s in found)
-            raise UsageError(
-                f"{os.fspath(spec)} holds {len(found)} specs ({names}): pass one "
-                "Spec, or use choose_mode_report for a file or directory"
-            )
-        spec = found[0]
-    problem = build(spec) if isinstance(spec, Spec) else spec
+    problem = spec if isinstance(spec, Problem) else build(one_spec(spec, instead=_REPORT))
     say = progress or (lambda what: None)
     flat = flatten_problem(problem, with_vector=target == "hvp")
     split = None
@@ -106,17 +98,17 @@ def choose_mode(
     results, errors = _time(flat, results, compiled, measure, time_budget, say)
     cut = _cut_info(split, problem.spec)
     decision = decide(results, target=target, n=flat.n, m=flat.m, cut=cut)
-    spec_ = problem.spec
+    sp = problem.spec
     return ModeResult(
-        name=spec_.name,
-        file=spec_.where.file,
-        line=spec_.where.line,
+        name=sp.name,
+        file=sp.where.file,
+        line=sp.where.line,
         target=target,
         n=flat.n,
         m=flat.m,
         dims=dict(problem.dims),
         backend=jax.default_backend(),
-        dtypes=dict.fromkeys(spec_.wrt, str(np.dtype(flat.dtype))),
+        dtypes=dict.fromkeys(sp.wrt, str(np.dtype(flat.dtype))),
         candidates=tuple(results),
         recommendation=decision.recommendation,
         reason=decision.reason,
@@ -166,15 +158,13 @@ def _predict_and_compile(
     compiled: dict[str, Any] = {}
     for name, low in lowered.items():
         say(f"compiling {name}")
-        t0 = time.perf_counter()
         try:
-            exe = low.compile()
+            exe, seconds = timed(low.compile)
         except Exception as exc:
             results[name] = replace(
                 results[name], status=CandidateStatus.ERROR, detail=first_line(exc)
             )
             continue
-        seconds = time.perf_counter() - t0
         need = memory_needed(exe)
         status, detail = CandidateStatus.OK, None
         if need is not None and need > budget:

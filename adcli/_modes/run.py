@@ -7,6 +7,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 
 from adcli._errors import SpecError, UsageError
 from adcli._results.modes import ModeReport, ModeResult, SweepPoint, SweepResult
@@ -71,43 +72,23 @@ def run_choose_mode(
     results: list[ModeResult] = []
     sweeps: list[SweepResult] = []
     skipped: list[str] = []
+    one = partial(choose_mode, target=target, memory_budget=memory_budget, time_budget=time_budget)
+    each = partial(sweep_dim, target=target, memory_budget=memory_budget, time_budget=time_budget)
     for spec in specs:
         say = (lambda what, n=spec.name: progress(n, what)) if progress else None
         try:
-            if target != "jacobian" and len(specs) > 1:
-                # Over a folder, a vector-valued spec is not an error for --target hessian:
-                # it is skipped, and the scalar ones get their answer.
-                outputs = _output_size(spec)
-                if outputs != 1:
-                    skipped.append(
-                        f"{spec.name}: --target {target} needs a scalar function, "
-                        f"but its output has {outputs} entries"
-                    )
-                    continue
-            if dim is None:
-                results.append(
-                    choose_mode(
-                        spec,
-                        target=target,
-                        measure=measure or "close",
-                        memory_budget=memory_budget,
-                        time_budget=time_budget,
-                        progress=say,
-                    )
+            # Over a folder, a vector-valued spec is not an error for --target hessian: it is
+            # skipped, and the scalar ones get their answer.
+            outputs = _output_size(spec) if target != "jacobian" and len(specs) > 1 else 1
+            if outputs != 1:
+                skipped.append(
+                    f"{spec.name}: --target {target} needs a scalar function, "
+                    f"but its output has {outputs} entries"
                 )
+            elif dim is None:
+                results.append(one(spec, measure=measure or "close", progress=say))
             else:
-                sweeps.append(
-                    sweep_dim(
-                        spec,
-                        dim,
-                        values,
-                        target=target,
-                        measure=measure or "all",
-                        memory_budget=memory_budget,
-                        time_budget=time_budget,
-                        progress=say,
-                    )
-                )
+                sweeps.append(each(spec, dim, values, measure=measure or "all", progress=say))
         except SpecError as exc:
             errors.append(exc.format())
     codes = [r.exit_code for r in results] + [r.exit_code for s in sweeps for r in s.results]

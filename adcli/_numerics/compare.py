@@ -14,10 +14,12 @@ defaults to the rounding allowance of the dtype the derivative was computed in
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from adcli._numerics.finite_diff import Estimate
 from adcli._results.check import CheckKind, Comparison, Mismatch
 from adcli._results.common import Verdict
 
@@ -54,116 +56,208 @@ def directional_scale(values: np.ndarray) -> np.ndarray:
     return scale
 
 
+Namer = Callable[[tuple[int, ...]], str]
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a comparison is about: the sample point, the input, what is compared, how."""
+
+    point: int
+    wrt: str
+    kind: CheckKind
+    method: str
+
+    def __post_init__(self) -> None:
+        # A kind given by its string ("fwd") becomes the CheckKind it names.
+        object.__setattr__(self, "kind", CheckKind(self.kind))
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """The rounding allowance (``rtol``, relative to the value and its block scale) and
+    the absolute floor (``atol``) of a comparison."""
+
+    rtol: float
+    atol: float = 0.0
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Readable names for a compared element's multi-index: its input side (a coordinate
+    such as ``x[3]``, or a direction ``x·v2``) and its output side."""
+
+    input: Namer
+    output: Namer
+
+
+@dataclass(frozen=True)
+class Margins:
+    """Element by element: AD against the reference, in units of the tolerance."""
+
+    ad: np.ndarray
+    ref: np.ndarray
+    error: np.ndarray  # the FD error bound (0 against an AD reference)
+    trusted: np.ndarray  # where the reference can decide (always, against AD)
+    tol: np.ndarray
+    base_tol: np.ndarray  # the tolerance without the FD error bound
+    diff: np.ndarray
+    margin: np.ndarray
+    ad_bad: np.ndarray  # AD (or an AD reference) not finite
+    failed: np.ndarray  # ad_bad included
+    undecided: np.ndarray
+
+    @property
+    def shown(self) -> np.ndarray:
+        """The elements a report lists: failed or undecided."""
+        shown: np.ndarray = self.failed | self.undecided
+        return shown
+
+
 # NaN/inf in AD or FD values are verdicts here (fail, untrusted), not warnings.
 @np.errstate(invalid="ignore", divide="ignore", over="ignore")
-def compare(
-    *,
-    point: int,
-    wrt: str,
-    kind: CheckKind,
-    method: str,
+def margins(
     ad: np.ndarray,
-    reference: np.ndarray,
+    reference: np.ndarray | Estimate,
     scale: np.ndarray | float,
-    rtol: float,
-    atol: float,
-    fd_error: np.ndarray | None = None,
-    trusted: np.ndarray | None = None,
-    step: np.ndarray | None = None,
-    slope_jump: np.ndarray | None = None,
-    name_in: Callable[[tuple[int, ...]], str],
-    name_out: Callable[[tuple[int, ...]], str],
-) -> Comparison:
-    """Compare ``ad`` with ``reference`` (same shape) and summarise into a Comparison.
+    tolerance: Tolerance,
+) -> Margins:
+    """Each element's margin |AD − reference| ÷ tolerance and what it decides.
 
-    ``fd_error``/``trusted``/``step`` describe an FD reference (None for AD-vs-AD checks).
-    ``name_in``/``name_out`` turn an element's multi-index into readable input/output names.
+    ``reference`` is an FD ``Estimate`` (its error bound widens the tolerance; where it is
+    untrusted it cannot decide) or an array of AD values (an AD-vs-AD identity).
     """
+    fd = reference if isinstance(reference, Estimate) else None
     ad = np.asarray(ad, np.float64)
-    ref = np.asarray(reference, np.float64)
-    error = np.zeros_like(ref) if fd_error is None else np.asarray(fd_error, np.float64)
-    ok_fd = np.ones(ref.shape, bool) if trusted is None else np.asarray(trusted, bool)
+    ref = np.asarray(reference if fd is None else fd.value, np.float64)
+    error = np.zeros_like(ref) if fd is None else np.asarray(fd.error, np.float64)
+    ok_fd = np.ones(ref.shape, bool) if fd is None else np.asarray(fd.trusted, bool)
+    rtol, atol = tolerance.rtol, tolerance.atol
     base_tol = rtol * (np.abs(np.where(np.isfinite(ref), ref, 0.0)) + scale) + atol
     tol = SAFETY * np.where(ok_fd, error, 0.0) + base_tol
     diff = np.abs(ad - ref)
     margin = np.where(tol > 0, diff / np.where(tol > 0, tol, 1.0), np.where(diff > 0, np.inf, 0.0))
     # AD not finite fails; so does a non-finite AD reference (AD-vs-AD checks).
-    ad_bad = ~np.isfinite(ad) | (~np.isfinite(ref) if fd_error is None else False)
+    ad_bad = ~np.isfinite(ad) | (~np.isfinite(ref) if fd is None else False)
     margin = np.where(ad_bad, np.inf, margin)
     # FD too uncertain to tell a 5% error: agreement within its error bar proves nothing.
     vague = ok_fd & (SAFETY * np.where(ok_fd, error, 0.0) > 0.05 * (np.abs(ref) + scale))
     failed = ok_fd & (margin > 1)
     undecided = ~ad_bad & ((~ok_fd & ~(margin <= 1)) | (vague & ~failed & (diff > base_tol)))
     failed |= ad_bad
-    n_compared = int(ad.size)
-    reason = None
-    verdict: Verdict = "pass"
-    if failed.any():
-        verdict = "fail"
-        if ad_bad.any():
-            idx = _index(np.argmax(ad_bad), ad.shape)
-            which = "AD" if not np.isfinite(ad[idx]) else "the AD value compared against"
-            value = ad[idx] if not np.isfinite(ad[idx]) else ref[idx]
-            reason = f"{which} gave {value} at {name_in(idx)} → {name_out(idx)}"
-    elif undecided.any():
-        verdict = "inconclusive"
-        idx = _index(np.argmax(undecided), ad.shape)
-        if ok_fd[idx]:
-            reason = (
-                f"FD cannot decide at {name_in(idx)}: its error bound {error[idx]:.2g} is "
-                f"above 5% of the value (the function is too noisy here for FD)"
-            )
-        else:
-            reason = _undecided_reason(ref, slope_jump, idx, name_in(idx), step)
-    shown = failed | undecided
+    return Margins(ad, ref, error, ok_fd, tol, base_tol, diff, margin, ad_bad, failed, undecided)
+
+
+@np.errstate(invalid="ignore", divide="ignore", over="ignore")
+def compare(
+    about: Subject,
+    ad: np.ndarray,
+    reference: np.ndarray | Estimate,
+    scale: np.ndarray | float,
+    tolerance: Tolerance,
+    labels: Labels,
+) -> Comparison:
+    """Compare ``ad`` with ``reference`` (same shape) and summarise into a Comparison.
+
+    ``reference`` is an FD ``Estimate`` or AD values (see ``margins``); ``scale`` is the
+    block scale of each element (broadcast against it).
+    """
+    m = margins(ad, reference, scale, tolerance)
+    fd = reference if isinstance(reference, Estimate) else None
+    verdict, reason = _verdict(m, labels, fd)
+    decided = np.where(m.trusted | m.ad_bad, m.margin, 0.0)
+    big = np.maximum(np.abs(m.ref), np.abs(m.ad))
+    rel = np.where(big > 0, m.diff / np.where(big > 0, big, 1.0), 0.0)
+    clear = m.failed & ~m.ad_bad
+    return Comparison(
+        point=about.point,
+        wrt=about.wrt,
+        kind=about.kind,
+        method=about.method,
+        verdict=verdict,
+        locations=_locations(m, labels) if about.method == "full" else (),
+        margin=float(np.max(decided)) if decided.size else 0.0,
+        compared=int(m.ad.size),
+        failed=int(m.failed.sum() + m.undecided.sum()),
+        max_abs_error=_max(np.where(m.trusted, m.diff, 0.0)),
+        max_rel_error=_max(np.where(m.trusted, rel, 0.0)),
+        step=None if fd is None or np.size(fd.step) == 0 else float(np.min(fd.step)),
+        worst=_mismatches(m, labels, fd),
+        reason=reason,
+        diagnosis=ratio_pattern(m.ad[clear], m.ref[clear], m.tol[clear], about.kind.labels),
+    )
+
+
+def skipped(about: Subject, reason: str) -> Comparison:
+    """A comparison that could not be made (a mode that cannot trace, a missing rule)."""
+    return Comparison(
+        point=about.point,
+        wrt=about.wrt,
+        kind=about.kind,
+        method=about.method,
+        verdict="skipped",
+        reason=reason,
+    )
+
+
+def _verdict(m: Margins, labels: Labels, fd: Estimate | None) -> tuple[Verdict, str | None]:
+    """fail (with the reason when AD is not finite), inconclusive (with why FD cannot
+    decide), or pass."""
+    if m.failed.any():
+        if not m.ad_bad.any():
+            return "fail", None
+        idx = _index(np.argmax(m.ad_bad), m.ad.shape)
+        which = "AD" if not np.isfinite(m.ad[idx]) else "the AD value compared against"
+        value = m.ad[idx] if not np.isfinite(m.ad[idx]) else m.ref[idx]
+        return "fail", f"{which} gave {value} at {labels.input(idx)} → {labels.output(idx)}"
+    if not m.undecided.any():
+        return "pass", None
+    idx = _index(np.argmax(m.undecided), m.ad.shape)
+    if m.trusted[idx]:
+        return "inconclusive", (
+            f"FD cannot decide at {labels.input(idx)}: its error bound {m.error[idx]:.2g} is "
+            f"above 5% of the value (the function is too noisy here for FD)"
+        )
+    jump = None if fd is None else fd.slope_jump
+    step = None if fd is None else fd.step
+    return "inconclusive", _undecided_reason(m.ref, jump, idx, labels.input(idx), step)
+
+
+def _mismatches(m: Margins, labels: Labels, fd: Estimate | None) -> tuple[Mismatch, ...]:
+    """The worst shown elements (largest margin first, at most WORST_SHOWN), or the one
+    element with the largest margin when none is shown."""
+    shown = m.shown
     order = np.argsort(
-        -np.where(shown, np.where(np.isfinite(margin), margin, 1e300), -1), axis=None
+        -np.where(shown, np.where(np.isfinite(m.margin), m.margin, 1e300), -1), axis=None
     )
     worst = []
     for flat in order[: WORST_SHOWN if shown.any() else 1]:
-        idx = _index(flat, ad.shape)
+        idx = _index(flat, m.ad.shape)
         if shown.any() and not shown[idx]:
             break
         worst.append(
             Mismatch(
-                input_index=name_in(idx),
-                output_index=name_out(idx),
-                ad=float(ad[idx]),
-                reference=float(ref[idx]),
-                step=None if step is None else float(np.broadcast_to(step, ref.shape)[idx]),
-                fd_error=None if fd_error is None else float(error[idx]),
-                tolerance=float(tol[idx]),
-                margin=float(margin[idx]) if ok_fd[idx] else float("nan"),
+                input_index=labels.input(idx),
+                output_index=labels.output(idx),
+                ad=float(m.ad[idx]),
+                reference=float(m.ref[idx]),
+                step=None if fd is None else float(np.broadcast_to(fd.step, m.ref.shape)[idx]),
+                fd_error=None if fd is None else float(m.error[idx]),
+                tolerance=float(m.tol[idx]),
+                margin=float(m.margin[idx]) if m.trusted[idx] else float("nan"),
             )
         )
-    decided = np.where(ok_fd | ad_bad, margin, 0.0)
-    big = np.maximum(np.abs(ref), np.abs(ad))
-    rel = np.where(big > 0, diff / np.where(big > 0, big, 1.0), 0.0)
-    locations: tuple[str, ...] = ()
-    if method == "full" and failed.any():  # element by element: the inputs that are wrong
-        flat = np.flatnonzero(failed)
-        order_failed = flat[np.argsort(-np.where(np.isfinite(margin), margin, 1e300).ravel()[flat])]
-        names = (name_in(_index(i, ad.shape)) for i in order_failed[:64])
-        locations = tuple(dict.fromkeys(names))[:8]
-    return Comparison(
-        point=point,
-        wrt=wrt,
-        kind=kind,
-        method=method,
-        verdict=verdict,
-        locations=locations,
-        margin=float(np.max(decided)) if decided.size else 0.0,
-        compared=n_compared,
-        failed=int(failed.sum() + undecided.sum()),
-        max_abs_error=_max(np.where(ok_fd, diff, 0.0)),
-        max_rel_error=_max(np.where(ok_fd, rel, 0.0)),
-        step=None if step is None or np.size(step) == 0 else float(np.min(step)),
-        worst=tuple(worst),
-        reason=reason,
-        diagnosis=ratio_pattern(
-            ad[failed & ~ad_bad], ref[failed & ~ad_bad], tol[failed & ~ad_bad], kind.labels
-        ),
-    )
+    return tuple(worst)
+
+
+def _locations(m: Margins, labels: Labels) -> tuple[str, ...]:
+    """Element by element (the ``full`` method): the inputs that are wrong, worst first."""
+    if not m.failed.any():
+        return ()
+    flat = np.flatnonzero(m.failed)
+    order = flat[np.argsort(-np.where(np.isfinite(m.margin), m.margin, 1e300).ravel()[flat])]
+    names = (labels.input(_index(i, m.ad.shape)) for i in order[:64])
+    return tuple(dict.fromkeys(names))[:8]
 
 
 def _max(values: np.ndarray) -> float:

@@ -19,7 +19,8 @@ in proportion and a log near its singularity stays in its domain).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
@@ -67,6 +68,22 @@ class Estimate:
     trusted: np.ndarray  # S, bool
     step: np.ndarray  # S, the level step h used for each element
     slope_jump: np.ndarray  # S, |right − left one-sided slope| at the finest step tried
+
+    def take(self, index: Any) -> Estimate:
+        """The estimates at ``index`` (rows, a column, a slice) of every field."""
+        return Estimate(*(np.asarray(getattr(self, f.name))[index] for f in fields(self)))
+
+    def per_unit(self, scale: np.ndarray) -> Estimate:
+        """Derivatives along coordinates stepped by ``scale`` (x + t·sᵢ·eᵢ) as derivatives
+        per unit of each coordinate: value and error ÷ s, the step × s (an absolute step).
+        The slope jump is kept as measured along the scaled step."""
+        return Estimate(
+            self.value / scale,
+            self.error / scale,
+            self.trusted,
+            self.step * scale,
+            self.slope_jump,
+        )
 
 
 # Steps that leave the domain give NaN/inf: they make a level untrusted, not a warning.

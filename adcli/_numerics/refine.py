@@ -38,8 +38,7 @@ def fd_estimate(
             break
         h = fdiff.level_step(eps, level)
         finer = fdiff.combine(sample(redo, h, True), h, eps, strict=level < 0)
-        old = fdiff.Estimate(*(np.asarray(a)[redo] for a in dataclasses.astuple(est)))
-        est = _put(est, redo, fdiff.best([old, finer]))
+        est = _put(est, redo, fdiff.best([est.take(redo), finer]))
     return est
 
 

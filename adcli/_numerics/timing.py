@@ -24,6 +24,9 @@ import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 MIN_GAP = 1.05  # below a 5% difference, never call a winner
 MAX_TIE = 1.30  # the noise band is capped: at a 30% difference there is always a winner
@@ -49,6 +52,14 @@ class Timing:
             return 0.0
         q = statistics.quantiles(self.samples, n=4, method="inclusive")
         return (q[2] - q[0]) / self.median if self.median > 0 else 0.0
+
+
+def timed(action: Callable[[], T]) -> tuple[T, float]:
+    """``action()`` and the seconds it took: for one-off steps such as a compilation, which
+    are reported apart from the steady run times ``measure`` gives."""
+    start = time.perf_counter()
+    out = action()
+    return out, time.perf_counter() - start
 
 
 def measure(

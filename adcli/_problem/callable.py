@@ -132,6 +132,34 @@ def problem_from_callable(
     if not args:
         raise UsageError("no arguments to check the function at: check_function(fn, x, ...)")
     names = _names(fn, len(args))
+    inputs, wrt_names, dropped = _inputs(names, args, wrt)
+    options = options or CheckOptions()
+    if wrt is not None or dropped:
+        options = CheckOptions(**{**options.__dict__, "wrt": wrt_names})
+    given_constants = {k: jnp.asarray(v) for k, v in (constants or {}).items()}
+    key = _cache_key(fn, inputs, given_constants, options)
+    cached = _PROBLEMS.get(key) if key is not None else None
+    if cached is not None:
+        cached.given_inputs, cached.given_constants = inputs, given_constants
+        cached.spec = cached.spec.replace(check=options)  # the seed may differ
+        return cached
+    problem = _given_point(fn, names, inputs, given_constants, options)
+    if key is not None:
+        if len(_PROBLEMS) >= _CACHE_SIZE:
+            _PROBLEMS.pop(next(iter(_PROBLEMS)))
+        _PROBLEMS[key] = problem
+    return problem
+
+
+def _inputs(
+    names: list[str], args: Sequence[Any], wrt: Sequence[int | str] | None
+) -> tuple[dict[str, Any], tuple[str, ...], bool]:
+    """The arguments by name (floats where differentiated), the names to differentiate,
+    and whether some were dropped for having no entries.
+
+    Raises:
+        UsageError: a bad ``wrt``, or no differentiated argument with any entries.
+    """
     wrt_names = resolve_wrt(wrt, names)
     inputs = {n: _as_float(n, a, n in wrt_names) for n, a in zip(names, args, strict=True)}
     empty = [n for n in wrt_names if _entries(inputs[n]) == 0]
@@ -140,18 +168,17 @@ def problem_from_callable(
         raise UsageError(
             f"{first} has no entries ({_shape_text(inputs[first])}): nothing to differentiate"
         )
-    wrt_names = tuple(n for n in wrt_names if n not in empty)
-    constants = dict(constants or {})
-    options = options or CheckOptions()
-    if wrt is not None or empty:
-        options = CheckOptions(**{**options.__dict__, "wrt": wrt_names})
-    given_constants = {k: jnp.asarray(v) for k, v in constants.items()}
-    key = _cache_key(fn, inputs, given_constants, options)
-    cached = _PROBLEMS.get(key) if key is not None else None
-    if cached is not None:
-        cached.given_inputs, cached.given_constants = inputs, given_constants
-        cached.spec = cached.spec.replace(check=options)  # the seed may differ
-        return cached
+    return inputs, tuple(n for n in wrt_names if n not in empty), bool(empty)
+
+
+def _given_point(
+    fn: Callable[..., Any],
+    names: list[str],
+    inputs: dict[str, Any],
+    constants: dict[str, Any],
+    options: CheckOptions,
+) -> _GivenPoint:
+    """The Problem of ``fn`` traced on the shapes of ``inputs`` and ``constants``."""
 
     def call(**kwargs: Any) -> Any:
         return fn(*[kwargs.pop(n) for n in names], **kwargs)
@@ -160,7 +187,7 @@ def problem_from_callable(
         return jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(np.shape(a), a.dtype), tree)
 
     input_structs = {n: struct(v) for n, v in inputs.items()}
-    constant_structs = {n: struct(jnp.asarray(v)) for n, v in constants.items()}
+    constant_structs = {n: struct(v) for n, v in constants.items()}
     output = jax.eval_shape(lambda i, c: call(**i, **c), input_structs, constant_structs)
     name = getattr(fn, "__name__", type(fn).__name__)
     spec = Spec(
@@ -169,7 +196,7 @@ def problem_from_callable(
         inputs={n: ArraySpec(shape=()) for n in names},
         check=options,
     )
-    problem = _GivenPoint(
+    return _GivenPoint(
         spec=spec,
         dims={},
         fn=call,
@@ -177,13 +204,8 @@ def problem_from_callable(
         constant_structs=constant_structs,
         output_struct=output,
         given_inputs=inputs,
-        given_constants=given_constants,
+        given_constants=constants,
     )
-    if key is not None:
-        if len(_PROBLEMS) >= _CACHE_SIZE:
-            _PROBLEMS.pop(next(iter(_PROBLEMS)))
-        _PROBLEMS[key] = problem
-    return problem
 
 
 _CACHE_SIZE = 32

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from adcli._errors import UsageError
+from adcli._errors import UsageError, hinted
 
 _VALUE_LIMIT = 100  # integer constants up to this many elements are written as fixed data
 
@@ -176,14 +176,8 @@ def _from_python(
     names = [p.name for p in named]
     for key in given:
         if key not in names:
-            from adcli._errors import did_you_mean
-
-            hint = did_you_mean(key, names)
-            raise UsageError(
-                f"{ref} has no parameter {key!r}"
-                + (f" ({hint})" if hint else "")
-                + f"; its parameters: {', '.join(names)}"
-            )
+            listing = f"; its parameters: {', '.join(names)}"
+            raise UsageError(hinted(f"{ref} has no parameter {key!r}", key, names, listing))
     missing = [p.name for p in named if p.name not in given and p.default is p.empty]
     if missing:
         raise UsageError(
@@ -216,6 +210,52 @@ def _dtype_shape(value: Any) -> tuple[str, tuple[int, ...]]:
     return dtype, tuple(shape)
 
 
+def _python_lines(
+    python: str, examples: Sequence[str], args_from: str | None, spec_dir: str, name: str | None
+) -> list[str]:
+    """The spec's lines for ``--python``: inputs and constants from the example arguments."""
+    ref, args, output, call = _from_python(python, examples, args_from, spec_dir)
+    title = name or python.rpartition(":")[2].replace(".", "_")
+    lines = [f"# written by adcli init from {call}", f"name: {json.dumps(title)}"]
+    lines.append(f"function: {{python: {json.dumps(ref)}}}")
+    ins = {k: v for k, v in args.items() if all(_leaves_float(v))}
+    cons = {k: v for k, v in args.items() if k not in ins}
+    for k, v in cons.items():
+        if any(_leaves_float(v)):
+            raise UsageError(f"argument {k!r} mixes float and integer leaves; edit the spec")
+    if not ins:
+        raise UsageError("no floating-point argument to differentiate")
+    lines.append("inputs:")
+    lines += [f"  {k}: {_tree_text(k, v, constant=False)}" for k, v in ins.items()]
+    if cons:
+        lines.append("constants:")
+        lines += [f"  {k}: {_tree_text(k, v, constant=True)}" for k, v in cons.items()]
+    if output:
+        lines.append(f"output: {output}")
+    return lines
+
+
+def _expr_lines(expr: str, inputs: Sequence[str], dims: Sequence[str], title: str) -> list[str]:
+    """The spec's lines for ``--expr``: inputs from ``--input NAME=[SHAPE]``."""
+    import yaml  # type: ignore[import-untyped]
+
+    lines = [f"# written by adcli init from {expr}", f"name: {json.dumps(title)}"]
+    lines.append(f"function: {{expr: {json.dumps(expr)}}}")
+    sizes = _pairs(dims, "--dim")
+    if sizes:
+        lines.append("dims: {" + ", ".join(f"{k}: {v}" for k, v in sizes) + "}")
+    lines.append("inputs:")
+    for key, shape in _pairs(inputs, "--input"):
+        try:
+            parsed = yaml.safe_load(shape)
+        except yaml.YAMLError:
+            parsed = None
+        if not isinstance(parsed, list):
+            raise UsageError(f"--input {key}={shape}: expected a shape list such as [n, 3]")
+        lines.append(f"  {key}: {{shape: {json.dumps(parsed).replace(chr(34), '')}}}")
+    return lines
+
+
 def init_spec(
     spec_file: str,
     *,
@@ -243,50 +283,17 @@ def init_spec(
     if os.path.exists(spec_file) and not force:
         raise UsageError(f"{spec_file} exists (use --force to overwrite it)")
     spec_dir = os.path.dirname(os.path.abspath(spec_file))
-    lines: list[str] = []
     if python is not None:
         if inputs or dims:
             raise UsageError("--input/--dim are for --expr; with --python give --example")
-        ref, args, output, call = _from_python(python, examples, args_from, spec_dir)
-        title = name or python.rpartition(":")[2].replace(".", "_")
-        lines += [f"# written by adcli init from {call}", f"name: {json.dumps(title)}"]
-        lines.append(f"function: {{python: {json.dumps(ref)}}}")
-        ins = {k: v for k, v in args.items() if all(_leaves_float(v))}
-        cons = {k: v for k, v in args.items() if k not in ins}
-        for k, v in cons.items():
-            if any(_leaves_float(v)):
-                raise UsageError(f"argument {k!r} mixes float and integer leaves; edit the spec")
-        if not ins:
-            raise UsageError("no floating-point argument to differentiate")
-        lines.append("inputs:")
-        lines += [f"  {k}: {_tree_text(k, v, constant=False)}" for k, v in ins.items()]
-        if cons:
-            lines.append("constants:")
-            lines += [f"  {k}: {_tree_text(k, v, constant=True)}" for k, v in cons.items()]
-        if output:
-            lines.append(f"output: {output}")
+        lines = _python_lines(python, examples, args_from, spec_dir, name)
     else:
-        import yaml  # type: ignore[import-untyped]
-
         if examples or args_from:
             raise UsageError("--example/--args-from are for --python; with --expr give --input")
         if not inputs:
             raise UsageError("--expr needs at least one --input NAME=[SHAPE], e.g. x=[n]")
         title = name or os.path.splitext(os.path.basename(spec_file))[0].split(".")[0]
-        lines += [f"# written by adcli init from {expr}", f"name: {json.dumps(title)}"]
-        lines.append(f"function: {{expr: {json.dumps(expr)}}}")
-        sizes = _pairs(dims, "--dim")
-        if sizes:
-            lines.append("dims: {" + ", ".join(f"{k}: {v}" for k, v in sizes) + "}")
-        lines.append("inputs:")
-        for key, shape in _pairs(inputs, "--input"):
-            try:
-                parsed = yaml.safe_load(shape)
-            except yaml.YAMLError:
-                parsed = None
-            if not isinstance(parsed, list):
-                raise UsageError(f"--input {key}={shape}: expected a shape list such as [n, 3]")
-            lines.append(f"  {key}: {{shape: {json.dumps(parsed).replace(chr(34), '')}}}")
+        lines = _expr_lines(str(expr), inputs, dims, title)
     lines.append("check: {points: 2, seed: 0}")
     text = "\n".join(lines) + "\n"
     try:

@@ -120,54 +120,21 @@ def _formula(bare: bool) -> dict[str, Any]:
 
 def spec_schema() -> dict[str, Any]:
     """The JSON Schema of one spec document (a YAML file may hold several, split by ``---``)."""
-    init_args = {"type": "array", "items": _NUMBER, "minItems": 2, "maxItems": 2}
-    nested: dict[str, Any] = {
-        "anyOf": [
-            _NUMBER,
-            {"type": "boolean"},
-            {"type": "array", "items": {"$ref": "#/$defs/value"}},
-        ]
-    }
-    init_object = {
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://adcli.dev/schema/spec.json",
+        "title": "adcli spec",
+        "description": "One adcli spec document (docs/spec.md).",
         "type": "object",
-        "minProperties": 1,
-        "maxProperties": 1,
-        "properties": {
-            "normal": init_args,
-            "uniform": init_args,
-            "positive": init_args,
-            "value": {"$ref": "#/$defs/value"},
-            "file": {"type": "string", "pattern": r"\.npy$"},
-        },
+        "required": ["name", "function", "inputs"],
+        "properties": _top_properties(),
         "additionalProperties": False,
+        "$defs": _definitions(),
     }
-    check_props: dict[str, Any] = {
-        "wrt": {"type": "array", "items": _IDENT, "minItems": 1, "uniqueItems": True},
-        "order": {"enum": [1, 2]},
-        "modes": {
-            "type": "array",
-            "items": {"enum": list(MODES)},
-            "minItems": 1,
-            "uniqueItems": True,
-        },
-        "points": _int(1),
-        "method": {"enum": list(METHODS)},
-        "directions": _int(1),
-        "rtol": _NONNEG,
-        "atol": _NONNEG,
-        "seed": _int(0),
-        "dims": _nullable({"$ref": "#/$defs/dims"}),
-    }
-    assert set(check_props) == set(CHECK_KEYS), "the schema must know every check: key"
-    memory_keys = [f.name for f in dataclasses.fields(MemoryOptions)]
-    memory_props: dict[str, Any] = {
-        "budget": _nullable(
-            {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": _SIZE}]}
-        ),
-        "figure": _nullable({"enum": list(MEMORY_FIGURES)}),
-        "layers": _nullable(_int(1)),
-    }
-    assert set(memory_props) == set(memory_keys)
+
+
+def _top_properties() -> dict[str, Any]:
+    """The schema of each top-level key, in the loader's order."""
     expect_block = _nullable(
         {"type": "object", "additionalProperties": {"$ref": "#/$defs/expect_formula"}}
     )
@@ -190,83 +157,119 @@ def spec_schema() -> dict[str, Any]:
         ),
         "dims": _nullable({"$ref": "#/$defs/dims"}),
         "output": _nullable({"$ref": "#/$defs/output"}),
-        "check": _nullable(
-            {
-                "type": "object",
-                "properties": {k: _nullable(v) for k, v in check_props.items()},
-                "additionalProperties": False,
-            }
-        ),
-        "expect": _nullable(
-            {
-                "type": "object",
-                "properties": {"grad": expect_block, "hessian": expect_block},
-                "additionalProperties": False,
-            }
-        ),
-        "memory": _nullable(
-            {
-                "type": "object",
-                "properties": memory_props,
-                "additionalProperties": False,
-            }
-        ),
+        "check": _nullable(_closed({k: _nullable(v) for k, v in _check_properties().items()})),
+        "expect": _nullable(_closed({"grad": expect_block, "hessian": expect_block})),
+        "memory": _nullable(_closed(_memory_properties())),
     }
     assert list(props) == list(TOP_KEYS), "the schema must know every top-level key"
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://adcli.dev/schema/spec.json",
-        "title": "adcli spec",
-        "description": "One adcli spec document (docs/spec.md).",
-        "type": "object",
-        "required": ["name", "function", "inputs"],
-        "properties": props,
-        "additionalProperties": False,
-        "$defs": {
-            "dims": {
-                "type": "object",
-                "propertyNames": _IDENT,
-                "additionalProperties": _int(1),
-            },
-            "shape": {
-                "type": "array",
-                "items": {
-                    "anyOf": [
-                        {"type": "integer", "minimum": 0},
-                        {
-                            "type": "string",
-                            "description": "a dim expression: names, ints, + - * // ( )",
-                            "pattern": _DIM_EXPR,
-                        },
-                    ]
-                },
-            },
-            "init": {
-                "anyOf": [
-                    {"enum": [k for k in INIT_KINDS if k not in ("value", "file")]},
-                    init_object,
-                ]
-            },
-            "value": nested,
-            "input_leaf": _leaf("input"),
-            "constant_leaf": _leaf("constant"),
-            "input_tree": _tree("input"),
-            "constant_tree": _tree("constant"),
-            "output_leaf": _leaf("output"),
-            "output": {
-                "oneOf": [
-                    {"$ref": "#/$defs/output_leaf"},
-                    {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/output"}},
-                    {
-                        "type": "object",
-                        "minProperties": 1,
-                        "propertyNames": {"not": {"enum": ["shape", "dtype"]}},
-                        "additionalProperties": {"$ref": "#/$defs/output"},
-                    },
-                ]
-            },
-            "expect_formula": _formula(bare=True),
+    return props
+
+
+def _closed(properties: dict[str, Any]) -> dict[str, Any]:
+    """An object with these optional keys and no others."""
+    return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
+def _check_properties() -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "wrt": {"type": "array", "items": _IDENT, "minItems": 1, "uniqueItems": True},
+        "order": {"enum": [1, 2]},
+        "modes": {
+            "type": "array",
+            "items": {"enum": list(MODES)},
+            "minItems": 1,
+            "uniqueItems": True,
         },
+        "points": _int(1),
+        "method": {"enum": list(METHODS)},
+        "directions": _int(1),
+        "rtol": _NONNEG,
+        "atol": _NONNEG,
+        "seed": _int(0),
+        "dims": _nullable({"$ref": "#/$defs/dims"}),
+    }
+    assert set(props) == set(CHECK_KEYS), "the schema must know every check: key"
+    return props
+
+
+def _memory_properties() -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "budget": _nullable(
+            {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": _SIZE}]}
+        ),
+        "figure": _nullable({"enum": list(MEMORY_FIGURES)}),
+        "layers": _nullable(_int(1)),
+    }
+    assert set(props) == {f.name for f in dataclasses.fields(MemoryOptions)}
+    return props
+
+
+def _init() -> dict[str, Any]:
+    init_args = {"type": "array", "items": _NUMBER, "minItems": 2, "maxItems": 2}
+    init_object = {
+        "type": "object",
+        "minProperties": 1,
+        "maxProperties": 1,
+        "properties": {
+            "normal": init_args,
+            "uniform": init_args,
+            "positive": init_args,
+            "value": {"$ref": "#/$defs/value"},
+            "file": {"type": "string", "pattern": r"\.npy$"},
+        },
+        "additionalProperties": False,
+    }
+    return {
+        "anyOf": [
+            {"enum": [k for k in INIT_KINDS if k not in ("value", "file")]},
+            init_object,
+        ]
+    }
+
+
+def _definitions() -> dict[str, Any]:
+    """The shared pieces (``$defs``) the properties refer to."""
+    shape_item = {
+        "anyOf": [
+            {"type": "integer", "minimum": 0},
+            {
+                "type": "string",
+                "description": "a dim expression: names, ints, + - * // ( )",
+                "pattern": _DIM_EXPR,
+            },
+        ]
+    }
+    nested = {
+        "anyOf": [
+            _NUMBER,
+            {"type": "boolean"},
+            {"type": "array", "items": {"$ref": "#/$defs/value"}},
+        ]
+    }
+    output = {
+        "oneOf": [
+            {"$ref": "#/$defs/output_leaf"},
+            {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/output"}},
+            {
+                "type": "object",
+                "minProperties": 1,
+                "propertyNames": {"not": {"enum": ["shape", "dtype"]}},
+                "additionalProperties": {"$ref": "#/$defs/output"},
+            },
+        ]
+    }
+    return {
+        "dims": {"type": "object", "propertyNames": _IDENT, "additionalProperties": _int(1)},
+        "shape": {"type": "array", "items": shape_item},
+        "init": _init(),
+        "value": nested,
+        "input_leaf": _leaf("input"),
+        "constant_leaf": _leaf("constant"),
+        "input_tree": _tree("input"),
+        "constant_tree": _tree("constant"),
+        "output_leaf": _leaf("output"),
+        "output": output,
+        "expect_formula": _formula(bare=True),
     }
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from adcli._errors import SpecError, UsageError, did_you_mean
+from adcli._errors import AdcliError, SpecError, UsageError, hinted
 from adcli._spec.load import apply_overrides, find_spec_files, load_file
 from adcli._spec.model import METHODS, CheckOptions, Spec
 
@@ -63,8 +63,7 @@ def select_specs(
     names = [s.name for s in specs]
     for name in only:
         if name not in names:
-            hint = did_you_mean(name, names)
-            message = f"--spec {name}: no such spec" + (f" ({hint})" if hint else "")
+            message = _no_such_spec(name, names)
             if errors:  # it may be in a file that did not load: show why that file failed
                 message += (
                     f" among those that loaded; {len(errors)} could not be loaded:\n"
@@ -72,15 +71,7 @@ def select_specs(
                 )
             raise UsageError(message)
     chosen = [s for s in specs if not only or s.name in only]
-    known = {d for s in chosen for d in s.dims}
-    for name in dims or {}:
-        if name not in known:
-            hint = did_you_mean(name, known)
-            raise UsageError(
-                f"--dim {name}: no spec has a dim '{name}'"
-                + (f" ({hint})" if hint else "")
-                + f"; dims: {', '.join(sorted(known)) or 'none'}"
-            )
+    _known_dims(dims or {}, chosen)
     out = []
     for spec in chosen:
         own = {k: v for k, v in (dims or {}).items() if k in spec.dims}
@@ -90,26 +81,63 @@ def select_specs(
     return out, errors
 
 
+def all_loaded(selection: tuple[list[Spec], list[str]]) -> list[Spec]:
+    """The specs ``select_specs`` chose, for a command that runs only when every file loads.
+
+    Raises:
+        AdcliError: a file could not be loaded (every such file's error, joined by ``; ``).
+    """
+    chosen, errors = selection
+    if errors:
+        raise AdcliError("; ".join(errors))
+    return chosen
+
+
+def _no_such_spec(name: str, names: Collection[str]) -> str:
+    return hinted(f"--spec {name}: no such spec", name, names)
+
+
+def _known_dims(dims: Collection[str], specs: list[Spec]) -> None:
+    """Raise a UsageError for a ``--dim`` that none of ``specs`` has."""
+    known = {d for s in specs for d in s.dims}
+    for name in dims:
+        if name not in known:
+            listing = f"; dims: {', '.join(sorted(known)) or 'none'}"
+            raise UsageError(
+                hinted(f"--dim {name}: no spec has a dim '{name}'", name, known, listing)
+            )
+
+
+def one_spec(spec: Spec | str | os.PathLike[str], *, instead: str) -> Spec:
+    """``spec`` itself, or the one spec in the file it names.
+
+    Raises:
+        UsageError: the file holds several specs (``instead`` names the function that
+            takes a file or directory of them).
+        SpecError: the file cannot be loaded.
+    """
+    if isinstance(spec, Spec):
+        return spec
+    found = load_file(spec)
+    if len(found) != 1:
+        names = ", ".join(s.name for s in found)
+        raise UsageError(
+            f"{os.fspath(spec)} holds {len(found)} specs ({names}): pass one Spec, "
+            f"or use {instead} for a file or directory"
+        )
+    return found[0]
+
+
 def apply(specs: list[Spec], overrides: Overrides) -> list[Spec]:
     """Apply overrides; a ``--dim`` applies to the specs that have that dim."""
     if overrides.method is not None and overrides.method not in METHODS:
         raise UsageError(f"--method: expected one of {', '.join(METHODS)}")
-    known_dims = {d for s in specs for d in s.dims}
-    for name in overrides.dims:
-        if name not in known_dims:
-            hint = did_you_mean(name, known_dims)
-            known = ", ".join(sorted(known_dims)) or "none"
-            raise UsageError(
-                f"--dim {name}: no spec has a dim '{name}'"
-                + (f" ({hint})" if hint else "")
-                + f"; dims: {known}"
-            )
+    _known_dims(overrides.dims, specs)
     if overrides.only:
         names = {s.name for s in specs}
         for name in overrides.only:
             if name not in names:
-                hint = did_you_mean(name, names)
-                raise UsageError(f"--spec {name}: no such spec" + (f" ({hint})" if hint else ""))
+                raise UsageError(_no_such_spec(name, names))
         specs = [s for s in specs if s.name in overrides.only]
     out = []
     for spec in specs:

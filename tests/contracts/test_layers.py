@@ -89,8 +89,9 @@ RULES = (
     ),
     Rule(
         "base",
-        "errors, units and atomic file writes sit under every layer: the standard library only",
-        ("adcli._errors", "adcli._units", "adcli._files"),
+        "errors, units, atomic file writes and options-from-keywords sit under every layer: "
+        "the standard library only",
+        ("adcli._errors", "adcli._units", "adcli._files", "adcli._options"),
         allowed=(),
     ),
     Rule(

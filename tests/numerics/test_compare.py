@@ -11,12 +11,16 @@ import numpy as np
 import pytest
 
 from adcli._numerics.compare import (
+    Labels,
+    Subject,
+    Tolerance,
     block_rms,
     compare,
     default_rtol,
     directional_scale,
     ratio_pattern,
 )
+from adcli._numerics.finite_diff import Estimate
 from adcli._results.check import CheckKind, Comparison
 
 
@@ -29,18 +33,27 @@ def _name_out(idx: tuple[int, ...]) -> str:
 
 
 def run(ad: Any, reference: Any, **options: Any) -> Comparison:
-    """compare() on 1-d values: rtol 1e-3, atol 1e-6 and scale 0.5 unless given."""
+    """compare() on 1-d values: rtol 1e-3, atol 1e-6 and scale 0.5 unless given.
+
+    With ``fd_error`` (and optionally ``trusted``, default all) the reference is an FD
+    estimate; without it, AD values (an AD-vs-AD identity)."""
     settings: dict[str, Any] = {"scale": 0.5, "rtol": 1e-3, "atol": 1e-6, **options}
+    value = np.asarray(reference, float)
+    ref: np.ndarray | Estimate = value
+    if "fd_error" in settings:
+        error = np.asarray(settings.pop("fd_error"), float)
+        trusted = np.asarray(settings.pop("trusted", np.ones(value.shape, bool)), bool)
+        step = np.asarray(settings.pop("step", np.zeros(value.shape)), float)
+        jump = np.asarray(settings.pop("slope_jump", np.zeros(value.shape)), float)
+        ref = Estimate(value, error, trusted, step, jump)
+    about = Subject(0, "x", CheckKind(settings.pop("kind", "rev")), settings.pop("method", "full"))
     return compare(
-        point=0,
-        wrt="x",
-        kind=CheckKind(settings.pop("kind", "rev")),
-        method=settings.pop("method", "full"),
-        ad=np.asarray(ad, float),
-        reference=np.asarray(reference, float),
-        name_in=_name_in,
-        name_out=_name_out,
-        **settings,
+        about,
+        np.asarray(ad, float),
+        ref,
+        settings.pop("scale"),
+        Tolerance(settings.pop("rtol"), settings.pop("atol")),
+        Labels(_name_in, _name_out),
     )
 
 

@@ -1,0 +1,90 @@
+"""The FD references of one input at one point, each refined (``adcli._numerics.refine``)
+only where it is untrusted or disagrees with the AD values it will be compared with:
+g along directions and along coordinates, the gradient along directions (for HVPs) and
+the JVP along directions (for forward-over-forward)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from adcli._check.point import Point, dot_scale
+from adcli._numerics import finite_diff as fdiff
+from adcli._numerics.compare import directional_scale
+from adcli._numerics.refine import failing_rows, fd_estimate
+
+NeedsMore = Callable[[fdiff.Estimate], np.ndarray]
+
+
+def directions_fd(
+    pt: Point,
+    dirs: np.ndarray,
+    jvps: np.ndarray | None = None,
+    vjps: np.ndarray | None = None,
+    cots: np.ndarray | None = None,
+) -> fdiff.Estimate:
+    """FD of g along each direction (K, m), refined where it is untrusted or disagrees
+    with ``jvps`` (K, m) or with ``vjps`` (J, d) contracted with ``cots`` (J, m)."""
+
+    def sample(rows: np.ndarray, h: float, noise: bool) -> np.ndarray:
+        return pt.evals.fd_directions(pt.ref_at, dirs[rows], h, noise, ref=pt.use_ref)
+
+    def needs_more(e: fdiff.Estimate) -> np.ndarray:
+        candidates = [jvps] if jvps is not None else []
+        more = failing_rows(e, candidates, directional_scale(e.value), pt.rtol, pt.atol)
+        if vjps is not None and cots is not None:
+            ad = (vjps @ dirs.T).T  # (K, J)
+            ref = e.value @ cots.T
+            tol = (
+                2 * (np.where(e.trusted, e.error, 0) @ np.abs(cots).T)
+                + pt.rtol * (np.abs(ref) + dot_scale(pt, ref, np.abs(dirs) @ np.abs(vjps).T))
+                + pt.atol
+            )
+            more |= (np.abs(ad - ref) > tol).any(axis=1)
+        return more
+
+    return fd_estimate(sample, len(dirs), pt.eps, needs_more)
+
+
+def coordinates_fd(pt: Point, coords: np.ndarray, needs_more: NeedsMore) -> fdiff.Estimate:
+    """FD of g along each coordinate in ``coords``, stepped by its scale: (C, m)."""
+
+    def sample(rows: np.ndarray, h: float, noise: bool) -> np.ndarray:
+        at = pt.ref_at
+        return pt.evals.fd_coordinates(at, coords[rows], pt.scale, h, noise, ref=pt.use_ref)
+
+    return fd_estimate(sample, len(coords), pt.eps, needs_more)
+
+
+def gradient_fd(pt: Point, u: np.ndarray, dirs: np.ndarray, hv: list[np.ndarray]) -> fdiff.Estimate:
+    """FD of ∇φ along each row of ``dirs``: (K, d), refined where it disagrees with ``hv``."""
+
+    def sample(rows: np.ndarray, h: float, noise: bool) -> np.ndarray:
+        return pt.evals.fd_gradient(pt.ref_at, u, dirs[rows], h, noise)
+
+    def needs_more(e: fdiff.Estimate) -> np.ndarray:
+        tol = 2 * np.where(e.trusted, e.error, 0) + pt.rtol * (
+            np.abs(e.value) + directional_scale(e.value)
+        )
+        bad = ~e.trusted
+        for ad in hv:
+            bad = bad | (np.abs(ad - e.value) > tol + pt.atol)
+        return np.asarray(bad.any(axis=1))
+
+    return fd_estimate(sample, len(dirs), pt.eps, needs_more)
+
+
+def second_fwd_fd(pt: Point, u: np.ndarray, pairs: np.ndarray, ad: np.ndarray) -> fdiff.Estimate:
+    """FD of ⟨u, J·v⟩ along w for each pair (v, w): (K, 1), refined where it disagrees
+    with ``ad`` (vᵀHw by forward-over-forward)."""
+
+    def sample(rows: np.ndarray, h: float, noise: bool) -> np.ndarray:
+        return pt.evals.fd_second_fwd(pt.ref_at, u, pairs[rows], h, noise)
+
+    def needs_more(e: fdiff.Estimate) -> np.ndarray:
+        tol = 2 * np.where(e.trusted, e.error, 0) + pt.rtol * 2 * np.abs(e.value) + pt.atol
+        more: np.ndarray = (~e.trusted | (np.abs(ad - e.value) > tol)).any(axis=1)
+        return more
+
+    return fd_estimate(sample, len(pairs), pt.eps, needs_more)

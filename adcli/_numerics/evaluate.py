@@ -1,0 +1,228 @@
+"""Batched, jit-compiled evaluations of an ``InputFunction`` g: Rᵈ → Rᵐ.
+
+Every perturbed evaluation a check needs at one point (the FD stencil along many
+directions or coordinates, JVPs, VJPs, HVPs) runs as one vmapped, jit-compiled call,
+chunked to stay within a memory budget, never a Python loop over coordinates. Arguments
+are passed (not closed over) so that every point reuses the same compiled program.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from adcli._numerics.finite_diff import OFFSETS, offsets
+from adcli._numerics.function import At, InputFunction
+
+MEMORY_BUDGET = 1 << 26  # bytes of perturbed inputs/outputs in one chunk (64 MiB: stays in cache)
+# (t, row, x0, *extra, inputs, constants) -> the value sampled at offset t along one row
+Sample = Callable[..., jax.Array]
+
+
+def grad_phi(g: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
+    """(x, u, inputs, constants) ↦ ∇φ(x) = J(x)ᵀu for φ = ⟨u, g⟩, by reverse mode."""
+
+    def grad(x: jax.Array, u: jax.Array, inputs: Any, constants: Any) -> jax.Array:
+        grad: jax.Array = jax.vjp(lambda y: g(y, inputs, constants), x)[1](u)[0]
+        return grad
+
+    return grad
+
+
+class Evaluator:
+    """The batched evaluations of ``fn`` (one compiled program per kind of evaluation)."""
+
+    def __init__(self, fn: InputFunction) -> None:
+        self.fn = fn
+        per_eval = 32 * (fn.d + fn.m) + 1
+        self.chunk = int(max(1, min(4096, MEMORY_BUDGET // (per_eval * len(OFFSETS)))))
+        self._jit: dict[str, Callable[..., Any]] = {}
+        self._sizes: dict[str, int] = {}
+
+    def share_coordinates(self, rows: int) -> None:
+        """Compile the coordinate programs (FD stencils, ``jacobian_fwd``) for at least
+        ``rows`` rows, so that every input's batch fits the same program."""
+        keys = [f"fd-coord-{ref}-{noise}" for ref in (True, False) for noise in (True, False)]
+        for key in (*keys, "jacfwd"):
+            size = min(self.chunk, 1 << max(rows - 1, 0).bit_length())
+            self._sizes[key] = max(self._sizes.get(key, 0), size)
+
+    # -- chunked batching ---------------------------------------------------------------
+    def _batched(
+        self, key: str, fn: Callable[..., Any], batch: np.ndarray, *rest: Any, axis: int = 0
+    ) -> np.ndarray:
+        """Apply ``fn(batch_chunk, *rest)`` over fixed-size chunks of ``batch`` (its axis 0);
+        the chunks' results are joined along ``axis``. The last chunk is padded so that
+        every chunk has one shape and one compiled program."""
+        compiled = self._jit.setdefault(key, jax.jit(fn))
+        n = batch.shape[0]
+        # Batch sizes are powers of two (up to the chunk) so that refining a few rows
+        # reuses a compiled program instead of compiling one per row count.
+        # A later, smaller call (refining a few rows) pads up to the size already compiled.
+        size = max(self._sizes.get(key, 0), min(self.chunk, 1 << max(n - 1, 0).bit_length()))
+        self._sizes[key] = size
+        outs = []
+        for start in range(0, n, size):
+            part = batch[start : start + size]
+            keep = part.shape[0]
+            if keep < size:
+                part = np.concatenate([part, np.repeat(part[:1], size - keep, axis=0)])
+            out = np.asarray(compiled(jnp.asarray(part), *rest))
+            outs.append(np.take(out, np.arange(keep), axis=axis))
+        return np.concatenate(outs, axis=axis)
+
+    def _stencil(
+        self, key: str, sample: Sample, rows: np.ndarray, h: float, noise: bool, at: At, *extra: Any
+    ) -> np.ndarray:
+        """``sample`` at every offset t of one FD level (``offsets(h, noise)``) along every
+        row: (7 or 9, K, q)."""
+
+        def program(rows: jax.Array, x0: jax.Array, ts: jax.Array, *args: Any) -> Any:
+            *more, inputs, constants = args
+            one: Callable[[jax.Array, jax.Array], Any] = lambda t, r: sample(  # noqa: E731
+                t, r, x0, *more, inputs, constants
+            )
+            return jax.vmap(lambda t: jax.vmap(lambda r: one(t, r))(rows))(ts)
+
+        ts = jnp.asarray(offsets(h, noise))
+        args = (*(jnp.asarray(e) for e in extra), at.inputs, at.constants)
+        return self._batched(f"{key}-{noise}", program, rows, at.x0, ts, *args, axis=1)
+
+    # -- finite differences -------------------------------------------------------------
+    def fd_directions(
+        self, at: At, directions: np.ndarray, h: float, noise: bool, ref: bool
+    ) -> np.ndarray:
+        """g at x0 + t·v for t in OFFSETS·h and each direction v (rows): (7|9, K, m)."""
+        g = self.fn.g_ref if ref else self.fn.g
+
+        def sample(t: jax.Array, v: jax.Array, x0: jax.Array, inputs: Any, constants: Any) -> Any:
+            return g(x0 + t * v, inputs, constants)
+
+        return self._stencil(f"fd-dir-{ref}", sample, directions, h, noise, at)
+
+    def fd_coordinates(
+        self, at: At, index: np.ndarray, scale: np.ndarray, h: float, noise: bool, ref: bool
+    ) -> np.ndarray:
+        """g at x0 + t·sᵢ·eᵢ for t in OFFSETS·h and each coordinate i: (7|9, C, m)."""
+        g = self.fn.g_ref if ref else self.fn.g
+
+        def sample(
+            t: jax.Array, i: jax.Array, x0: jax.Array, s: jax.Array, inputs: Any, constants: Any
+        ) -> Any:
+            return g(x0.at[i].add(t * s[i]), inputs, constants)
+
+        return self._stencil(f"fd-coord-{ref}", sample, index, h, noise, at, scale)
+
+    def fd_gradient(
+        self, at: At, u: np.ndarray, directions: np.ndarray, h: float, noise: bool
+    ) -> np.ndarray:
+        """∇φ (promoted, reverse mode) at x0 + t·w for each direction w: (7|9, K, d)."""
+        grad = grad_phi(self.fn.g_ref)
+
+        def sample(
+            t: jax.Array, w: jax.Array, x0: jax.Array, u: jax.Array, inputs: Any, constants: Any
+        ) -> Any:
+            return grad(x0 + t * w, u, inputs, constants)
+
+        return self._stencil("fd-grad", sample, directions, h, noise, at, u)
+
+    def fd_second_fwd(
+        self, at: At, u: np.ndarray, pairs: np.ndarray, h: float, noise: bool
+    ) -> np.ndarray:
+        """⟨u, J(x0 + t·w)·v⟩ (promoted, forward mode) for each pair (v, w): (7|9, K, 1)."""
+        g = self.fn.g_ref
+
+        def sample(
+            t: jax.Array, pair: jax.Array, x0: jax.Array, u: jax.Array, inputs: Any, constants: Any
+        ) -> Any:
+            out = jax.jvp(lambda y: g(y, inputs, constants), (x0 + t * pair[1],), (pair[0],))
+            return jnp.dot(u, out[1])[None]
+
+        return self._stencil("fd-fwd-fwd", sample, pairs, h, noise, at, u)
+
+    # -- first-order AD -----------------------------------------------------------------
+    def jvp(self, at: At, directions: np.ndarray) -> np.ndarray:
+        """J·v for each direction v (rows): (K, m)."""
+        g = self.fn.g
+
+        def fn(dirs: jax.Array, x0: jax.Array, inputs: Any, constants: Any) -> Any:
+            def tangent(v: jax.Array) -> jax.Array:
+                out: jax.Array = jax.jvp(lambda y: g(y, inputs, constants), (x0,), (v,))[1]
+                return out
+
+            return jax.vmap(tangent)(dirs)
+
+        return self._batched("jvp", fn, directions, at.x0, at.inputs, at.constants)
+
+    def vjp(self, at: At, cotangents: np.ndarray) -> np.ndarray:
+        """Jᵀ·u for each cotangent u (rows): (J, d)."""
+        g = self.fn.g
+
+        def fn(cots: jax.Array, x0: jax.Array, inputs: Any, constants: Any) -> Any:
+            pull = jax.vjp(lambda y: g(y, inputs, constants), x0)[1]
+            return jax.vmap(lambda u: pull(u)[0])(cots)
+
+        return self._batched("vjp", fn, cotangents, at.x0, at.inputs, at.constants)
+
+    def jacobian_fwd(self, at: At, columns: np.ndarray) -> np.ndarray:
+        """Columns of the Jacobian (m, len(columns)) from JVPs along those unit vectors."""
+        g = self.fn.g
+
+        def fn(idx: jax.Array, x0: jax.Array, inputs: Any, constants: Any) -> Any:
+            def column(i: jax.Array) -> jax.Array:
+                e = jnp.zeros_like(x0).at[i].set(1.0)
+                out: jax.Array = jax.jvp(lambda y: g(y, inputs, constants), (x0,), (e,))[1]
+                return out
+
+            return jax.vmap(column)(idx)
+
+        columns = np.asarray(columns)
+        return self._batched("jacfwd", fn, columns, at.x0, at.inputs, at.constants).T
+
+    def jacobian_rev(self, at: At) -> np.ndarray:
+        """The full Jacobian (m, d) from m VJPs along the unit cotangents (built on device)."""
+        g, m = self.fn.g, self.fn.m
+
+        def fn(idx: jax.Array, x0: jax.Array, inputs: Any, constants: Any) -> Any:
+            pull = jax.vjp(lambda y: g(y, inputs, constants), x0)[1]
+            return jax.vmap(lambda i: pull(jnp.zeros(m).at[i].set(1.0))[0])(idx)
+
+        return self._batched("jacrev", fn, np.arange(m), at.x0, at.inputs, at.constants)
+
+    # -- second order: φ(x) = ⟨u, g(x)⟩ ---------------------------------------------------
+    def hvp(self, how: str, at: At, u: np.ndarray, directions: np.ndarray) -> np.ndarray:
+        """H_φ·w for each direction w, by 'fwd-over-rev' or 'rev-over-rev': (K, d)."""
+        grad = grad_phi(self.fn.g)
+
+        def fn(dirs: jax.Array, x0: jax.Array, u: jax.Array, inputs: Any, constants: Any) -> Any:
+            gr = lambda y: grad(y, u, inputs, constants)  # noqa: E731
+            if how == "fwd-over-rev":
+                return jax.vmap(lambda w: jax.jvp(gr, (x0,), (w,))[1])(dirs)
+            pull = jax.vjp(gr, x0)[1]
+            return jax.vmap(lambda w: pull(w)[0])(dirs)
+
+        args = (at.x0, jnp.asarray(u), at.inputs, at.constants)
+        return self._batched(f"hvp-{how}", fn, directions, *args)
+
+    def second_fwd(self, at: At, u: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+        """vᵀ H_φ w by forward-over-forward for each row (v, w) of ``pairs`` (K, 2, d): (K,)."""
+        g = self.fn.g
+
+        def fn(vw: jax.Array, x0: jax.Array, u: jax.Array, inputs: Any, constants: Any) -> Any:
+            def one(pair: jax.Array) -> jax.Array:
+                def inner(y: jax.Array) -> jax.Array:
+                    return jnp.dot(
+                        u, jax.jvp(lambda z: g(z, inputs, constants), (y,), (pair[0],))[1]
+                    )
+
+                out: jax.Array = jax.jvp(inner, (x0,), (pair[1],))[1]
+                return out
+
+            return jax.vmap(one)(vw)
+
+        args = (at.x0, jnp.asarray(u), at.inputs, at.constants)
+        return self._batched("fwd-fwd", fn, pairs, *args)

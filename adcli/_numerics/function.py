@@ -1,0 +1,192 @@
+"""One spec's wrt inputs as a flat real vector: g: Rᵈ → Rᵐ and what it supports.
+
+``InputFunction`` holds g (the spec's function of its wrt inputs, flattened, with the other
+inputs and the constants passed in), its float64 reference version when one can be had, its
+jaxpr, the dtype each input's derivatives are computed in and which AD modes trace. The
+batched evaluations of g (FD stencils, JVPs, VJPs, HVPs) are ``adcli._numerics.evaluate``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax.extend.core import Literal
+
+from adcli._problem.build import Problem
+from adcli._problem.flat import FlatLayout
+from adcli._problem.jaxpr import float_dtypes, least_precise, real_dtype
+from adcli._problem.promote import promote, promote_function, promoted_dtype
+
+_LOW_PRECISION = re.compile(r"\b(f32|bf16|f16|c64)\[")
+
+
+@dataclass(frozen=True)
+class At:
+    """Where g is evaluated: the flat point ``x0`` and f's other arguments."""
+
+    x0: jax.Array
+    inputs: Any
+    constants: Any
+
+
+def failure(exc: BaseException) -> str:
+    """``Type: first line`` of why a transformation could not be traced or run."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
+
+
+def _is_literal(var: Any) -> bool:
+    return isinstance(var, Literal)
+
+
+class InputFunction:
+    """``g(x) = flat(f(inputs with the wrt ones = unflat(x), constants))``.
+
+    All the inputs derivatives are taken with respect to share one flat vector (each
+    input a segment of it), so that every input is checked by the same compiled programs.
+    ``g`` is f as it runs; ``g_ref`` its float64 version once ``use_promoted_reference``
+    found one (else ``g`` itself).
+    """
+
+    def __init__(self, problem: Problem, names: tuple[str, ...]) -> None:
+        self.problem = problem
+        self.names = tuple(names)
+        self.layout = FlatLayout({n: problem.input_structs[n] for n in self.names}, named_root=True)
+        self.out_layout = FlatLayout(problem.output_struct, "out")
+        self.d, self.m = self.layout.size, self.out_layout.size
+        self.promoted_dtypes = {
+            leaf.path: promoted_dtype(leaf.dtype) for leaf in self.layout.leaves
+        }
+        self.g = self._make_g(promoted=False)
+        self.g_ref = self.g
+        self.promoted = False
+        self._promotion_tried = False
+        self._support: dict[str, str | None] = {}
+        self._jaxpr: Any = None
+        self._input_dtypes: dict[str, str] = {}
+
+    def _make_g(self, promoted: bool) -> Callable[..., Any]:
+        dtypes = self.promoted_dtypes if promoted else None
+
+        def g(x: jax.Array, inputs: Any, constants: Any) -> jax.Array:
+            values = self.layout.unflatten(x, dtypes)
+            out = self.problem.call({**inputs, **values}, constants)
+            return self.out_layout.flatten(out, jnp.float64)
+
+        return g
+
+    def input_value(self, inputs: Any) -> dict[str, Any]:
+        """The wrt inputs as the dict the layout flattens."""
+        return {n: inputs[n] for n in self.names}
+
+    def jaxpr(self, at: At) -> Any:
+        if self._jaxpr is None:
+            self._jaxpr = jax.make_jaxpr(self.g)(at.x0, at.inputs, at.constants)
+        return self._jaxpr
+
+    def input_dtype(self, name: str, inputs: Any, constants: Any) -> str:
+        """The least precise floating dtype the derivatives with respect to ``name`` go
+        through: the input's own, every value computed from it on the way to the output,
+        and every value those computations use (the other operands and what they are
+        computed from). Values that depend on neither (another input's own branch) do not
+        count, so with inputs of mixed precision each gets its own dtype. A control-flow or
+        call equation on that way counts with every dtype inside it.
+        """
+        if name not in self._input_dtypes:
+            self._input_dtypes[name] = self._input_dtype(name, inputs, constants)
+        return self._input_dtypes[name]
+
+    def _input_dtype(self, name: str, inputs: Any, constants: Any) -> str:
+        closed = jax.make_jaxpr(self.problem.call)(inputs, constants)
+        jaxpr = closed.jaxpr
+        paths = [p for p, _ in jax.tree_util.tree_flatten_with_path((inputs, constants))[0]]
+        own = [
+            var
+            for var, path in zip(jaxpr.invars, paths, strict=True)
+            if getattr(path[0], "idx", None) == 0 and getattr(path[1], "key", None) == name
+        ]
+        found = {real_dtype(v.aval.dtype) for v in own if jnp.issubdtype(v.aval.dtype, jnp.inexact)}
+        for eqn in _on_the_way(jaxpr, own):
+            for var in eqn.outvars:
+                dtype = getattr(getattr(var, "aval", None), "dtype", None)
+                if dtype is not None and jnp.issubdtype(dtype, jnp.inexact):
+                    found.add(real_dtype(dtype))
+            for value in eqn.params.values():
+                for sub in value if isinstance(value, tuple | list) else (value,):
+                    inner = getattr(sub, "jaxpr", sub)
+                    if hasattr(inner, "eqns"):
+                        found |= float_dtypes(inner)
+        return str(least_precise(found))
+
+    def use_promoted_reference(self, at: At) -> bool:
+        """Make the FD reference a float64 version of f, if one can be had.
+
+        First by casting inputs and constants; if f still computes in low precision
+        (captured float32 arrays, casts inside), by running its jaxpr promoted
+        (``adcli._problem.promote``). Returns whether it worked. Call before any reference use.
+        """
+        if self._promotion_tried:
+            return self.promoted
+        self._promotion_tried = True
+        args = (at.x0, promote(at.inputs), promote(at.constants))
+        candidates: list[Callable[[], Callable[..., Any]]] = [lambda: self._make_g(promoted=True)]
+        candidates.append(lambda: promote_function(self.g, at.x0, at.inputs, at.constants))
+        for make in candidates:
+            try:
+                g = make()
+                text = str(jax.make_jaxpr(g)(*args))
+            except Exception:  # user code that insists on its own dtypes: try the next way
+                continue
+            if _LOW_PRECISION.search(text) is None:
+                self.g_ref, self.promoted = g, True
+                return True
+        return False
+
+    def supports(self, mode: str, at: At) -> str | None:
+        """None if ``mode`` ('fwd' or 'rev') can be traced, else the reason it cannot."""
+        if mode not in self._support:
+            self._support[mode] = self._supports(mode, at)
+        return self._support[mode]
+
+    def _supports(self, mode: str, at: At) -> str | None:
+        g, inputs, constants = self.g, at.inputs, at.constants
+        # Lowered, not just traced: JAX reports a custom_vjp's missing JVP only when lowering.
+        try:
+            if mode == "fwd":
+                fn = lambda x: jax.jvp(lambda y: g(y, inputs, constants), (x,), (x,))[1]  # noqa: E731
+            else:
+                fn = lambda x: jax.vjp(lambda y: g(y, inputs, constants), x)[1](  # noqa: E731
+                    jnp.zeros(self.m)
+                )
+            jax.jit(fn).lower(at.x0)
+        except Exception as exc:
+            return failure(exc)
+        return None
+
+
+def _on_the_way(jaxpr: Any, own: list[Any]) -> list[Any]:
+    """The equations on the way from the variables ``own`` to the output, and the
+    equations that compute what those use."""
+    down = set(own)
+    producer: dict[Any, Any] = {}
+    used: list[Any] = []  # equations on the way from the input to the output
+    for eqn in jaxpr.eqns:
+        for var in eqn.outvars:
+            producer[var] = eqn
+        if any(not _is_literal(v) and v in down for v in eqn.invars):
+            down.update(eqn.outvars)
+            used.append(eqn)
+    seen = {id(e) for e in used}
+    stack = [v for e in used for v in e.invars if not _is_literal(v)]
+    while stack:  # what the equations on the way use, and what that is computed from
+        eqn = producer.get(stack.pop())
+        if eqn is not None and id(eqn) not in seen:
+            seen.add(id(eqn))
+            used.append(eqn)
+            stack.extend(v for v in eqn.invars if not _is_literal(v))
+    return used
