@@ -105,17 +105,8 @@ def choose_mode_command(**options: Any) -> None:
         from adcli._modes.run import run_choose_mode
 
         require_plot(args.plot, args.sweep)
-        return run_choose_mode(
-            args.paths,
-            only=args.only,
-            dims=args.dims,
-            target=args.target,
-            measure=args.measure,
-            memory_budget=args.memory_budget,
-            time_budget=args.time_budget,
-            sweep=args.sweep,
-            progress=progress.callback,
-        )
+        options = args.engine_options("plot")
+        return run_choose_mode(args.paths, progress=progress.callback, **options)
 
     def files(report: ModeReport, err: Console) -> None:
         if args.plot and report.sweeps:

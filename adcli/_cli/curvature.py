@@ -161,26 +161,7 @@ def curvature_command(**options: Any) -> None:
     def engine(progress: Progress) -> CurvatureReport:
         from adcli._curvature.engine import curvature_report
 
-        return curvature_report(
-            args.paths,
-            dims=args.dims,
-            only=args.only,
-            trace=args.trace,
-            eigs=args.eigs,
-            probes=args.probes,
-            hvps=args.hvps,
-            rtol=args.rtol,
-            confidence=args.confidence,
-            hutchpp=not args.no_hutchpp,
-            exact=args.exact,
-            memory_budget=args.memory_budget,
-            point=args.point,
-            seed=args.seed,
-            check_directions=args.check_directions,
-            hvp_strategy=args.hvp_strategy,
-            measure=args.measure,
-            lanczos_steps=args.lanczos_steps,
-            eig_tol=args.eig_tol,
-        )
+        options = args.engine_options("no_hutchpp", hutchpp=not args.no_hutchpp)
+        return curvature_report(args.paths, **options)
 
     run_command(engine, View(args.fmt, args.output, args.no_color), label="curvature")

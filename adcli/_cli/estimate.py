@@ -21,7 +21,6 @@ from adcli._cli.options import (
     spec_option,
 )
 from adcli._cli.output import Progress, View, run_command, write_or_exit
-from adcli._errors import UsageError
 from adcli._report.formats import Format
 from adcli._results.estimate import EstimateReport
 
@@ -146,30 +145,13 @@ def estimate_command(**options: Any) -> None:
     args = EstimateArgs(**options)
 
     def engine(progress: Progress) -> EstimateReport:
+        from adcli._estimate.options import EstimateOptions
         from adcli._estimate.sweep import run_estimate
 
-        if args.k is not None and args.k < 1:
-            raise UsageError(f"--k: expected a positive number of directions, got {args.k}")
-        if args.seeds < 1:
-            raise UsageError(f"--seeds: expected a positive number of seeds, got {args.seeds}")
+        EstimateOptions(args.k, args.directions, args.seeds)  # its errors before --plot's
         require_plot(args.plot, args.sweep)
-        return run_estimate(
-            args.paths,
-            only=args.only,
-            dims=args.dims,
-            sweep=args.sweep,
-            progress=progress.callback,
-            k=args.k,
-            directions=args.directions,
-            seeds=args.seeds,
-            sequential=args.sequential,
-            memory_budget=args.memory_budget,
-            time_budget=args.time_budget,
-            max_seconds=args.max_seconds,
-            min_rounds=args.rounds,
-            point=args.point,
-            seed=args.seed,
-        )
+        options = args.engine_options("plot", "rounds", min_rounds=args.rounds)
+        return run_estimate(args.paths, progress=progress.callback, **options)
 
     def files(report: EstimateReport, err: Console) -> None:
         if args.plot and report.sweeps:

@@ -117,20 +117,6 @@ def explain_command(**options: Any) -> None:
     def engine(progress: Progress) -> ExplainReport:
         from adcli._explain.engine import explain_report
 
-        return explain_report(
-            args.paths,
-            only=args.only,
-            dims=args.dims,
-            check_dims=args.check_dims,
-            wrt=args.wrt,
-            direction=args.direction,
-            cotangent=args.cotangent,
-            at=args.at,
-            point=args.point,
-            seed=args.seed,
-            all_nodes=args.all_nodes,
-            max_nodes=args.max_nodes,
-            output_name=args.output_name,
-        )
+        return explain_report(args.paths, **args.engine_options())
 
     run_command(engine, View(args.fmt, args.output, args.no_color), label="explaining")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import click
@@ -131,3 +131,11 @@ class CommandArgs:
     only: tuple[str, ...]
     output: str | None
     no_color: bool
+
+    def engine_options(self, *leave_out: str, **changed: Any) -> dict[str, Any]:
+        """The options the command hands its engine as keywords: every field but the paths
+        and those that only shape the output (``fmt``, ``-o``, ``--no-color``, and
+        ``leave_out``), with ``changed`` replacing or adding entries."""
+        skip = {"paths", "fmt", "output", "no_color", *leave_out}
+        chosen = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
+        return {**chosen, **changed}
