@@ -101,9 +101,9 @@ def _failing_blocks(
         block = rows.block_of(k)
         if row_margin[k] > 1 and block is not None:
             # Group-test along the leaf's own gradient direction when it failed.
-            base = k if k < rows.directional else hits.get(block, (0.0, worst))[1]
+            row = k if k < rows.directional else hits.get(block, (0.0, worst))[1]
             margin = max(float(row_margin[k]), hits.get(block, (0.0, 0))[0])
-            hits[block] = (margin, base)
+            hits[block] = (margin, row)
     if hits:
         return [(b, k) for b, (_, k) in sorted(hits.items(), key=lambda h: -h[1][0])]
     if len(blocks) == 1:

@@ -43,13 +43,22 @@ class CodeValue:
         return self.is_value is False and self.key_param is not None
 
     def call(self, dims: Mapping[str, int], key: Any) -> Any:
-        """The pytree the code makes with ``key`` (ignored without a key parameter)."""
+        """The pytree the code makes with ``key`` (ignored without a key parameter); with
+        the node's ``item``, that item of it."""
         if self.is_value:
-            return self.obj
-        kwargs: dict[str, Any] = {name: dims[name] for name in self.dim_params}
-        if self.key_param is not None:
-            kwargs[self.key_param] = key
-        return self.obj(**kwargs)
+            value = self.obj
+        else:
+            kwargs: dict[str, Any] = {name: dims[name] for name in self.dim_params}
+            if self.key_param is not None:
+                kwargs[self.key_param] = key
+            value = self.obj(**kwargs)
+        item = self.node.item
+        if item is None:
+            return value
+        try:
+            return value[item]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise ValueError(f"it has no item {item!r} ({type(exc).__name__}: {exc})") from None
 
     def key(self, seed: int, point: int | None) -> jax.Array:
         """The key of a sample point: from the node's seed (else the spec's), its field and

@@ -35,6 +35,11 @@ class _Label:
     def __str__(self) -> str:
         return self.text
 
+    @property
+    def key(self) -> str:
+        """The path without its leading dot (``layers[0].weight``), as a dict key reads."""
+        return self.text.removeprefix(".")
+
     def __repr__(self) -> str:
         return f"_Label({self.text!r})"
 

@@ -81,6 +81,8 @@ class PythonTree:
     ``init``: None keeps the code's values; an Init keeps only the structure and draws
     every floating leaf by it. ``dtype``: cast every floating leaf to it (None: keep the
     code's dtypes). ``seed``: a fixed seed for its key (used instead of ``check.seed``).
+    ``item``: take item ``[item]`` of what the code gives (one of the arguments an
+    example-arguments function returns, by position or name).
     """
 
     ref: str
@@ -88,6 +90,7 @@ class PythonTree:
     dtype: str | None = None
     seed: int | None = None
     where: Where = field(default_factory=Where)
+    item: int | str | None = None
 
 
 # A pytree of arrays: a leaf, a value from code, a list of subtrees (a YAML sequence,

@@ -128,6 +128,7 @@ def _python_tree() -> dict[str, Any]:
         "init": _nullable(init),
         "dtype": _nullable({"enum": _dtypes(INPUT_DTYPES)}),
         "seed": _nullable(_int(0)),
+        "item": _nullable({"anyOf": [{"type": "integer"}, {"type": "string"}]}),
     }
     assert tuple(schema) == PYTHON_KEYS, "the schema must know every {python: ...} key"
     return {

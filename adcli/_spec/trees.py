@@ -22,9 +22,9 @@ from typing import Any
 from adcli._errors import did_you_mean
 from adcli._spec.model import INPUT_DTYPES, PythonTree, Tree
 from adcli._spec.shapes import INIT_KINDS, LEAF_KEYS, _dtype, _init, read_array
-from adcli._spec.yaml import Reader, child
+from adcli._spec.yaml import Reader, child, kind_of
 
-PYTHON_KEYS = ("python", "init", "dtype", "seed")
+PYTHON_KEYS = ("python", "init", "dtype", "seed", "item")
 # A value from code has no sizes in the spec: only the inits that need none apply to it.
 PYTHON_INITS = ("normal", "uniform", "positive", "randint", "zeros", "ones")
 _PYTREE_ONLY = (
@@ -107,7 +107,7 @@ def _python_tree(
     """``{python: REF, init: ..., dtype: ..., seed: ...}``: an argument from the user's code."""
     from adcli._spec.load import _python_ref  # load imports this module: import on use
 
-    r.mapping(tree, path, PYTHON_KEYS, other_hint="{python: ...} takes init, dtype and seed")
+    r.mapping(tree, path, PYTHON_KEYS, other_hint="{python: ...} takes init, dtype, seed, item")
     ref = _python_ref(r, tree["python"], child(path, "python"))
     init = None
     if tree.get("init") is not None:
@@ -121,11 +121,15 @@ def _python_tree(
         if dtype not in INPUT_DTYPES:
             hint = "dtype: casts the floating leaves of a value from code; leave it out"
             r.fail(child(path, "dtype"), f"{dtype} is not a float or complex dtype", hint)
-    seed = tree.get("seed")
+    seed, item = tree.get("seed"), tree.get("item")
+    if item is not None and (isinstance(item, bool) or not isinstance(item, int | str)):
+        hint = "item: 0 takes the first of the values it returns, item: params the one named so"
+        r.fail(child(path, "item"), f"expected an int or a name, got {kind_of(item)}", hint)
     return PythonTree(
         ref=ref,
         init=init,
         dtype=dtype,
         seed=None if seed is None else r.integer(seed, child(path, "seed"), minimum=0),
         where=r.where(path),
+        item=item,
     )

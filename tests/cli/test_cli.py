@@ -412,7 +412,8 @@ def test_spec_is_repeatable_and_keeps_file_order() -> None:
     assert all(s["dims"] == {"n": 5} for s in report["specs"])
 
 
-@pytest.mark.parametrize(("method", "compared"), [("full", 40), ("directions", 3)])
+# directions: 3 random ones, 1 along the AD gradient, 8 single coordinates of the leaf
+@pytest.mark.parametrize(("method", "compared"), [("full", 40), ("directions", 12)])
 def test_method_is_reflected_in_the_result(method: str, compared: int) -> None:
     _, report = check_json(
         LOGISTIC, "--spec", "logistic_large", "--dim", "n=40", "--points", "1", "--method", method
