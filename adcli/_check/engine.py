@@ -15,6 +15,7 @@ from adcli._check.expect import check_expect
 from adcli._check.first_order import check_first_order
 from adcli._check.inert import inert_stops
 from adcli._check.point import Point, choose_method, make_point
+from adcli._check.requires import not_installed
 from adcli._check.second_order import check_second_order
 from adcli._numerics.evaluate import Evaluator
 from adcli._numerics.function import InputFunction
@@ -33,6 +34,9 @@ def check_spec(spec: Spec, *, progress: Progress | None = None) -> SpecResult:
     Raises:
         SpecError: if the spec cannot be built into a runnable function.
     """
+    skipped = not_installed(spec)  # a package under requires: is missing
+    if skipped is not None:
+        return skipped
     enable_x64()
     if spec.check.dims:  # check-only sizes, unless the caller already applied them
         from adcli._spec.load import apply_overrides

@@ -278,13 +278,16 @@ def _row_scales(
     rows: Rows, values: np.ndarray, directional: Callable[..., np.ndarray]
 ) -> np.ndarray:
     """Each element's block scale: directions by ``directional`` (applied to those rows);
-    coordinates by the RMS over the sampled coordinates (per column), as ``full`` does."""
+    a coordinate by the RMS over the sampled coordinates of its leaf (per column), as
+    ``full`` judges a coordinate on the scale of its input."""
     n = rows.directional
     scale = np.empty(values.shape)
     if n:
         scale[:n] = np.broadcast_to(directional(values[:n]), values[:n].shape)
-    if len(values) > n:
-        scale[n:] = block_rms(values[n:], axis=0)
+    owners = np.asarray([id(b) for b in rows.coord_blocks])
+    for owner in np.unique(owners):
+        mine = n + np.flatnonzero(owners == owner)
+        scale[mine] = block_rms(values[mine], axis=0)
     return scale
 
 

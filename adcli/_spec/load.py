@@ -41,6 +41,7 @@ TOP_KEYS = (
     "expect",
     "memory",
     "dtype",
+    "requires",
 )
 CHECK_KEYS = tuple(f.name for f in dataclasses.fields(CheckOptions))
 
@@ -218,7 +219,24 @@ def _build(r: Reader) -> Spec:
         base_dir=r.base_dir,
         field_lines={p: m.key_line or m.line for p, m in r.doc.marks.items() if p},
         dtype=dtype,
+        requires=_requires(r, top.get("requires")),
     )
+
+
+def _requires(r: Reader, value: Any) -> tuple[str, ...]:
+    """``requires: [flax, optax]``: the importable packages the spec's code needs."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        r.fail("requires", "expected a list, got a string", f"write [{value}]")
+    if not isinstance(value, list):
+        r.fail("requires", f"expected a list of package names, got {kind_of(value)}")
+    for i, name in enumerate(value):
+        path = f"requires[{i}]"
+        text = r.string(name, path, what="a package name such as flax")
+        if not all(part.isidentifier() for part in text.split(".")):
+            r.fail(path, f"'{text}' is not a package name", "e.g. flax, equinox, jax.numpy")
+    return tuple(value)
 
 
 def _identifier(r: Reader, name: str, path: str, what: str) -> None:

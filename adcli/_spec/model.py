@@ -172,6 +172,9 @@ class Spec:
     # Dotted field path -> file line, so later stages (the builder) can point at a field.
     field_lines: Mapping[str, int] = field(default_factory=dict)
     dtype: str | None = None  # the spec-wide default dtype of its leaves (``dtype:``)
+    # Packages the spec's code needs (``requires:``): a spec whose package is not installed
+    # is reported skipped ("not checked: flax is not installed"), not failed.
+    requires: tuple[str, ...] = ()
 
     def line_of(self, field_path: str) -> int | None:
         """The file line of a field (or of its closest recorded parent), if known."""

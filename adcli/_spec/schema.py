@@ -49,6 +49,7 @@ def _int(minimum: int) -> dict[str, Any]:
     }
 
 
+_PACKAGE = r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$"
 _SIZE = r"^\s*(?:[0-9]+\s*[bB]?|(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)\s*[kKmMgGtT][iI]?[bB])\s*$"
 
 
@@ -202,6 +203,7 @@ def _top_properties() -> dict[str, Any]:
         "expect": _nullable(_closed({"grad": expect_block, "hessian": expect_block})),
         "memory": _nullable(_closed(_memory_properties())),
         "dtype": _nullable({"enum": _dtypes(INPUT_DTYPES)}),
+        "requires": _nullable({"type": "array", "items": {"type": "string", "pattern": _PACKAGE}}),
     }
     assert list(props) == list(TOP_KEYS), "the schema must know every top-level key"
     return props

@@ -189,7 +189,7 @@ def test_check_first_order_returns_what_expect_reuses(method: str) -> None:
         assert [b.label for b in result.rows.aligned] == ["x"] and result.rows.coords == (0, 1, 2)
         names = [result.rows.name(pt, k) for k in (1, 3, 4, 6)]
         assert names == ["x·v1", "x·g", "x[0]", "x[2]"]
-        np.testing.assert_array_equal(result.directions[4:], np.diag(pt.scale))
+        np.testing.assert_array_equal(result.directions[4:], np.diag(pt.scale) / 64)  # SPOT_STEP
         assert result.vjps is not None
         g = result.vjps[0] * pt.scale
         np.testing.assert_allclose(result.directions[3] / pt.scale, g / np.sqrt(np.mean(g**2)))
