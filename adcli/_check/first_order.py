@@ -34,7 +34,14 @@ from adcli._check.point import (
     dot_scale,
 )
 from adcli._numerics import finite_diff as fdiff
-from adcli._numerics.compare import Labels, block_rms, compare, directional_scale, skipped
+from adcli._numerics.compare import (
+    SAFETY,
+    Labels,
+    block_rms,
+    compare,
+    directional_scale,
+    skipped,
+)
 from adcli._numerics.refine import failing_rows
 from adcli._results.check import Comparison
 
@@ -196,10 +203,18 @@ def first_order_directions(pt: Point, count: int) -> FirstOrderResult:
         aligned_directions(pt, vjps[0], blocks) if vjps is not None else (dirs[:0], [])
     )  # along the AD gradient (of the first cotangent), leaf by leaf
     spots, owners, coords = spot_coordinates(pt, blocks)
-    rows = Rows(len(dirs), tuple(kept), tuple(coords), tuple(owners))
+    expected = () if vjps is None else tuple(float(e) for e in _expected_rms(pt, vjps))
+    rows = Rows(len(dirs), tuple(kept), tuple(coords), tuple(owners), expected)
     dirs = np.concatenate([dirs, aligned, spots])
     jvps = pt.evals.jvp(pt.at, dirs) if "fwd" in usable else None  # (K, m)
     est = directions_fd(pt, dirs, jvps, vjps, cots)
+    for _ in range(REDRAWS):
+        vague = _vague_random(est, rows)
+        if not vague.size:
+            break
+        dirs[vague] = directions_for(pt, len(vague))
+        jvps = pt.evals.jvp(pt.at, dirs) if jvps is not None else None
+        est = directions_fd(pt, dirs, jvps, vjps, cots)
     skips = _skips(pt)
     out: list[Comparison] = []
     terms: dict[str, Terms] = {}
@@ -271,22 +286,56 @@ def fwd_terms(
     """JVPs along ``dirs`` (K, m) against FD along them."""
     out_layout = pt.fn.out_layout
     labels = Labels(lambda i: rows.name(pt, i[0]), lambda i: out_layout.describe(i[1]))
-    return Terms(jvps, est, _row_scales(rows, est.value, directional_scale), labels)
+    floor = rows.expected[0] if rows.expected and pt.fn.m == 1 else 0.0
+
+    def directional(k: np.ndarray) -> np.ndarray:
+        found: np.ndarray = directional_scale(est.value[k])
+        return np.maximum(found, floor) if len(k) and k[0] < rows.random else found
+
+    return Terms(jvps, est, _row_scales(rows, est.value, directional), labels)
+
+
+# A random direction along which FD cannot decide (it crosses a ReLU kink a few steps
+# away, say) is one of many the check could have drawn: it is drawn again, at most twice.
+# At a kink *at* the point every direction is undecided, and the check stays inconclusive.
+REDRAWS = 2
+
+
+def _vague_random(est: fdiff.Estimate, rows: Rows) -> np.ndarray:
+    """The random rows whose FD is untrusted or too vague to tell a 5% error, judged on
+    the expected scale of a random direction's derivative where it is known."""
+    k = rows.random
+    value, error = est.value[:k], np.where(est.trusted[:k], est.error[:k], np.inf)
+    floor = rows.expected[0] if rows.expected and value.shape[1] == 1 else 0.0
+    scale = np.maximum(directional_scale(value), floor)
+    vague = (SAFETY * error > 0.05 * (np.abs(value) + scale)).any(axis=1)
+    return np.flatnonzero(vague)
+
+
+def _expected_rms(pt: Point, vjps: np.ndarray) -> np.ndarray:
+    """‖(Jᵀu)∘|x|‖ over this input for each cotangent: the RMS of ⟨Jᵀu, v⟩ over random
+    directions v (entries of unit variance times |x|)."""
+    seg = pt.segment
+    found: np.ndarray = np.sqrt(np.sum((vjps[:, seg] * pt.scale[seg]) ** 2, axis=1))
+    return found
 
 
 def _row_scales(
-    rows: Rows, values: np.ndarray, directional: Callable[..., np.ndarray]
+    rows: Rows, values: np.ndarray, directional: Callable[[np.ndarray], np.ndarray]
 ) -> np.ndarray:
-    """Each element's block scale: directions by ``directional`` (applied to those rows);
-    a coordinate by the RMS over the sampled coordinates of its leaf (per column), as
-    ``full`` judges a coordinate on the scale of its input."""
-    n = rows.directional
+    """Each element's block scale. The random directions by ``directional`` of their rows
+    (indices) among themselves; each direction along the gradient by its own (it does not
+    cancel, so it must not lift the floor of the others); a coordinate by the RMS over
+    the sampled coordinates of its leaf (per column), as ``full`` judges a coordinate on
+    the scale of its input."""
     scale = np.empty(values.shape)
-    if n:
-        scale[:n] = np.broadcast_to(directional(values[:n]), values[:n].shape)
+    groups = [np.arange(rows.random)] if rows.random else []
+    groups += [np.asarray([k]) for k in range(rows.random, rows.directional)]
+    for group in groups:
+        scale[group] = np.broadcast_to(directional(group), values[group].shape)
     owners = np.asarray([id(b) for b in rows.coord_blocks])
     for owner in np.unique(owners):
-        mine = n + np.flatnonzero(owners == owner)
+        mine = rows.directional + np.flatnonzero(owners == owner)
         scale[mine] = block_rms(values[mine], axis=0)
     return scale
 
@@ -311,7 +360,13 @@ def rev_terms(
         jump,
     )
     terms = np.abs(dirs) @ np.abs(vjps).T
-    scale = _row_scales(rows, reference.value, lambda v: dot_scale(pt, v, terms[: len(v)]))
+    floor = np.asarray(rows.expected) if rows.expected else np.zeros(len(cots))
+
+    def directional(k: np.ndarray) -> np.ndarray:
+        found: np.ndarray = dot_scale(pt, reference.value[k], terms[k])
+        return np.maximum(found, floor[None, :]) if len(k) and k[0] < rows.random else found
+
+    scale = _row_scales(rows, reference.value, directional)
     out_layout = pt.fn.out_layout
     labels = Labels(
         lambda i: rows.name(pt, i[0]),

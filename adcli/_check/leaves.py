@@ -126,6 +126,10 @@ class Rows:
     aligned: tuple[Block, ...] = ()
     coords: tuple[int, ...] = ()
     coord_blocks: tuple[Block, ...] = ()
+    # The RMS a random direction's ⟨Jᵀu, v⟩ has over directions, ‖(Jᵀu)∘|x|‖, for each
+    # cotangent u (from the AD gradient): a floor under the scale of the random rows, so
+    # three directions that happen to be small do not make FD's error look large.
+    expected: tuple[float, ...] = ()
 
     @property
     def directional(self) -> int:
