@@ -195,20 +195,16 @@ def _describe(
     yaml_tree = _yaml_tree(value)
     floats = [kind_of(leaf) == "diff" for leaf in leaves]
     mixed = any(floats) and not all(floats)
-    if yaml_tree is not None and not mixed and len(leaves) <= MAX_LEAVES:
+    referable = args_from is not None and item is not None
+    if yaml_tree is not None and not mixed and (len(leaves) <= MAX_LEAVES or not referable):
         return yaml_tree
-    if args_from is None or item is None:
-        why = (
-            "it is a pytree YAML cannot spell"
-            if yaml_tree is None
-            else (
-                "it mixes floating and integer leaves" if mixed else f"it has {len(leaves)} leaves"
-            )
-        )
+    if not referable:
+        why = "it mixes floating and integer leaves" if mixed else "YAML cannot spell it"
         raise UsageError(
             f"argument {name!r} cannot be written leaf by leaf ({why}): give it with "
             "--args-from FILE.py:FN, and the spec refers to it there"
         )
+    assert args_from is not None and item is not None
     module, _, attr = args_from.rpartition(":")
     return ArgRef(f"{_relative(module, spec_dir)}:{attr}", item, any(floats))
 

@@ -171,3 +171,15 @@ def test_a_constant_from_code_cannot_be_cast_to_an_integer_dtype(tmp_path: Path)
     )
     assert error.field == "constants.c.dtype"
     assert "int8 is not a float or complex dtype" in str(error)
+
+
+def test_requires_lists_packages() -> None:
+    spec = _one(_PY + "requires: [flax, jax.numpy]\ninputs: {x: [2]}\n")
+    assert spec.requires == ("flax", "jax.numpy")
+    for bad, message in (
+        ("flax", "expected a list, got a string"),
+        ("['no-pkg']", "is not a package"),
+    ):
+        error = _error(_PY + f"requires: {bad}\ninputs: {{x: [2]}}\n")
+        assert error.field is not None and error.field.startswith("requires")
+        assert message in str(error)
