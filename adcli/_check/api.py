@@ -47,7 +47,7 @@ def check(
         allow_inconclusive: for specs: an inconclusive check does not make ``exit_code`` 1.
         **opts: for specs, command-line overrides: ``dims`` (a mapping), ``points``,
             ``seed``, ``method``, ``order``, ``only`` (spec names), ``rtol``, ``atol``; for a
-            callable: ``wrt`` (argument positions), ``order``, ``modes``, ``method``,
+            callable: ``wrt`` (argument positions or names), ``order``, ``modes``, ``method``,
             ``directions``, ``rtol``, ``atol``, ``seed``.
 
     Returns:
@@ -96,6 +96,8 @@ def assert_grads(
     atol: float | None = None,
     rtol: float | None = None,
     eps: float | None = None,
+    *,
+    wrt: Sequence[int | str] | int | str | None = None,
 ) -> None:
     """Assert that ``f``'s derivatives at ``args`` agree with finite differences.
 
@@ -117,11 +119,15 @@ def assert_grads(
     * ``args`` that is not a tuple or list (one array, a number or a dict) is taken as
       the single argument: ``assert_grads(f, x)`` is ``assert_grads(f, (x,))``. A tuple or
       list is always the argument list, as in ``check_grads``.
+    * ``wrt`` (positions or parameter names) picks the arguments to differentiate, as
+      ``jax.grad``'s ``argnums`` does; the others may be integers, labels or anything the
+      function takes. Any JAX pytree is an argument (an Equinox Module, Flax parameters):
+      its floating arrays are differentiated, its other leaves held fixed.
 
     Raises:
         AssertionError: a comparison failed, was inconclusive, or the check errored.
-        UsageError: ``order`` not 1 or 2, an unknown mode (with "did you mean"), or an
-            integer argument (see :func:`adcli.check_function`).
+        UsageError: ``order`` not 1 or 2, an unknown mode (with "did you mean"), a bad
+            ``wrt``, or an integer argument in ``wrt`` (see :func:`adcli.check_function`).
 
     >>> import numpy as np, jax.numpy as jnp, adcli
     >>> adcli.assert_grads(jnp.sin, (np.arange(3.0),), order=2)
@@ -132,6 +138,6 @@ def assert_grads(
 
     if not isinstance(args, tuple | list):
         args = (args,)  # one array (or dict pytree): unambiguous, f gets one argument
-    result = check_function(f, *args, order=order, modes=modes, rtol=rtol, atol=atol)
+    result = check_function(f, *args, wrt=wrt, order=order, modes=modes, rtol=rtol, atol=atol)
     if result.verdict in ("fail", "inconclusive", "error"):
         raise AssertionError("\n" + spec_text(result).rstrip())

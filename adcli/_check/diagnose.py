@@ -3,6 +3,7 @@ diagnoses of the failure pattern across its comparisons."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from adcli._numerics.function import At, InputFunction
@@ -34,21 +35,34 @@ def primitives(jaxpr: Any) -> set[str]:
     return {eqn.primitive.name for eqn in equations(jaxpr, opaque=_OPAQUE)}
 
 
-def relevant_notes(notes: list[str], comparisons: list[Comparison]) -> list[str]:
+def relevant_notes(
+    notes: list[str],
+    comparisons: list[Comparison],
+    inert: Mapping[str, bool | None] | None = None,
+) -> list[str]:
     """Keep a note on custom rules or stop_gradient only where it explains a result.
 
     JAX's own functions use them too (relu is a custom_jvp, logsumexp and linear solves
-    use stop_gradient), so mentioning them on every passing spec would be noise.
+    use stop_gradient), so mentioning them on every passing spec would be noise. A
+    stop_gradient note goes where the stops are ``inert`` (removing them changes no
+    derivative: ``adcli._check.inert``); a custom_jvp note goes where forward mode is
+    unavailable because of a custom_vjp, whose note then says what is checked.
     """
     failing = {c.wrt for c in comparisons if c.verdict in ("fail", "inconclusive")}
     fwd_skipped = {c.wrt for c in comparisons if c.kind == "fwd" and c.verdict == "skipped"}
+    custom_vjp = {n.partition(":")[0] for n in notes if "custom_vjp" in n}
     kept = []
     for note in dict.fromkeys(notes):
         wrt = note.partition(":")[0]
+        if "stop_gradient" in note and (inert or {}).get(wrt):
+            continue
+        if "custom_jvp" in note and wrt in fwd_skipped and wrt in custom_vjp:
+            continue
         if (
             ("custom_vjp" in note and (wrt in fwd_skipped or wrt in failing))
             or "float64" in note
             or "does not run" in note
+            or "takes no key" in note
             or wrt in failing
         ):
             kept.append(note)

@@ -13,7 +13,9 @@ import numpy as np
 from adcli._check.diagnose import diagnose, jaxpr_notes, relevant_notes
 from adcli._check.expect import check_expect
 from adcli._check.first_order import check_first_order
-from adcli._check.point import choose_method, make_point
+from adcli._check.inert import inert_stops
+from adcli._check.point import Point, choose_method, make_point
+from adcli._check.requires import not_installed
 from adcli._check.second_order import check_second_order
 from adcli._numerics.evaluate import Evaluator
 from adcli._numerics.function import InputFunction
@@ -32,6 +34,9 @@ def check_spec(spec: Spec, *, progress: Progress | None = None) -> SpecResult:
     Raises:
         SpecError: if the spec cannot be built into a runnable function.
     """
+    skipped = not_installed(spec)  # a package under requires: is missing
+    if skipped is not None:
+        return skipped
     enable_x64()
     if spec.check.dims:  # check-only sizes, unless the caller already applied them
         from adcli._spec.load import apply_overrides
@@ -56,9 +61,10 @@ def check_problem(problem: Problem, *, progress: Progress | None = None) -> Spec
         problem.cache[("check-evaluator", spec.wrt, opts.method)] = evals
     constants = problem.sample_constants()
     comparisons: list[Comparison] = []
-    notes: list[str] = []
+    notes: list[str] = list(problem.notes)
     methods: dict[str, str] = {}
     dtypes: dict[str, str] = {}
+    first_points: dict[str, Point] = {}
     for point in range(opts.points):
         inputs = problem.sample_inputs(point)
         bad_value = _value_problem(problem, inputs, constants, point)
@@ -71,6 +77,7 @@ def check_problem(problem: Problem, *, progress: Progress | None = None) -> Spec
             pt = make_point(problem, evals, name, point, inputs, constants, opts.modes, opts.method)
             methods[name], dtypes[name] = pt.method, pt.dtype
             if point == 0:
+                first_points[name] = pt
                 notes += jaxpr_notes(pt.fn, name, pt.at)
                 if not pt.fn.promoted and pt.dtype != "float64":
                     notes.append(
@@ -82,7 +89,7 @@ def check_problem(problem: Problem, *, progress: Progress | None = None) -> Spec
             if opts.order >= 2:
                 comparisons += check_second_order(pt, opts.directions)
             comparisons += check_expect(pt, problem, first, opts.directions)
-    notes = relevant_notes(notes, comparisons)
+    notes = relevant_notes(notes, comparisons, inert_stops(first_points, notes, comparisons))
     verdict = worst_verdict(
         [c.verdict for c in comparisons if c.verdict != "skipped"] or ["skipped"]
     )

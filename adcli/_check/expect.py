@@ -71,7 +71,11 @@ def _grad(pt: Point, problem: Problem, first: FirstOrderResult) -> list[Comparis
     assert first.directions is not None  # the directions method drew them
     dirs = first.directions[:, cols]
     scale = dot_scale(pt, est.value, np.abs(dirs) @ np.abs(expected))
-    labels = Labels(lambda i: f"{pt.name}·v{i[0]}", labels.output)
+    rows = first.rows
+    labels = Labels(
+        (lambda i: rows.name(pt, i[0])) if rows else (lambda i: f"{pt.name}·v{i[0]}"),
+        labels.output,
+    )
     about = pt.about("expect-grad:fd", "directions")
     out.append(compare(about, dirs @ expected, est, scale, pt.tolerance, labels))
     return out

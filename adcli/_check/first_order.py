@@ -4,10 +4,12 @@ The input is viewed as a flat real vector and checked by one of two methods:
 
 * ``full``: every coordinate is perturbed (a full FD Jacobian, one batched call) and
   compared element by element with ``jacfwd``/``jacrev``; used when d·m is small.
-* ``directions``: a few Gaussian directions scaled by |x| (FD along each, one batched
-  call) against JVPs, VJPs (⟨Jᵀu, v⟩ vs ⟨u, FD⟩) and the adjoint identity; failures are
-  localised to coordinates by group testing (``adcli._check.localized``).
+* ``directions``: a few Gaussian directions scaled by |x|, and one along the AD gradient
+  in each leaf of the input (``adcli._check.leaves``), FD along each (one batched call)
+  against JVPs, VJPs (⟨Jᵀu, v⟩ vs ⟨u, FD⟩) and the adjoint identity; failures are
+  localised to leaves, then coordinates (``adcli._check.localized``).
 
+A low-precision function's failures get a second opinion (``adcli._check.second_opinion``).
 See ``adcli._numerics.finite_diff`` for the FD error model and ``adcli._numerics.compare``
 for tolerances.
 """
@@ -19,34 +21,53 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import jax.numpy as jnp
 import numpy as np
 
 from adcli._check.fd import coordinates_fd, directions_fd
+from adcli._check.leaves import Rows, aligned_directions, leaf_blocks, spot_coordinates
 from adcli._check.localized import localized
 from adcli._check.point import (
     Point,
     coordinate_labels,
     cotangents_for,
-    direction_labels,
     directions_for,
     dot_scale,
 )
 from adcli._numerics import finite_diff as fdiff
-from adcli._numerics.compare import Labels, block_rms, compare, directional_scale, skipped
+from adcli._numerics.compare import (
+    SAFETY,
+    Labels,
+    block_rms,
+    compare,
+    directional_scale,
+    skipped,
+)
 from adcli._numerics.refine import failing_rows
 from adcli._results.check import Comparison
 
 
 @dataclass(frozen=True)
+class Terms:
+    """What one comparison compares, element by element: the AD values, the reference (an
+    FD estimate, or AD values for the adjoint identity), each element's block scale and
+    their labels. Axis 0 of ``ad`` runs over the FD rows (coordinates or directions)."""
+
+    ad: np.ndarray
+    reference: np.ndarray | fdiff.Estimate
+    scale: np.ndarray | float
+    labels: Labels
+
+
+@dataclass(frozen=True)
 class FirstOrderResult:
     """The first-order comparisons of one input at one point, and what later checks
-    (``expect``) reuse: the FD estimate and the AD values it was compared with.
+    (``expect``, the second opinion) reuse: the FD estimate and the AD values compared.
 
     With the ``full`` method ``fd`` is (d, m) along the scaled coordinates and
     ``jacobians`` maps each mode that ran to its scaled Jacobian (d, m); with
-    ``directions`` ``fd`` is (K, m) along ``directions`` (K, D), with the ``jvps`` (K, m)
-    and the ``vjps`` (J, D) of ``cotangents`` (J, m) where those modes ran.
+    ``directions`` ``fd`` is (K, m) along ``directions`` (K, D) (named by ``rows``), with
+    the ``jvps`` (K, m) and the ``vjps`` (J, D) of ``cotangents`` (J, m) where those modes
+    ran. ``terms`` holds each FD comparison's elements by kind.
     """
 
     comparisons: tuple[Comparison, ...]
@@ -56,6 +77,8 @@ class FirstOrderResult:
     cotangents: np.ndarray | None = None
     jvps: np.ndarray | None = None
     vjps: np.ndarray | None = None
+    rows: Rows | None = None
+    terms: dict[str, Terms] = field(default_factory=dict)
 
 
 Method = Callable[[Point, int], FirstOrderResult]
@@ -63,54 +86,21 @@ Method = Callable[[Point, int], FirstOrderResult]
 
 def check_first_order(pt: Point, directions: int) -> FirstOrderResult:
     """fwd, rev and adjoint comparisons for one input at one point."""
+    from adcli._check.second_opinion import second_opinion
+
     run: Method = first_order_full if pt.method == "full" else first_order_directions
     start = copy.deepcopy(pt.rng.bit_generator.state)  # to draw the same directions again
     result = run(pt, directions)
-    out = result.comparisons
-    if pt.fn.promoted and pt.dtype != "float64" and any(c.verdict == "fail" for c in out):
+    if (
+        pt.fn.promoted
+        and pt.dtype != "float64"
+        and any(c.verdict == "fail" for c in result.comparisons)
+    ):
         rng = np.random.default_rng()
         rng.bit_generator.state = start
-        again = _second_opinion(dataclasses.replace(pt, rng=rng), out, run, directions)
+        again = second_opinion(dataclasses.replace(pt, rng=rng), result, run, directions)
         result = dataclasses.replace(result, comparisons=again)
     return result
-
-
-def _second_opinion(
-    pt: Point, out: tuple[Comparison, ...], run: Method, directions: int
-) -> tuple[Comparison, ...]:
-    """Re-judge failures of a low-precision function against FD in its own precision.
-
-    The float64 version of a float32 function can differ from it where float32 underflows
-    or saturates (AD of the float32 function is then exactly 0 while float64 FD is
-    1e-11): what matters is the function as it runs. FD in float32 is less precise, so it
-    only clears a failure when it agrees within its own (honest) error bound.
-    """
-    own = dataclasses.replace(
-        pt,
-        use_ref=False,
-        ref_inputs=pt.inputs,
-        ref_constants=pt.constants,
-        eps=float(jnp.finfo(pt.dtype).eps),
-    )
-    verdicts = {c.kind: c.verdict for c in run(own, directions).comparisons}
-    judged = []
-    for c in out:
-        if c.verdict != "fail" or verdicts.get(c.kind) not in ("pass", "inconclusive"):
-            judged.append(c)
-        elif verdicts[c.kind] == "pass":
-            note = (
-                f"agrees with FD of the function in its own precision ({pt.dtype}); its "
-                "float64 version differs here (underflow or saturation)"
-            )
-            judged.append(dataclasses.replace(c, verdict="pass", reason=note))
-        else:
-            note = (
-                f"disagrees with FD of the float64 version, and FD in {pt.dtype} cannot "
-                f"decide: the difference is below what {pt.dtype} resolves here (underflow "
-                "or saturation?)"
-            )
-            judged.append(dataclasses.replace(c, verdict="inconclusive", reason=note))
-    return tuple(judged)
 
 
 def _usable(pt: Point) -> list[str]:
@@ -154,20 +144,26 @@ def first_order_full(pt: Point, directions: int = 0) -> FirstOrderResult:
     block = block_rms(est.value, axis=0) / s  # per output: RMS over the (scaled) coordinates
     skips = _skips(pt)
     out: list[Comparison] = []
+    terms: dict[str, Terms] = {}
     for mode in ("fwd", "rev"):
         if mode in skips:
             out.append(skips[mode])
         elif mode in jac:
-            out.append(
-                compare(pt.about(mode), jac[mode] / s, est.per_unit(s), block, pt.tolerance, labels)
-            )
+            terms[mode] = Terms(jac[mode] / s, est.per_unit(s), block, labels)
+            out.append(_compare(pt, mode, terms[mode]))
     if "fwd" in jac and "rev" in jac:
         adjoint = compare(
             pt.about("adjoint"), jac["fwd"] / s, jac["rev"] / s, block, pt.tolerance, labels
         )
         out.append(adjoint)
     _diagnose_transpose_full(pt, out, jac, est)
-    return FirstOrderResult(tuple(out), est, jacobians=jac)
+    return FirstOrderResult(tuple(out), est, jacobians=jac, terms=terms)
+
+
+def _compare(pt: Point, mode: str, terms: Terms) -> Comparison:
+    return compare(
+        pt.about(mode), terms.ad, terms.reference, terms.scale, pt.tolerance, terms.labels
+    )
 
 
 def _diagnose_transpose_full(
@@ -196,75 +192,162 @@ def _diagnose_transpose_full(
 
 
 def first_order_directions(pt: Point, count: int) -> FirstOrderResult:
-    """Along random directions: JVPs and VJPs against FD, and the adjoint identity."""
+    """Along random directions and along the AD gradient in each leaf: JVPs and VJPs
+    against FD, and the adjoint identity."""
     dirs = directions_for(pt, count)
     cots = cotangents_for(pt, count)
     usable = _usable(pt)
-    jvps = pt.evals.jvp(pt.at, dirs) if "fwd" in usable else None  # (K, m)
     vjps = pt.evals.vjp(pt.at, cots) if "rev" in usable else None  # (J, d)
+    blocks = leaf_blocks(pt)
+    aligned, kept = (
+        aligned_directions(pt, vjps[0], blocks) if vjps is not None else (dirs[:0], [])
+    )  # along the AD gradient (of the first cotangent), leaf by leaf
+    spots, owners, coords = spot_coordinates(pt, blocks)
+    expected = () if vjps is None else tuple(float(e) for e in _expected_rms(pt, vjps))
+    rows = Rows(len(dirs), tuple(kept), tuple(coords), tuple(owners), expected)
+    dirs = np.concatenate([dirs, aligned, spots])
+    jvps = pt.evals.jvp(pt.at, dirs) if "fwd" in usable else None  # (K, m)
     est = directions_fd(pt, dirs, jvps, vjps, cots)
+    for _ in range(REDRAWS):
+        vague = _vague_random(est, rows)
+        if not vague.size:
+            break
+        dirs[vague] = directions_for(pt, len(vague))
+        jvps = pt.evals.jvp(pt.at, dirs) if jvps is not None else None
+        est = directions_fd(pt, dirs, jvps, vjps, cots)
     skips = _skips(pt)
     out: list[Comparison] = []
+    terms: dict[str, Terms] = {}
     for mode, ad in (("fwd", jvps), ("rev", vjps)):
         if mode in skips:
             out.append(skips[mode])
         elif ad is not None:
-            out.append(_judged(pt, mode, dirs, ad, cots, est))
+            terms[mode] = (fwd_terms if mode == "fwd" else rev_terms)(pt, rows, dirs, ad, cots, est)
+            out.append(_judged(pt, mode, rows, dirs, ad, cots, terms[mode]))
     if jvps is not None and vjps is not None:
-        out.append(_adjoint(pt, dirs, cots, jvps, vjps))
-    return FirstOrderResult(tuple(out), est, directions=dirs, cotangents=cots, jvps=jvps, vjps=vjps)
+        out.append(_adjoint(pt, rows, dirs, cots, jvps, vjps))
+    return FirstOrderResult(
+        tuple(out),
+        est,
+        directions=dirs,
+        cotangents=cots,
+        jvps=jvps,
+        vjps=vjps,
+        rows=rows,
+        terms=terms,
+    )
 
 
 def _judged(
-    pt: Point, mode: str, dirs: np.ndarray, ad: np.ndarray, cots: np.ndarray, est: fdiff.Estimate
+    pt: Point,
+    mode: str,
+    rows: Rows,
+    dirs: np.ndarray,
+    ad: np.ndarray,
+    cots: np.ndarray,
+    terms: Terms,
 ) -> Comparison:
     """``mode``'s values along ``dirs`` against FD; a failure localised and, for a square
     matrix input, tested for a missing transpose."""
-    compare_mode = compare_fwd if mode == "fwd" else compare_rev
-    comp = compare_mode(pt, dirs, ad, cots, est)
+    comp = _compare(pt, mode, terms)
     if comp.verdict != "fail":
         return comp
-    comp = localized(pt, comp, mode, dirs, cots, ad)
+    comp = localized(pt, comp, mode, rows, dirs, cots, ad, terms)
     layout = pt.fn.layout
     if layout.square_matrix_leaves(within=pt.segment):
         # Does AD along v match FD along vᵀ (each square matrix transposed)?
         flipped = directions_fd(pt, dirs[:, layout.transpose_permutation()])
-        if compare_mode(pt, dirs, ad, cots, flipped).verdict == "pass":
+        make = fwd_terms if mode == "fwd" else rev_terms
+        if _compare(pt, mode, make(pt, rows, dirs, ad, cots, flipped)).verdict == "pass":
             hint = f"AD equals FD with '{pt.name}' transposed: a missing transpose"
             comp = dataclasses.replace(comp, diagnosis=hint)
     return comp
 
 
 def _adjoint(
-    pt: Point, dirs: np.ndarray, cots: np.ndarray, jvps: np.ndarray, vjps: np.ndarray
+    pt: Point, rows: Rows, dirs: np.ndarray, cots: np.ndarray, jvps: np.ndarray, vjps: np.ndarray
 ) -> Comparison:
     """⟨u, Jv⟩ from the JVPs against ⟨Jᵀu, v⟩ from the VJPs, for every pair (u, v)."""
     reference = vjps @ dirs.T
     terms = np.abs(cots) @ np.abs(jvps).T + np.abs(vjps) @ np.abs(dirs).T
-    labels = Labels(lambda i: f"{pt.name}·v{i[1]}", lambda i: f"⟨u{i[0]}, ·⟩")
+    labels = Labels(lambda i: rows.name(pt, i[1]), lambda i: f"⟨u{i[0]}, ·⟩")
     scale = dot_scale(pt, reference, terms)
     return compare(pt.about("adjoint"), cots @ jvps.T, reference, scale, pt.tolerance, labels)
 
 
-def compare_fwd(
+def fwd_terms(
     pt: Point,
+    rows: Rows,
     dirs: np.ndarray,
     jvps: np.ndarray,
     cots: np.ndarray,
     est: fdiff.Estimate,
-) -> Comparison:
+) -> Terms:
     """JVPs along ``dirs`` (K, m) against FD along them."""
-    scale = directional_scale(est.value)
-    return compare(pt.about("fwd"), jvps, est, scale, pt.tolerance, direction_labels(pt))
+    out_layout = pt.fn.out_layout
+    labels = Labels(lambda i: rows.name(pt, i[0]), lambda i: out_layout.describe(i[1]))
+    floor = rows.expected[0] if rows.expected and pt.fn.m == 1 else 0.0
+
+    def directional(k: np.ndarray) -> np.ndarray:
+        found: np.ndarray = directional_scale(est.value[k])
+        return np.maximum(found, floor) if len(k) and k[0] < rows.random else found
+
+    return Terms(jvps, est, _row_scales(rows, est.value, directional), labels)
 
 
-def compare_rev(
+# A random direction along which FD cannot decide (it crosses a ReLU kink a few steps
+# away, say) is one of many the check could have drawn: it is drawn again, at most twice.
+# At a kink *at* the point every direction is undecided, and the check stays inconclusive.
+REDRAWS = 2
+
+
+def _vague_random(est: fdiff.Estimate, rows: Rows) -> np.ndarray:
+    """The random rows whose FD is untrusted or too vague to tell a 5% error, judged on
+    the expected scale of a random direction's derivative where it is known."""
+    k = rows.random
+    value, error = est.value[:k], np.where(est.trusted[:k], est.error[:k], np.inf)
+    floor = rows.expected[0] if rows.expected and value.shape[1] == 1 else 0.0
+    scale = np.maximum(directional_scale(value), floor)
+    vague = (SAFETY * error > 0.05 * (np.abs(value) + scale)).any(axis=1)
+    return np.flatnonzero(vague)
+
+
+def _expected_rms(pt: Point, vjps: np.ndarray) -> np.ndarray:
+    """‖(Jᵀu)∘|x|‖ over this input for each cotangent: the RMS of ⟨Jᵀu, v⟩ over random
+    directions v (entries of unit variance times |x|)."""
+    seg = pt.segment
+    found: np.ndarray = np.sqrt(np.sum((vjps[:, seg] * pt.scale[seg]) ** 2, axis=1))
+    return found
+
+
+def _row_scales(
+    rows: Rows, values: np.ndarray, directional: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """Each element's block scale. The random directions by ``directional`` of their rows
+    (indices) among themselves; each direction along the gradient by its own (it does not
+    cancel, so it must not lift the floor of the others); a coordinate by the RMS over
+    the sampled coordinates of its leaf (per column), as ``full`` judges a coordinate on
+    the scale of its input."""
+    scale = np.empty(values.shape)
+    groups = [np.arange(rows.random)] if rows.random else []
+    groups += [np.asarray([k]) for k in range(rows.random, rows.directional)]
+    for group in groups:
+        scale[group] = np.broadcast_to(directional(group), values[group].shape)
+    owners = np.asarray([id(b) for b in rows.coord_blocks])
+    for owner in np.unique(owners):
+        mine = rows.directional + np.flatnonzero(owners == owner)
+        scale[mine] = block_rms(values[mine], axis=0)
+    return scale
+
+
+def rev_terms(
     pt: Point,
+    rows: Rows,
     dirs: np.ndarray,
     vjps: np.ndarray,
     cots: np.ndarray,
     est: fdiff.Estimate,
-) -> Comparison:
+) -> Terms:
     """⟨Jᵀu, v⟩ from the VJPs against ⟨u, FD along v⟩, for every (v, u): (K, J)."""
     trusted = np.asarray(est.trusted.all(axis=1))  # per direction
     error = np.where(est.trusted, est.error, 0.0) @ np.abs(cots).T  # (K, J)
@@ -276,10 +359,17 @@ def compare_rev(
         np.min(est.step, axis=1)[:, None] * np.ones(error.shape),
         jump,
     )
-    scale = dot_scale(pt, reference.value, np.abs(dirs) @ np.abs(vjps).T)
+    terms = np.abs(dirs) @ np.abs(vjps).T
+    floor = np.asarray(rows.expected) if rows.expected else np.zeros(len(cots))
+
+    def directional(k: np.ndarray) -> np.ndarray:
+        found: np.ndarray = dot_scale(pt, reference.value[k], terms[k])
+        return np.maximum(found, floor[None, :]) if len(k) and k[0] < rows.random else found
+
+    scale = _row_scales(rows, reference.value, directional)
     out_layout = pt.fn.out_layout
     labels = Labels(
-        lambda i: f"{pt.name}·v{i[0]}",
+        lambda i: rows.name(pt, i[0]),
         (lambda i: out_layout.describe(0)) if pt.fn.m == 1 else (lambda i: f"⟨u{i[1]}, ·⟩"),
     )
-    return compare(pt.about("rev"), (vjps @ dirs.T).T, reference, scale, pt.tolerance, labels)
+    return Terms((vjps @ dirs.T).T, reference, scale, labels)

@@ -10,7 +10,7 @@ import numpy as np
 
 from adcli._check.engine import check_problem
 from adcli._errors import UsageError, did_you_mean
-from adcli._problem.callable import problem_from_callable, resolve_wrt
+from adcli._problem.callable import argument_names, problem_from_callable, resolve_wrt
 from adcli._problem.runtime import enable_x64
 from adcli._results.check import SpecResult
 from adcli._spec.model import METHODS, MODES, CheckOptions
@@ -19,7 +19,7 @@ from adcli._spec.model import METHODS, MODES, CheckOptions
 def check_function(
     fn: Callable[..., Any],
     *args: Any,
-    wrt: Sequence[int | str] | None = None,
+    wrt: Sequence[int | str] | int | str | None = None,
     order: int = 1,
     modes: Sequence[str] = ("fwd", "rev"),
     method: str = "auto",
@@ -34,10 +34,14 @@ def check_function(
 
     Args:
         fn: the function; called as ``fn(*args)``.
-        *args: the arguments to check it at (arrays or pytrees of arrays). Python numbers
-            (``2``, ``2.0``) are taken as float64; integer and bool arrays cannot be
-            differentiated (pass them outside ``wrt``, or as floats).
-        wrt: positions (or parameter names) of the arguments to differentiate; default all.
+        *args: the arguments to check it at: arrays, Python numbers (``2`` and ``2.0`` are
+            taken as float64) or any JAX pytree (dicts, lists, NamedTuples, dataclasses,
+            Flax parameters and NNX Modules, Equinox Modules). In an argument that is
+            differentiated, the floating arrays are; its other leaves (integer and key
+            arrays, functions, static fields) are held fixed, as
+            ``equinox.partition(tree, equinox.is_inexact_array)`` would split it.
+        wrt: positions or parameter names of the arguments to differentiate; default all.
+            The others may be anything the function takes (integers, labels, config).
             Arguments with no entries (shape ``(0,)``) are left out, with a note.
         order: 1, or 2 to also check Hessian-vector products.
         modes: a subset of ``("fwd", "rev")`` (a single string is one mode).
@@ -51,8 +55,9 @@ def check_function(
 
     Raises:
         UsageError: an option out of range or misspelt (with "did you mean"), a ``wrt``
-            position out of range, an integer argument to differentiate, or nothing to
-            differentiate (every differentiated argument has no entries).
+            position out of range, an integer argument (or a pytree without floating
+            arrays) to differentiate, or nothing to differentiate (every differentiated
+            argument has no entries).
 
     >>> import jax.numpy as jnp
     >>> from adcli._check.function import check_function
@@ -73,7 +78,7 @@ def check_function(
     )
     problem = problem_from_callable(fn, args, wrt=wrt, options=options)
     result = check_problem(problem)
-    asked = resolve_wrt(wrt, list(problem.input_structs))
+    asked = resolve_wrt(wrt, argument_names(fn, len(args)))
     left_out = [n for n in asked if n not in problem.spec.wrt]
     if left_out:
         note = f"not checked: {', '.join(left_out)} (no entries: nothing to differentiate)"

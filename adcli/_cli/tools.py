@@ -112,7 +112,8 @@ def config_command() -> None:
 @click.option(
     "--args-from",
     metavar="FILE.py:FN",
-    help="A function returning example arguments (a tuple, or a dict by name).",
+    help="A function returning example arguments (a tuple, or a dict by name); "
+    "arguments YAML cannot list leaf by leaf (Modules, long pytrees) are taken from it.",
 )
 @click.option("--name", help="The spec name (default: the function's name or the file's).")
 @click.option("--force", is_flag=True, help="Overwrite SPEC_FILE if it exists.")
@@ -138,6 +139,7 @@ def init_command(
       adcli init spec.yaml --python models.py:loss --args-from models.py:example_args
       adcli init spec.yaml --expr "sum(x**2)" --input x=[n] --dim n=3
     """
+    from adcli._problem.introspect import describe_call
     from adcli._spec.scaffold import init_spec
 
     try:
@@ -151,6 +153,7 @@ def init_command(
             args_from=args_from,
             name=name,
             force=force,
+            describe=describe_call,
         )
     except AdcliError as exc:
         _fail(exc)

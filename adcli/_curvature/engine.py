@@ -35,6 +35,7 @@ from adcli._errors import TRACE_ERRORS, UsageError, first_line
 from adcli._numerics.domain import require_finite
 from adcli._options import from_keywords
 from adcli._problem.build import Problem, build
+from adcli._problem.callable import problem_of
 from adcli._problem.flat import FlatProblem, flatten_problem
 from adcli._problem.runtime import default_memory_budget, enable_x64
 from adcli._results.curvature import (
@@ -58,8 +59,9 @@ class NotScalarError(UsageError):
 
 
 def curvature(
-    spec: Spec | Problem | str | os.PathLike[str],
-    *,
+    spec: Spec | Problem | str | os.PathLike[str] | Callable[..., Any],
+    *args: Any,
+    wrt: Sequence[int | str] | int | str | None = None,
     trace: bool = False,
     eigs: int = 0,
     probes: str = "both",
@@ -87,7 +89,10 @@ def curvature(
     ``jax.hessian`` and an O(d³) eigendecomposition.
 
     Args:
-        spec: a Spec, a built Problem, or a file holding exactly one spec.
+        spec: a Spec, a built Problem, a file holding exactly one spec, or a scalar
+            function with its example arguments ``*args`` (any JAX pytrees).
+        wrt: for a function, the arguments to differentiate (positions or names; by
+            default those that hold floating arrays).
         trace: estimate tr H (Hutchinson with ``probes``; and Hutch++ with ``hutchpp``).
         eigs: k: the k largest and k smallest eigenvalues by Lanczos (0: none).
         probes: ``rademacher``, ``gaussian`` or ``both``.
@@ -114,7 +119,11 @@ def curvature(
     True
     """
     options = from_keywords(CurvatureOptions, locals())
-    return curvature_of(spec, options, progress)
+    problem = problem_of(spec, args, wrt=wrt, what="curvature")
+    if problem is None:
+        assert not callable(spec)  # problem_of took the function
+        return curvature_of(spec, options, progress)
+    return curvature_of(problem, options, progress)
 
 
 def curvature_report(

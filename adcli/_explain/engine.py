@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,7 @@ from adcli._explain.sweeps import (
 )
 from adcli._options import from_keywords
 from adcli._problem.build import Problem, build
+from adcli._problem.callable import problem_of
 from adcli._problem.jaxpr import equations
 from adcli._results.explain import (
     ExplainReport,
@@ -51,8 +52,8 @@ VALUE_LIMIT = 1 << 24  # entries over every graph value: beyond it values are om
 
 
 def explain(
-    spec_or_path: Spec | str | os.PathLike[str],
-    *,
+    spec_or_path: Spec | str | os.PathLike[str] | Callable[..., Any],
+    *args: Any,
     spec: str | None = None,
     wrt: str | None = None,
     direction: str = "first",
@@ -73,7 +74,9 @@ def explain(
     ``max_nodes`` nodes or more than 2**24 entries in all (the structure is still given).
 
     Args:
-        spec_or_path: a Spec, or a spec file (``spec`` names one if it holds several).
+        spec_or_path: a Spec, a spec file (``spec`` names one if it holds several), or a
+            function with its example arguments ``*args`` (those holding floating arrays
+            are its inputs, the others constants).
         wrt: the input whose tangent seeds the forward sweep (an input or a pytree leaf
             such as ``params.w1``; default: the first of ``check.wrt``, else the first input).
         direction: that input's tangent: ``first`` (the unit vector e₀; 1 for a scalar),
@@ -99,6 +102,10 @@ def explain(
     >>> round(r.reverse.rows[-1].value.scalar, 6)   # dL/dw1 = (w2/w1)(1 + 1/(2√(w2 log w1)))
     2.020101
     """
+    problem = problem_of(spec_or_path, args, wrt=None, what="explain")
+    if problem is not None:
+        return explain_problem(problem, from_keywords(ExplainOptions, locals()))
+    assert not callable(spec_or_path)  # problem_of took the function
     chosen = _one_spec(spec_or_path, spec, dims, check_dims)  # a file's errors come first
     return explain_spec(chosen, from_keywords(ExplainOptions, locals()))
 
@@ -157,7 +164,15 @@ def explain_spec(spec: Spec, options: ExplainOptions) -> ExplainResult:
 
     enable_x64()
     start = time.perf_counter()
-    problem = build(spec)
+    return explain_problem(build(spec), options, start)
+
+
+def explain_problem(
+    problem: Problem, options: ExplainOptions, start: float | None = None
+) -> ExplainResult:
+    """``explain`` of a built Problem (a spec's, or a function's at its arguments)."""
+    start = time.perf_counter() if start is None else start
+    spec = problem.spec
     in_names = leaf_names(problem.input_structs)
     const_names = leaf_names(problem.constant_structs)
     in_structs = jax.tree_util.tree_leaves(problem.input_structs)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,8 +46,9 @@ from adcli._units import format_size
 
 
 def memory_report(
-    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-    *,
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | Callable[..., Any],
+    *args: Any,
+    wrt: Sequence[int | str] | int | str | None = None,
     dims: Mapping[str, int] | None = None,
     only: Sequence[str] = (),
     layers: int | None = None,
@@ -55,7 +56,9 @@ def memory_report(
     measure: bool = False,
     policies: bool = True,
 ) -> MemoryReport:
-    """``analyse_memory`` for every spec under ``paths`` (files or directories).
+    """``analyse_memory`` for every spec under ``paths`` (files or directories), or for a
+    function at its example arguments ``*args`` (any JAX pytrees; ``wrt``: the arguments
+    to differentiate, by default those that hold floating arrays).
 
     Raises:
         SpecError: a spec cannot be loaded or built; UsageError: a bad option.
@@ -70,9 +73,17 @@ def memory_report(
     >>> report.exit_code                          # mlp.yaml's budget (64MiB) is respected
     0
     """
+    from adcli._problem.callable import problem_of
     from adcli._spec.select import all_loaded, select_specs
 
     start = time.perf_counter()
+    problem = problem_of(paths, args, wrt=wrt, what="memory_report")
+    if problem is not None:
+        result = analyse_memory(
+            problem, layers=layers, budget=budget, measure=measure, policies=policies
+        )
+        return MemoryReport((result,), seconds=time.perf_counter() - start)
+    assert not callable(paths)
     chosen = all_loaded(select_specs(paths, only=only, dims=dims))
     results = []
     for spec in chosen:
@@ -83,14 +94,15 @@ def memory_report(
 
 
 def analyse_memory(
-    spec: Spec,
+    spec: Spec | Problem,
     *,
     layers: int | None = None,
     budget: int | None = None,
     measure: bool = False,
     policies: bool = True,
 ) -> MemoryResult:
-    """The memory figures of one spec at its full ``dims`` (not ``check.dims``).
+    """The memory figures of one spec (or a built Problem) at its full ``dims`` (not
+    ``check.dims``).
 
     Cost: one trace for the residuals; three lower+compile (forward, VJP, JVP); one more
     VJP lower+compile per checkpoint policy. Only ``measure=True`` allocates and runs.
@@ -109,7 +121,8 @@ def analyse_memory(
 
     enable_x64()
     start = time.perf_counter()
-    problem = build(spec)
+    problem = spec if isinstance(spec, Problem) else build(spec)
+    spec = problem.spec
     options = spec.memory
     layers = layers if layers is not None else (options.layers if options else None)
     budget = budget if budget is not None else (options.budget if options else None)

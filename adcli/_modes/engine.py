@@ -27,6 +27,7 @@ from adcli._numerics.agree import check_agreement
 from adcli._numerics.timing import measure as measure_calls
 from adcli._numerics.timing import timed
 from adcli._problem.build import Problem, build
+from adcli._problem.callable import problem_of
 from adcli._problem.flat import FlatProblem, flatten_problem
 from adcli._problem.runtime import default_memory_budget, enable_x64, memory_needed
 from adcli._results.modes import CandidateResult, CandidateStatus, CutInfo, ModeResult
@@ -46,8 +47,9 @@ TIMING_METHOD = (
 
 
 def choose_mode(
-    spec: Spec | Problem | str | os.PathLike[str],
-    *,
+    spec: Spec | Problem | str | os.PathLike[str] | Callable[..., Any],
+    *args: Any,
+    wrt: Sequence[int | str] | int | str | None = None,
     target: str = "jacobian",
     measure: str = "close",
     memory_budget: int | None = None,
@@ -61,7 +63,10 @@ def choose_mode(
     timing at most (a candidate slower than that still gets 5 rounds).
 
     Args:
-        spec: a Spec (built here), a built Problem, or a file holding one spec.
+        spec: a Spec (built here), a built Problem, a file holding one spec, or a
+            function, with its example arguments ``*args`` (any JAX pytrees).
+        wrt: for a function, the arguments to differentiate (positions or names; by
+            default those that hold floating arrays).
         target: ``jacobian`` (default), ``hessian`` or ``hvp`` (scalar functions only).
         measure: ``close`` (time the candidates predicted close to the best), ``all``, or
             ``none`` (predict and compile only).
@@ -79,12 +84,18 @@ def choose_mode(
     >>> r = choose_mode(load_file("specs/modes/linear_map.yaml")[0])
     >>> r.recommendation
     'forward'
+    >>> import jax.numpy as jnp
+    >>> choose_mode(lambda w, x: jnp.tanh(x @ w), jnp.ones((40, 2)), jnp.ones(40), wrt="w").m
+    2
     """
     enable_x64()
     start = time.perf_counter()
     if measure not in MEASURES:
         raise UsageError(f"--measure: expected one of {', '.join(MEASURES)}, got {measure!r}")
-    problem = spec if isinstance(spec, Problem) else build(one_spec(spec, instead=_REPORT))
+    problem = problem_of(spec, args, wrt=wrt, what="choose_mode")
+    if problem is None:
+        assert not callable(spec)  # problem_of took the function
+        problem = spec if isinstance(spec, Problem) else build(one_spec(spec, instead=_REPORT))
     say = progress or (lambda what: None)
     flat = flatten_problem(problem, with_vector=target == "hvp")
     split = None

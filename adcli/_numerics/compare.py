@@ -295,13 +295,21 @@ def _undecided_reason(
 def ratio_pattern(
     ad: np.ndarray, ref: np.ndarray, tol: np.ndarray, labels: tuple[str, str] = ("AD", "FD")
 ) -> str | None:
-    """Recognise AD = r × FD (a scale bug) or AD = −FD (a sign flip) over failing elements."""
+    """Recognise AD = r × FD (a scale bug) or AD = −FD (a sign flip) over failing elements.
+
+    The ratios must agree to 1e-4, or AD must equal r × FD within each element's own
+    tolerance (low-precision AD values scatter about r by their rounding): at 9 of 10
+    elements, and within 3 tolerances at every one."""
     clear = np.abs(ref) > 10 * tol
     if clear.sum() < 2:
         return None
     ratios = ad[clear] / ref[clear]
     r = float(np.median(ratios))
-    if not np.isfinite(r) or np.max(np.abs(ratios - r)) > 1e-3 * max(abs(r), 1e-12) * 0.1:
+    if not np.isfinite(r):
+        return None
+    close = np.max(np.abs(ratios - r)) <= 1e-3 * max(abs(r), 1e-12) * 0.1
+    off = np.abs(ad[clear] - r * ref[clear]) / tol[clear]
+    if not (close or (np.mean(off <= 1) >= 0.9 and np.all(off <= 3))):
         return None
     a, b = labels
     if abs(r + 1) < 1e-4:

@@ -17,8 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from adcli._errors import SpecError
+from adcli._problem.arguments import Arguments
 from adcli._problem.python import load_python
-from adcli._problem.sample import sample_tree
 from adcli._spec.expr import parse_formula
 from adcli._spec.model import ArraySpec, Formula, Spec
 from adcli._spec.shapes import resolve_shape
@@ -40,6 +40,14 @@ class Problem:
     # Engines keep their per-problem state here (e.g. the check's compiled probe), so that
     # checking the same problem again reuses its programs instead of tracing them anew.
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+    # The spec's arguments: how they are sampled and split (None for a Problem made from
+    # a callable, which has its own sample point).
+    arguments: Arguments | None = field(default=None, repr=False)
+
+    @property
+    def notes(self) -> list[str]:
+        """What a report should say about the arguments (e.g. values from code without a key)."""
+        return list(self.arguments.notes) if self.arguments is not None else []
 
     def call(self, inputs: Mapping[str, Any], constants: Mapping[str, Any]) -> Any:
         """The spec's function at ``inputs`` (with the ``constants``)."""
@@ -60,18 +68,14 @@ class Problem:
     def sample_inputs(self, point: int, seed: int | None = None) -> dict[str, Any]:
         """The inputs at sample point ``point`` (deterministic in spec seed and point)."""
         seed = self.spec.check.seed if seed is None else seed
-        return {
-            name: sample_tree(self.spec.inputs[name], self.input_structs[name], name, seed, point)
-            for name in self.spec.inputs
-        }
+        assert self.arguments is not None  # a Problem from a spec has its arguments
+        return self.arguments.sample_inputs(seed, point)
 
     def sample_constants(self, seed: int | None = None) -> dict[str, Any]:
         """The constants (the same at every point)."""
         seed = self.spec.check.seed if seed is None else seed
-        return {
-            name: sample_tree(self.spec.constants[name], self.constant_structs[name], name, seed)
-            for name in self.spec.constants
-        }
+        assert self.arguments is not None
+        return self.arguments.sample_constants(seed)
 
 
 def build(spec: Spec) -> Problem:
@@ -82,24 +86,22 @@ def build(spec: Spec) -> Problem:
             cannot do with the declared shapes.
     """
     dims = dict(spec.dims)
-    input_structs = {
-        name: _structs(tree, dims, spec, f"inputs.{name}") for name, tree in spec.inputs.items()
-    }
-    constant_structs = {
-        name: _structs(tree, dims, spec, f"constants.{name}")
-        for name, tree in spec.constants.items()
-    }
+    arguments = Arguments(spec, dims)
+    input_structs = arguments.input_structs()
+    constant_structs = arguments.constant_structs()
     spec = _without_empty_inputs(spec, input_structs)
     names = set(spec.inputs) | set(spec.constants)
-    fn = _callable(spec.function, spec, names, "function")
+    fn = arguments.joined(_callable(spec.function, spec, names, "function"))
     output_struct = _eval_shape(fn, input_structs, constant_structs, spec, "function")
     if spec.output is not None:
         _check_output(spec, output_struct, dims)
-    problem = Problem(spec, dims, fn, input_structs, constant_structs, output_struct)
+    problem = Problem(
+        spec, dims, fn, input_structs, constant_structs, output_struct, arguments=arguments
+    )
     for kind, target in (("grad", problem.expect_grad), ("hessian", problem.expect_hessian)):
         for name, formula in getattr(spec.expect, kind).items():
             where = f"expect.{kind}.{name}"
-            expect_fn = _callable(formula, spec, names, where)
+            expect_fn = arguments.joined(_callable(formula, spec, names, where))
             got = _eval_shape(expect_fn, input_structs, constant_structs, spec, where)
             _check_expect_shape(spec, kind, name, got, input_structs[name], output_struct, where)
             target[name] = expect_fn
@@ -131,13 +133,6 @@ def _without_empty_inputs(spec: Spec, input_structs: Mapping[str, Any]) -> Spec:
         field=field,
         hint="give every size a value >= 1",
     )
-
-
-def _structs(tree: Any, dims: Mapping[str, int], spec: Spec, path: str) -> Any:
-    if isinstance(tree, ArraySpec):
-        shape = resolve_shape(tree.shape, dims, where=tree.where, field=f"{path}.shape")
-        return jax.ShapeDtypeStruct(shape, jnp.dtype(tree.dtype or "float64"))
-    return {key: _structs(sub, dims, spec, f"{path}.{key}") for key, sub in tree.items()}
 
 
 def _callable(formula: Formula, spec: Spec, names: set[str], where: str) -> Callable[..., Any]:

@@ -1,18 +1,27 @@
-"""A Problem from a Python callable and the arguments to check it at (no spec file)."""
+"""A Problem from a Python callable and the arguments to call it at (no spec file).
+
+The arguments are what ``jax.grad`` takes, and more: arrays, Python numbers, and any JAX
+pytree (dicts, lists, NamedTuples, dataclasses, Flax parameter dicts and NNX Modules,
+Equinox Modules). The arguments in ``wrt`` are inputs: their inexact arrays are
+differentiated, their other leaves (integer and key arrays, functions, static fields) held
+fixed (``adcli._problem.partition``). The others are constants, whatever they hold.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jax
 import numpy as np
 
 from adcli._errors import UsageError, did_you_mean
+from adcli._problem.arguments import held_name
 from adcli._problem.build import Problem
+from adcli._problem.partition import Leaves, Partition, kind_of, plain
 from adcli._spec.model import ArraySpec, CheckOptions, Formula, Spec
 
 
@@ -22,6 +31,7 @@ class _GivenPoint(Problem):
 
     given_inputs: dict[str, Any] | None = None
     given_constants: dict[str, Any] | None = None
+    names: list[str] = field(default_factory=list)  # the function's arguments, in order
 
     def sample_inputs(self, point: int, seed: int | None = None) -> dict[str, Any]:
         return dict(self.given_inputs or {})
@@ -41,7 +51,13 @@ def _names(fn: Callable[..., Any], count: int) -> list[str]:
     return [f"arg{i}" for i in range(count)]
 
 
-def resolve_wrt(wrt: Sequence[int | str] | None, names: list[str]) -> tuple[str, ...]:
+def argument_names(fn: Callable[..., Any], count: int) -> list[str]:
+    """The names ``count`` positional arguments of ``fn`` are reported by (``arg0``, ...
+    where the signature does not name them all)."""
+    return _names(fn, count)
+
+
+def resolve_wrt(wrt: Sequence[int | str] | int | str | None, names: list[str]) -> tuple[str, ...]:
     """The differentiated argument names from ``wrt`` (positions or names; default all)."""
     if wrt is None:
         return tuple(names)
@@ -72,28 +88,34 @@ def resolve_wrt(wrt: Sequence[int | str] | None, names: list[str]) -> tuple[str,
     return tuple(out)
 
 
-def _as_float(name: str, tree: Any, differentiated: bool) -> Any:
-    """``tree`` as arrays; Python numbers (weakly typed, like ``2``) become float64.
-
-    An integer or bool array cannot be differentiated: in a differentiated position it is
-    a UsageError (JAX would give zero derivatives and FD would step off the integers).
-    """
+def _differentiable(name: str, value: Any) -> Any:
+    """An argument to differentiate: a Python number becomes a float64 array (``2`` too);
+    an integer or bool array, or a pytree with no floating array, is a UsageError (JAX
+    would give zero derivatives and FD would step off the integers)."""
     import jax.numpy as jnp
 
-    def leaf(path: Any, value: Any) -> Any:
-        if differentiated and isinstance(value, int | float) and not isinstance(value, bool):
-            return jnp.asarray(value, jnp.float64)
-        array = jnp.asarray(value)
-        if differentiated and not jnp.issubdtype(array.dtype, jnp.inexact):
-            where = name + jax.tree_util.keystr(path)
-            raise UsageError(
-                f"argument {where!r} has dtype {array.dtype}: integer and bool arrays "
-                "cannot be differentiated; pass floats (e.g. 2.0 or jnp.asarray(x, float)), "
-                "or leave it out of wrt"
-            )
-        return array
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return jnp.asarray(value, jnp.float64)
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and kind_of(value) == "held":
+        raise UsageError(
+            f"argument {name!r} has dtype {dtype}: integer and bool arrays "
+            "cannot be differentiated; pass floats (e.g. 2.0 or jnp.asarray(x, float)), "
+            "or leave it out of wrt"
+        )
+    leaves = jax.tree_util.tree_leaves(value)
+    if not any(kind_of(leaf) == "diff" for leaf in leaves):
+        held = sorted({_what(leaf) for leaf in leaves}) or ["no leaves"]
+        raise UsageError(
+            f"argument {name!r} has no floating-point array to differentiate "
+            f"(it holds {', '.join(held)}); leave it out of wrt"
+        )
+    return value
 
-    return jax.tree_util.tree_map_with_path(leaf, tree)
+
+def _what(leaf: Any) -> str:
+    dtype = getattr(leaf, "dtype", None)
+    return f"{dtype} arrays" if dtype is not None else type(leaf).__name__
 
 
 def _entries(tree: Any) -> int:
@@ -107,19 +129,72 @@ def _shape_text(tree: Any) -> str:
     return "shapes " + ", ".join(str(tuple(np.shape(a))) for a in leaves) if leaves else "no arrays"
 
 
+@dataclass
+class _Arguments:
+    """The caller's arguments as the Problem takes them."""
+
+    names: list[str]
+    inputs: dict[str, Any]
+    constants: dict[str, Any]
+    parts: dict[str, Partition]
+    wrt: tuple[str, ...]  # the inputs with entries
+    dropped: bool  # some inputs were left out for having no entries
+
+
+def _arguments(
+    names: list[str], args: Sequence[Any], wrt: Sequence[int | str] | int | str | None
+) -> _Arguments:
+    """Split the arguments into inputs (``wrt``) and constants, each partitioned where it
+    holds more than arrays to differentiate (inputs) or arrays (constants).
+
+    Raises:
+        UsageError: a bad ``wrt``, an argument in ``wrt`` with nothing to differentiate,
+            or no differentiated argument with any entries.
+    """
+    wrt_names = resolve_wrt(wrt, names)
+    inputs: dict[str, Any] = {}
+    constants: dict[str, Any] = {}
+    parts: dict[str, Partition] = {}
+    for name, value in zip(names, args, strict=True):
+        differentiate = name in wrt_names
+        if differentiate:
+            value = _differentiable(name, value)
+        if plain(value, differentiate=differentiate):
+            (inputs if differentiate else constants)[name] = value
+            continue
+        part = Partition.of(value, differentiate=differentiate)
+        parts[name] = part
+        diff, held = part.split(value)
+        if differentiate:
+            inputs[name] = diff
+            if held.values:
+                constants[held_name(name)] = held
+        else:
+            constants[name] = held
+    empty = [n for n in wrt_names if _entries(inputs[n]) == 0]
+    if empty and len(empty) == len(wrt_names):
+        first = empty[0]
+        raise UsageError(
+            f"{first} has no entries ({_shape_text(inputs[first])}): nothing to differentiate"
+        )
+    kept = tuple(n for n in wrt_names if n not in empty)
+    return _Arguments(names, inputs, constants, parts, kept, bool(empty))
+
+
 def problem_from_callable(
     fn: Callable[..., Any],
     args: Sequence[Any],
     *,
-    wrt: Sequence[int | str] | None = None,
+    wrt: Sequence[int | str] | int | str | None = None,
     constants: dict[str, Any] | None = None,
     options: CheckOptions | None = None,
 ) -> Problem:
     """A Problem for ``fn(*args, **constants)`` checked at exactly ``args``.
 
-    ``wrt`` lists positions of ``args`` to differentiate (default: all). The same function
-    with arguments of the same shapes gets the same Problem back (with the new values),
-    so a test suite checking it many times compiles its programs once.
+    ``wrt`` lists positions or names of ``args`` to differentiate (default: all). The same
+    function with arguments of the same structure, shapes and fixed leaves gets the same
+    Problem back (with the new values), so a test suite checking it many times compiles
+    its programs once.
 
     Raises:
         UsageError: no arguments, a ``wrt`` position out of range, an integer or bool
@@ -132,18 +207,18 @@ def problem_from_callable(
     if not args:
         raise UsageError("no arguments to check the function at: check_function(fn, x, ...)")
     names = _names(fn, len(args))
-    inputs, wrt_names, dropped = _inputs(names, args, wrt)
+    given = _arguments(names, args, wrt)
     options = options or CheckOptions()
-    if wrt is not None or dropped:
-        options = CheckOptions(**{**options.__dict__, "wrt": wrt_names})
-    given_constants = {k: jnp.asarray(v) for k, v in (constants or {}).items()}
-    key = _cache_key(fn, inputs, given_constants, options)
+    if wrt is not None or given.dropped:
+        options = CheckOptions(**{**options.__dict__, "wrt": given.wrt})
+    given.constants.update({k: jnp.asarray(v) for k, v in (constants or {}).items()})
+    key = _cache_key(fn, given, options)
     cached = _PROBLEMS.get(key) if key is not None else None
     if cached is not None:
-        cached.given_inputs, cached.given_constants = inputs, given_constants
+        cached.given_inputs, cached.given_constants = given.inputs, given.constants
         cached.spec = cached.spec.replace(check=options)  # the seed may differ
         return cached
-    problem = _given_point(fn, names, inputs, given_constants, options)
+    problem = _given_point(fn, given, options)
     if key is not None:
         if len(_PROBLEMS) >= _CACHE_SIZE:
             _PROBLEMS.pop(next(iter(_PROBLEMS)))
@@ -151,49 +226,30 @@ def problem_from_callable(
     return problem
 
 
-def _inputs(
-    names: list[str], args: Sequence[Any], wrt: Sequence[int | str] | None
-) -> tuple[dict[str, Any], tuple[str, ...], bool]:
-    """The arguments by name (floats where differentiated), the names to differentiate,
-    and whether some were dropped for having no entries.
-
-    Raises:
-        UsageError: a bad ``wrt``, or no differentiated argument with any entries.
-    """
-    wrt_names = resolve_wrt(wrt, names)
-    inputs = {n: _as_float(n, a, n in wrt_names) for n, a in zip(names, args, strict=True)}
-    empty = [n for n in wrt_names if _entries(inputs[n]) == 0]
-    if empty and len(empty) == len(wrt_names):
-        first = empty[0]
-        raise UsageError(
-            f"{first} has no entries ({_shape_text(inputs[first])}): nothing to differentiate"
-        )
-    return inputs, tuple(n for n in wrt_names if n not in empty), bool(empty)
-
-
-def _given_point(
-    fn: Callable[..., Any],
-    names: list[str],
-    inputs: dict[str, Any],
-    constants: dict[str, Any],
-    options: CheckOptions,
-) -> _GivenPoint:
-    """The Problem of ``fn`` traced on the shapes of ``inputs`` and ``constants``."""
+def _given_point(fn: Callable[..., Any], given: _Arguments, options: CheckOptions) -> _GivenPoint:
+    """The Problem of ``fn`` traced on the shapes of the given arguments."""
+    names, parts = given.names, given.parts
 
     def call(**kwargs: Any) -> Any:
+        for name, part in parts.items():
+            if name in given.inputs:
+                kwargs[name] = part.join(kwargs[name], kwargs.pop(held_name(name), None))
+            else:
+                kwargs[name] = part.join(Leaves((), ()), kwargs[name])
         return fn(*[kwargs.pop(n) for n in names], **kwargs)
 
     def struct(tree: Any) -> Any:
         return jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(np.shape(a), a.dtype), tree)
 
-    input_structs = {n: struct(v) for n, v in inputs.items()}
-    constant_structs = {n: struct(v) for n, v in constants.items()}
+    input_structs = {n: struct(v) for n, v in given.inputs.items()}
+    constant_structs = {n: struct(v) for n, v in given.constants.items()}
     output = jax.eval_shape(lambda i, c: call(**i, **c), input_structs, constant_structs)
     name = getattr(fn, "__name__", type(fn).__name__)
     spec = Spec(
         name=name,
         function=Formula(python=f"{getattr(fn, '__module__', '?')}:{name}"),
-        inputs={n: ArraySpec(shape=()) for n in names},
+        inputs={n: ArraySpec(shape=()) for n in given.inputs},
+        constants={n: ArraySpec(shape=()) for n in names if n not in given.inputs},
         check=options,
     )
     return _GivenPoint(
@@ -203,21 +259,66 @@ def _given_point(
         input_structs=input_structs,
         constant_structs=constant_structs,
         output_struct=output,
-        given_inputs=inputs,
-        given_constants=constants,
+        given_inputs=given.inputs,
+        given_constants=given.constants,
+        names=names,
     )
+
+
+def problem_of(
+    target: Any, args: Sequence[Any], *, wrt: Sequence[int | str] | int | str | None, what: str
+) -> Problem | None:
+    """The Problem of ``target(*args)`` when ``target`` is a function, for the commands
+    that also take a spec (``choose_mode``, ``memory_report``, ``curvature``, ``explain``);
+    None when it is a Spec, a Problem or a path (which take no ``args``).
+
+    Without ``wrt``, the arguments that hold a floating array (or are a Python float)
+    are differentiated and the others (integer labels, config) are constants.
+
+    Raises:
+        TypeError: example arguments given with a spec, or a function without them.
+        UsageError: as ``problem_from_callable``.
+    """
+    import os
+
+    from adcli._problem.runtime import enable_x64
+
+    if isinstance(target, Problem | Spec | str | os.PathLike | list | tuple) or not callable(
+        target
+    ):
+        if args:
+            raise TypeError(f"{what}(): example arguments are for a function; a spec has its own")
+        return None
+    if not args:
+        raise TypeError(f"{what}(fn, *args): give the arguments to call fn at")
+    enable_x64()
+    if wrt is None:
+        names = _names(target, len(args))
+        wrt = [
+            n
+            for n, a in zip(names, args, strict=True)
+            if any(kind_of(leaf) == "diff" for leaf in jax.tree_util.tree_leaves(a))
+        ]
+    return problem_from_callable(target, args, wrt=wrt)
 
 
 _CACHE_SIZE = 32
 _PROBLEMS: dict[Any, _GivenPoint] = {}
 
 
-def _cache_key(fn: Callable[..., Any], inputs: Any, constants: Any, options: CheckOptions) -> Any:
-    """What makes two calls the same problem: the function, shapes, dtypes and options."""
+def _cache_key(fn: Callable[..., Any], given: _Arguments, options: CheckOptions) -> Any:
+    """What makes two calls the same problem: the function, the arguments' structure,
+    shapes, dtypes and fixed leaves, and the options."""
     try:
         hash(fn)
     except TypeError:
         return None
-    leaves, tree = jax.tree_util.tree_flatten((inputs, constants))
+    leaves, tree = jax.tree_util.tree_flatten((given.inputs, given.constants))
     shapes = tuple((np.shape(a), str(a.dtype)) for a in leaves)
-    return (fn, tree, shapes, repr(dataclasses.replace(options, seed=0)))
+    parts = tuple(sorted(given.parts.items()))
+    options_key = repr(dataclasses.replace(options, seed=0))
+    try:
+        hash(parts)
+    except TypeError:  # a fixed leaf that neither hashes nor compares: do not cache
+        return None
+    return (fn, tree, shapes, parts, options_key)

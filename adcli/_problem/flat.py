@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from adcli._problem.paths import path_text
+
 if TYPE_CHECKING:
     from adcli._problem.build import Problem
 
@@ -38,7 +40,7 @@ class FlatLayout:
 
     def __init__(self, example: Any, name: str = "", *, named_root: bool = False) -> None:
         """``named_root``: ``example`` is a dict of named arguments, whose keys start the
-        names of their elements (``x[3]``, ``params['w'][0, 1]``) and have segments."""
+        names of their elements (``x[3]``, ``params.w[0, 1]``) and have segments."""
         leaves_with_paths, self.treedef = jax.tree_util.tree_flatten_with_path(example)
         self.name = name
         leaves = []
@@ -51,11 +53,11 @@ class FlatLayout:
             size = 2 * count if np.issubdtype(dtype, np.complexfloating) else count
             if named_root:
                 root = str(path[0].key)
-                label = root + jax.tree_util.keystr(path[1:])
+                label = root + path_text(path[1:])
                 start = self.segments.get(root, slice(offset, offset)).start
                 self.segments[root] = slice(start, offset + size)
             else:
-                label = name + jax.tree_util.keystr(path)
+                label = name + path_text(path)
             leaves.append(_Leaf(label, shape, dtype, offset, size))
             offset += size
         self.leaves: tuple[_Leaf, ...] = tuple(leaves)
@@ -155,8 +157,8 @@ class FlatProblem:
     problem: Problem
 
     def describe_input(self, index: int) -> str:
-        """A flat input index by name: ``x[3]``, ``params['w1'][0, 2]``."""
-        return re.sub(r"^\['([^']*)'\]", r"\1", self.in_layout.describe(index))
+        """A flat input index by name: ``x[3]``, ``params.w1[0, 2]``."""
+        return re.sub(r"^\.", "", self.in_layout.describe(index))
 
     def sample(self, point: int = 0) -> tuple[jax.Array, Any]:
         """x and rest at a sample point of the spec (``rest['v']`` is a seeded unit vector)."""

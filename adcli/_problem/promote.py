@@ -50,6 +50,8 @@ class NotPromotable(Exception):
 
 
 def promoted_dtype(dtype: Any) -> Any:
+    if not jnp.issubdtype(dtype, jnp.inexact):  # ints, bools, PRNG keys (no numpy dtype)
+        return dtype
     dtype = np.dtype(dtype)
     if jnp.issubdtype(dtype, jnp.complexfloating):
         return np.dtype(np.complex128)

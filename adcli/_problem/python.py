@@ -19,6 +19,16 @@ def load_python(ref: str, base_dir: str, spec: Spec, where: str) -> Callable[...
 
     This runs the user's own module code, as pytest does with test files.
     """
+    obj = load_object(ref, base_dir, spec, where)
+    if not callable(obj):
+        line = spec.line_of(where)
+        raise SpecError(f"'{ref}' is not callable", file=spec.where.file, line=line, field=where)
+    function: Callable[..., Any] = obj
+    return function
+
+
+def load_object(ref: str, base_dir: str, spec: Spec, where: str) -> Any:
+    """What ``file.py:attr`` or ``package.module:attr`` names: a callable or a value."""
     target, _, attr = ref.rpartition(":")
     line = spec.line_of(where)
     try:
@@ -64,7 +74,4 @@ def load_python(ref: str, base_dir: str, spec: Spec, where: str) -> Callable[...
                 hint=did_you_mean(part, public),
             )
         obj = getattr(obj, part)
-    if not callable(obj):
-        raise SpecError(f"'{ref}' is not callable", file=spec.where.file, line=line, field=where)
-    function: Callable[..., Any] = obj
-    return function
+    return obj

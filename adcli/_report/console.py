@@ -56,6 +56,9 @@ def render(report: CheckReport | SpecResult, console: Console, *, verbose: bool 
             continue
         if verbose or result.verdict in ("fail", "inconclusive"):
             _details(result, console, verbose=verbose)
+        elif result.verdict == "skipped" and not result.comparisons:  # why it was not run
+            for note in result.notes:
+                console.print(Text("    " + note, style="yellow"))
     _summary(report, console)
 
 
@@ -66,7 +69,7 @@ def _spec_line(result: SpecResult, console: Console, width: int) -> None:
     line.append(f"{label:<13}", style=style)
     line.append(f"{result.name:<{width}}", style="bold")
     line.append(f"  {where}", style="dim")
-    if result.verdict != "error":
+    if result.verdict != "error" and (result.comparisons or result.verdict != "skipped"):
         line.append(f"  margin {short(result.margin)}")
         line.append(
             f"  {result.method}  {', '.join(sorted(set(result.dtypes.values())))}", style="dim"

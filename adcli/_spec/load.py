@@ -25,7 +25,8 @@ from adcli._spec.model import (
     Spec,
     Tree,
 )
-from adcli._spec.shapes import LEAF_KEYS, read_array, recheck_sizes
+from adcli._spec.shapes import LEAF_KEYS, _dtype, read_array, recheck_sizes
+from adcli._spec.trees import not_a_leaf, read_tree
 from adcli._spec.yaml import Reader, child, kind_of, load_documents
 
 TOP_KEYS = (
@@ -39,6 +40,8 @@ TOP_KEYS = (
     "check",
     "expect",
     "memory",
+    "dtype",
+    "requires",
 )
 CHECK_KEYS = tuple(f.name for f in dataclasses.fields(CheckOptions))
 
@@ -193,8 +196,9 @@ def _build(r: Reader) -> Spec:
     dims = _dims(r, top.get("dims"))
     function = _function(r, top["function"])
     trees = function.python is not None  # pytree arguments: for python: functions only
-    inputs = _arguments(r, top["inputs"], "inputs", dims, trees)
-    constants = _arguments(r, top.get("constants"), "constants", dims, trees)
+    dtype = None if top.get("dtype") is None else _dtype(r, top["dtype"], "dtype", "input")
+    inputs = _arguments(r, top["inputs"], "inputs", dims, trees, dtype)
+    constants = _arguments(r, top.get("constants"), "constants", dims, trees, dtype)
     for other in constants:
         if other in inputs:
             r.fail(f"constants.{other}", f"'{other}' is both an input and a constant", key=True)
@@ -204,7 +208,9 @@ def _build(r: Reader) -> Spec:
         inputs=inputs,
         constants=constants,
         dims=dims,
-        output=None if top.get("output") is None else _output(r, top["output"], "output", dims),
+        output=None
+        if top.get("output") is None
+        else _output(r, top["output"], "output", dims, trees),
         check=_check(r, top.get("check"), inputs, constants, dims),
         expect=_expect(r, top.get("expect"), inputs, constants),
         memory=None if top.get("memory") is None else _memory(r, top["memory"]),
@@ -212,7 +218,25 @@ def _build(r: Reader) -> Spec:
         where=r.where("name"),
         base_dir=r.base_dir,
         field_lines={p: m.key_line or m.line for p, m in r.doc.marks.items() if p},
+        dtype=dtype,
+        requires=_requires(r, top.get("requires")),
     )
+
+
+def _requires(r: Reader, value: Any) -> tuple[str, ...]:
+    """``requires: [flax, optax]``: the importable packages the spec's code needs."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        r.fail("requires", "expected a list, got a string", f"write [{value}]")
+    if not isinstance(value, list):
+        r.fail("requires", f"expected a list of package names, got {kind_of(value)}")
+    for i, name in enumerate(value):
+        path = f"requires[{i}]"
+        text = r.string(name, path, what="a package name such as flax")
+        if not all(part.isidentifier() for part in text.split(".")):
+            r.fail(path, f"'{text}' is not a package name", "e.g. flax, equinox, jax.numpy")
+    return tuple(value)
 
 
 def _identifier(r: Reader, name: str, path: str, what: str) -> None:
@@ -279,7 +303,12 @@ def _python_ref(r: Reader, value: Any, path: str) -> str:
 
 
 def _arguments(
-    r: Reader, value: Any, path: str, dims: Mapping[str, int], trees: bool
+    r: Reader,
+    value: Any,
+    path: str,
+    dims: Mapping[str, int],
+    trees: bool,
+    dtype: str | None = None,
 ) -> dict[str, Tree]:
     args = r.mapping(value, path, expected="a mapping of argument names")
     if path == "inputs" and not args:
@@ -287,59 +316,30 @@ def _arguments(
     kind = "input" if path == "inputs" else "constant"
     for name in args:
         _identifier(r, name, child(path, name), kind)
-    return {name: _tree(r, sub, child(path, name), kind, dims, trees) for name, sub in args.items()}
+    return {
+        name: read_tree(r, sub, child(path, name), kind, dims, trees=trees, dtype=dtype)
+        for name, sub in args.items()
+    }
 
 
-def _leaf_typo(r: Reader, tree: Mapping[str, Any], path: str, keys: Sequence[str]) -> None:
-    """Fail on a key that is a misspelt leaf key (``shap:``): a typo, not a subtree."""
-    for key in tree:
-        hint = did_you_mean(key, keys)
-        if hint:
-            r.fail(child(path, key), f"unknown key '{key}'", hint, key=True)
-
-
-def _tree(
-    r: Reader, value: Any, path: str, kind: str, dims: Mapping[str, int], trees: bool = True
-) -> Tree:
-    """A leaf (``{shape: ...}`` or the shorthand ``[n, 3]``) or, if ``trees``, a mapping of
-    subtrees (a pytree, for ``python:`` functions)."""
-    if isinstance(value, list):
-        return read_array(r, {}, path, kind, dims, shorthand=value)
-    want = "a shape list like [n, 3] or a mapping with 'shape'"
-    tree = r.mapping(value, path, expected=want)
-    if "shape" in tree:
-        return read_array(r, tree, path, kind, dims)
-    if not tree or set(tree) & {"dtype", "init", "seed"}:
-        r.fail(path, "missing required key 'shape'", "e.g. shape: [n]; [] is a scalar", key=True)
-    _leaf_typo(r, tree, path, LEAF_KEYS["input"])
-    subtree = {key: _tree(r, sub, child(path, key), kind, dims) for key, sub in tree.items()}
-    if not trees:  # after the children, so that a mistake inside them is named first
-        r.fail(
-            path,
-            "a mapping without 'shape' is a pytree, and pytree arguments are for python: "
-            "functions only",
-            "give it a shape, e.g. {shape: [n]}, or write the function in Python",
-            key=True,
-        )
-    return subtree
-
-
-def _output(r: Reader, value: Any, path: str, dims: Mapping[str, int]) -> OutputSpec:
-    """A leaf ``{shape: ...}``, a list of outputs (a tuple) or a mapping of them (a dict)."""
+def _output(
+    r: Reader, value: Any, path: str, dims: Mapping[str, int], trees: bool = True
+) -> OutputSpec:
+    """A leaf ``{shape: ...}``, a list of outputs (a tuple) or a mapping of them (a dict);
+    ``trees``: the function is Python (under a formula no mapping is a subtree)."""
     if isinstance(value, list):
         if not value:
             r.fail(path, "an empty list declares an empty tuple", "for a scalar write {shape: []}")
-        return tuple(_output(r, sub, child(path, i), dims) for i, sub in enumerate(value))
+        return tuple(_output(r, sub, child(path, i), dims, trees) for i, sub in enumerate(value))
     if not isinstance(value, dict):
         problem = f"expected an output such as {{shape: [n]}}, got {kind_of(value)}"
         hint = "a list under output: declares a tuple of outputs; one array is {shape: [n]}"
         r.fail(path, problem, hint if path.endswith("]") else None)
     if "shape" in value:
         return read_array(r, value, path, "output", dims)
-    if not value or "dtype" in value:
-        r.fail(path, "missing required key 'shape'", "e.g. shape: [n]; [] is a scalar", key=True)
-    _leaf_typo(r, value, path, LEAF_KEYS["output"])
-    return {key: _output(r, sub, child(path, key), dims) for key, sub in value.items()}
+    if not trees or not value or not all(isinstance(v, dict | list) for v in value.values()):
+        not_a_leaf(r, value, path, LEAF_KEYS["output"])  # a leaf with a mistake, not a subtree
+    return {key: _output(r, sub, child(path, key), dims, trees) for key, sub in value.items()}
 
 
 def _not_constant(r: Reader, name: Any, path: str, constants: Mapping[str, Any], key: bool) -> None:

@@ -48,12 +48,15 @@ class Init:
       normal   -- params (mean, std), default (0, 1)
       uniform  -- params (lo, hi), default (0, 1)
       positive -- params (lo, hi), default (0.5, 2.0): uniform on a positive interval
+      randint  -- params (lo, hi): integers drawn uniformly from lo, lo + 1, ..., hi - 1
       value    -- ``value`` holds the nested list (broadcast to the shape)
       file     -- ``path`` is an absolute path to a ``.npy`` file
       zeros, ones
     """
 
-    kind: Literal["normal", "uniform", "positive", "value", "file", "zeros", "ones"] = "normal"
+    kind: Literal["normal", "uniform", "positive", "randint", "value", "file", "zeros", "ones"] = (
+        "normal"
+    )
     params: tuple[float, ...] = ()
     value: Any = None
     path: str | None = None
@@ -70,8 +73,29 @@ class ArraySpec:
     where: Where = field(default_factory=Where)
 
 
-# A pytree of arrays: a leaf, or a mapping of names to subtrees.
-Tree = Union[ArraySpec, Mapping[str, "Tree"]]  # noqa: UP007 (a recursive alias needs Union)
+@dataclass(frozen=True)
+class PythonTree:
+    """An argument made by the user's code (``{python: REF}``): a callable returning a
+    pytree, or an attribute holding one. Its shapes and dtypes are read from the code.
+
+    ``init``: None keeps the code's values; an Init keeps only the structure and draws
+    every floating leaf by it. ``dtype``: cast every floating leaf to it (None: keep the
+    code's dtypes). ``seed``: a fixed seed for its key (used instead of ``check.seed``).
+    ``item``: take item ``[item]`` of what the code gives (one of the arguments an
+    example-arguments function returns, by position or name).
+    """
+
+    ref: str
+    init: Init | None = None
+    dtype: str | None = None
+    seed: int | None = None
+    where: Where = field(default_factory=Where)
+    item: int | str | None = None
+
+
+# A pytree of arrays: a leaf, a value from code, a list of subtrees (a YAML sequence,
+# stored as a tuple) or a mapping of names to subtrees.
+Tree = Union[ArraySpec, PythonTree, tuple["Tree", ...], Mapping[str, "Tree"]]  # noqa: UP007
 # Declared output: one leaf, a tuple of leaves, or a mapping of names to leaves (or subtrees).
 OutputSpec = Union[ArraySpec, tuple["OutputSpec", ...], Mapping[str, "OutputSpec"]]  # noqa: UP007
 
@@ -147,6 +171,10 @@ class Spec:
     base_dir: str = "."  # directory that relative ``python:`` paths are resolved against
     # Dotted field path -> file line, so later stages (the builder) can point at a field.
     field_lines: Mapping[str, int] = field(default_factory=dict)
+    dtype: str | None = None  # the spec-wide default dtype of its leaves (``dtype:``)
+    # Packages the spec's code needs (``requires:``): a spec whose package is not installed
+    # is reported skipped ("not checked: flax is not installed"), not failed.
+    requires: tuple[str, ...] = ()
 
     def line_of(self, field_path: str) -> int | None:
         """The file line of a field (or of its closest recorded parent), if known."""

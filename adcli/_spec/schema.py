@@ -26,6 +26,7 @@ from adcli._spec.model import (
     MemoryOptions,
 )
 from adcli._spec.shapes import DTYPE_ALIASES, INIT_KINDS, LEAF_KEYS
+from adcli._spec.trees import PYTHON_INITS, PYTHON_KEYS
 
 _IDENT = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$", "not": {"enum": keyword.kwlist}}
 _NUMERIC = r"(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)(?:[eE][-+]?[0-9]+)?"
@@ -48,6 +49,7 @@ def _int(minimum: int) -> dict[str, Any]:
     }
 
 
+_PACKAGE = r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$"
 _SIZE = r"^\s*(?:[0-9]+\s*[bB]?|(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)\s*[kKmMgGtT][iI]?[bB])\s*$"
 
 
@@ -84,17 +86,57 @@ def _leaf(kind: str) -> dict[str, Any]:
 
 
 def _tree(kind: str) -> dict[str, Any]:
+    """A leaf, a value from code, a mapping of subtrees (any key but ``shape``) or a list of
+    subtrees (a sequence with a mapping or a sequence in it; else it is a shape)."""
+    subtree = {"$ref": f"#/$defs/{kind}_tree"}
     return {
         "oneOf": [
             {"$ref": "#/$defs/shape"},  # the shorthand x: [n, 3]
             {"$ref": f"#/$defs/{kind}_leaf"},
+            {"$ref": "#/$defs/python_tree"},
             {
                 "type": "object",
                 "minProperties": 1,
-                "propertyNames": {"not": {"enum": ["shape", "dtype", "init", "seed"]}},
-                "additionalProperties": {"$ref": f"#/$defs/{kind}_tree"},
+                "propertyNames": {"not": {"enum": ["shape"]}},
+                "additionalProperties": subtree,
+                # {init: {normal: ...}} is a leaf that lost its shape, not a subtree
+                "not": {
+                    "required": ["init"],
+                    "properties": {
+                        "init": {"type": "object", "propertyNames": {"enum": list(INIT_KINDS)}}
+                    },
+                },
             },
+            # Items that are all subtrees (sequences or mappings) are never a shape.
+            {"type": "array", "minItems": 1, "items": subtree},
         ]
+    }
+
+
+def _python_tree() -> dict[str, Any]:
+    """``{python: REF, init: ..., dtype: ..., seed: ...}``: an argument from the user's code."""
+    inits = _init()
+    kinds = [k for k in inits["anyOf"][0]["enum"] if k in PYTHON_INITS]
+    props = inits["anyOf"][1]["properties"]
+    init = {
+        "anyOf": [
+            {"enum": kinds},
+            {**inits["anyOf"][1], "properties": {k: props[k] for k in PYTHON_INITS if k in props}},
+        ]
+    }
+    schema = {
+        "python": _formula(bare=False)["properties"]["python"],
+        "init": _nullable(init),
+        "dtype": _nullable({"enum": _dtypes(INPUT_DTYPES)}),
+        "seed": _nullable(_int(0)),
+        "item": _nullable({"anyOf": [{"type": "integer"}, {"type": "string"}]}),
+    }
+    assert tuple(schema) == PYTHON_KEYS, "the schema must know every {python: ...} key"
+    return {
+        "type": "object",
+        "required": ["python"],
+        "properties": schema,
+        "additionalProperties": False,
     }
 
 
@@ -160,6 +202,8 @@ def _top_properties() -> dict[str, Any]:
         "check": _nullable(_closed({k: _nullable(v) for k, v in _check_properties().items()})),
         "expect": _nullable(_closed({"grad": expect_block, "hessian": expect_block})),
         "memory": _nullable(_closed(_memory_properties())),
+        "dtype": _nullable({"enum": _dtypes(INPUT_DTYPES)}),
+        "requires": _nullable({"type": "array", "items": {"type": "string", "pattern": _PACKAGE}}),
     }
     assert list(props) == list(TOP_KEYS), "the schema must know every top-level key"
     return props
@@ -214,6 +258,7 @@ def _init() -> dict[str, Any]:
             "normal": init_args,
             "uniform": init_args,
             "positive": init_args,
+            "randint": {**init_args, "items": {"type": "integer"}},
             "value": {"$ref": "#/$defs/value"},
             "file": {"type": "string", "pattern": r"\.npy$"},
         },
@@ -253,7 +298,7 @@ def _definitions() -> dict[str, Any]:
             {
                 "type": "object",
                 "minProperties": 1,
-                "propertyNames": {"not": {"enum": ["shape", "dtype"]}},
+                "propertyNames": {"not": {"enum": ["shape"]}},
                 "additionalProperties": {"$ref": "#/$defs/output"},
             },
         ]
@@ -267,6 +312,7 @@ def _definitions() -> dict[str, Any]:
         "constant_leaf": _leaf("constant"),
         "input_tree": _tree("input"),
         "constant_tree": _tree("constant"),
+        "python_tree": _python_tree(),
         "output_leaf": _leaf("output"),
         "output": output,
         "expect_formula": _formula(bare=True),

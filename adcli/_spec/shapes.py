@@ -209,7 +209,7 @@ def broadcasts(source: Sequence[int], target: Sequence[int]) -> bool:
 
 # --- Array leaves: reading a leaf's shape, dtype and init from a spec document ---
 
-INIT_KINDS = ("normal", "uniform", "positive", "value", "file", "zeros", "ones")
+INIT_KINDS = ("normal", "uniform", "positive", "randint", "value", "file", "zeros", "ones")
 # Accepted dtype spellings besides the canonical numpy names (documented in docs/spec.md).
 DTYPE_ALIASES = {
     **{"f16": "float16", "half": "float16", "bf16": "bfloat16"},
@@ -229,8 +229,10 @@ def read_array(
     dims: Mapping[str, int],
     *,
     shorthand: list[Any] | None = None,
+    default_dtype: str = "float64",
 ) -> ArraySpec:
-    """One leaf (``kind`` input, constant or output) from its mapping ``m`` or a bare shape."""
+    """One leaf (``kind`` input, constant or output) from its mapping ``m`` or a bare shape;
+    ``default_dtype`` is the dtype of an input or constant that names none (``dtype:``)."""
     keys = LEAF_KEYS["output" if kind == "output" else "input"]
     other = "an output takes only shape and dtype" if kind == "output" else None
     r.mapping(m, path, keys, other_hint=other)
@@ -244,16 +246,16 @@ def read_array(
     seed = m.get("seed")
     return ArraySpec(
         shape=shape,
-        dtype=_dtype(r, m.get("dtype"), child(path, "dtype"), kind),
+        dtype=_dtype(r, m.get("dtype"), child(path, "dtype"), kind, default_dtype),
         init=_init(r, m.get("init"), child(path, "init"), sizes),
         seed=None if seed is None else r.integer(seed, child(path, "seed"), minimum=0),
         where=r.where(path),
     )
 
 
-def _dtype(r: Reader, value: Any, path: str, kind: str) -> str | None:
+def _dtype(r: Reader, value: Any, path: str, kind: str, default: str = "float64") -> str | None:
     if value is None:
-        return None if kind == "output" else "float64"
+        return None if kind == "output" else default
     if not isinstance(value, str):
         r.fail(path, f"expected a dtype name such as float64, got {kind_of(value)}")
     dtype = DTYPE_ALIASES.get(value, value)
@@ -309,8 +311,14 @@ def _init(r: Reader, value: Any, path: str, sizes: tuple[int, ...]) -> Init:
 
 def _params(r: Reader, value: Any, path: str, kind: str) -> tuple[float, ...]:
     names = "[mean, std]" if kind == "normal" else "[lo, hi]"
+    what = "ints" if kind == "randint" else "numbers"
     if not isinstance(value, list) or len(value) != 2:
-        r.fail(path, f"expected two numbers {names}, got {kind_of(value)}")
+        r.fail(path, f"expected two {what} {names}, got {kind_of(value)}")
+    if kind == "randint":  # half-open, as numpy and jax.random draw them
+        lo, hi = (_int(r, v, child(path, i)) for i, v in enumerate(value))
+        if not lo < hi:
+            r.fail(path, f"expected lo < hi, got [{lo}, {hi}]", "randint draws lo ... hi - 1")
+        return (lo, hi)
     a, b = (r.number(v, child(path, i)) for i, v in enumerate(value))
     if kind == "normal" and not b > 0:
         r.fail(child(path, 1), f"std must be > 0, got {b:g}")
@@ -319,6 +327,15 @@ def _params(r: Reader, value: Any, path: str, kind: str) -> tuple[float, ...]:
     if kind == "positive" and not a > 0:
         r.fail(child(path, 0), f"positive needs lo > 0, got {a:g}", "use uniform for other ranges")
     return (a, b)
+
+
+def _int(r: Reader, value: Any, path: str) -> int:
+    """An int of either sign (a float with no fraction gets a hint to write it as one)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            r.fail(path, f"expected an int, got {value}", f"write {int(value)}")
+        r.fail(path, f"expected an int, got {kind_of(value)}")
+    return value
 
 
 def _nested(r: Reader, value: Any, path: str) -> tuple[Any, tuple[int, ...]]:

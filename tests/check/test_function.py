@@ -100,3 +100,62 @@ def test_low_precision_on_another_inputs_way_counts() -> None:
     result = adcli.check_function(f, jnp.ones(3, jnp.float32), jnp.ones(3, jnp.bfloat16))
     assert result.verdict == "pass"
     assert result.dtypes == {"x": "bfloat16", "w": "bfloat16"}
+
+
+# --- any pytree, as jax.grad takes it --------------------------------------------------------
+
+
+def _eqx_model():  # type: ignore[no-untyped-def]
+    import equinox as eqx
+    import jax
+
+    return eqx.nn.MLP(3, "scalar", 8, 1, activation=jax.nn.softplus, key=jax.random.key(0))
+
+
+def _eqx_loss(model, x, y):  # type: ignore[no-untyped-def]
+    import jax
+
+    return jnp.mean((jax.vmap(model)(x) - y) ** 2)
+
+
+def test_an_equinox_module_is_an_argument() -> None:
+    x, y = jnp.asarray(np.random.default_rng(0).normal(size=(5, 3))), jnp.zeros(5)
+    result = adcli.check_function(_eqx_loss, _eqx_model(), x, y, wrt="model")
+    assert result.verdict == "pass"
+    assert {c.wrt for c in result.comparisons} == {"model"}
+    adcli.assert_grads(_eqx_loss, (_eqx_model(), x, y), wrt=["model"])
+    from adcli._report.console import render_text
+
+    assert "PASS" in render_text(result)
+
+
+def test_integer_bool_and_static_arguments_outside_wrt() -> None:
+    def loss(w, x, steps, labels, squash, flag):  # type: ignore[no-untyped-def]
+        out = x @ w
+        for _ in range(steps):  # a Python int: static, as jax.jit would need it
+            out = squash(out)
+        return jnp.sum(out * labels) if flag else jnp.sum(out)
+
+    w, x = jnp.ones((3, 2)) / 3, jnp.ones((4, 3))
+    labels = jnp.asarray([[0, 1]] * 4)
+    result = adcli.check_function(loss, w, x, 2, labels, jnp.tanh, True, wrt=[0, "x"])
+    assert result.verdict == "pass"
+    assert {c.wrt for c in result.comparisons} == {"w", "x"}
+
+
+def test_integer_leaves_inside_a_differentiated_pytree_are_held() -> None:
+    state = {"w": jnp.ones(3), "count": jnp.asarray(3, jnp.int32)}
+    result = adcli.check_function(lambda s: jnp.sum(s["w"] ** s["count"]), state)
+    assert result.verdict == "pass"
+    assert all(c.compared for c in result.comparisons)
+
+
+def test_a_pytree_without_floats_cannot_be_differentiated() -> None:
+    with pytest.raises(UsageError, match=r"argument 'n' has no floating-point array .*int64"):
+        adcli.check_function(lambda x, n: jnp.sum(x) * n["k"], jnp.ones(2), {"k": jnp.asarray(2)})
+
+
+def test_assert_grads_wrt_by_name() -> None:
+    adcli.assert_grads(lambda x, n: jnp.sum(x**n), (jnp.ones(3), jnp.asarray(2)), wrt="x")
+    with pytest.raises(UsageError, match=r"wrt: 'y' is not an argument"):
+        adcli.assert_grads(lambda x, n: jnp.sum(x**n), (jnp.ones(3), 2), wrt="y")

@@ -182,8 +182,17 @@ def test_check_first_order_returns_what_expect_reuses(method: str) -> None:
         assert set(result.jacobians) == {"fwd", "rev"} and result.fd.value.shape == (3, 1)
         assert result.directions is None and result.jvps is None
     else:
-        assert result.jacobians == {} and result.fd.value.shape == (3, 1)
-        assert result.directions is not None and result.directions.shape == (3, 3)
+        # 3 random directions, one along the AD gradient (x is one leaf), its 3 coordinates
+        assert result.jacobians == {} and result.fd.value.shape == (7, 1)
+        assert result.directions is not None and result.directions.shape == (7, 3)
+        assert result.rows is not None and result.rows.random == 3
+        assert [b.label for b in result.rows.aligned] == ["x"] and result.rows.coords == (0, 1, 2)
+        names = [result.rows.name(pt, k) for k in (1, 3, 4, 6)]
+        assert names == ["x·v1", "x·g", "x[0]", "x[2]"]
+        np.testing.assert_array_equal(result.directions[4:], np.diag(pt.scale) / 64)  # SPOT_STEP
+        assert result.vjps is not None
+        g = result.vjps[0] * pt.scale
+        np.testing.assert_allclose(result.directions[3] / pt.scale, g / np.sqrt(np.mean(g**2)))
         assert result.jvps is not None and result.vjps is not None
         assert result.cotangents is not None and result.cotangents.shape == (1, 1)
 

@@ -36,10 +36,10 @@ def test_describe_names_every_flat_index() -> None:
     layout = FlatLayout(TREE, "p")
     names = [layout.describe(i) for i in range(layout.size)]
     assert names == [
-        "p['s']",
-        "p['w'][0, 0]", "p['w'][0, 1]", "p['w'][0, 2]",
-        "p['w'][1, 0]", "p['w'][1, 1]", "p['w'][1, 2]",
-        "p['z'][0] (real)", "p['z'][1] (real)", "p['z'][0] (imag)", "p['z'][1] (imag)",
+        "p.s",
+        "p.w[0, 0]", "p.w[0, 1]", "p.w[0, 2]",
+        "p.w[1, 0]", "p.w[1, 1]", "p.w[1, 2]",
+        "p.z[0] (real)", "p.z[1] (real)", "p.z[0] (imag)", "p.z[1] (imag)",
     ]  # fmt: skip
     with pytest.raises(IndexError):
         layout.describe(layout.size)
@@ -49,7 +49,7 @@ def test_named_root_gives_each_argument_its_segment() -> None:
     layout = FlatLayout({"x": jnp.ones(3), "params": {"b": jnp.ones(()), "w": jnp.ones(2)}},
                         named_root=True)  # fmt: skip
     assert layout.segments == {"params": slice(0, 3), "x": slice(3, 6)}
-    assert [layout.describe(i) for i in (0, 2, 5)] == ["params['b']", "params['w'][1]", "x[2]"]
+    assert [layout.describe(i) for i in (0, 2, 5)] == ["params.b", "params.w[1]", "x[2]"]
 
 
 def test_round_to_leaves_rounds_each_part_to_its_own_precision() -> None:

@@ -114,3 +114,67 @@ def test_init_does_not_overwrite_without_force(project: Path) -> None:
     code, out = run("init", "s.yaml", "--expr", "sum(x)", "--input", "x=[2]")
     assert code == 2 and "exists" in out and Path("s.yaml").read_text() == "keep me\n"
     assert run("init", "s.yaml", "--expr", "sum(x)", "--input", "x=[2]", "--force")[0] == 0
+
+
+PYTREES = """\
+import jax, jax.numpy as jnp
+import equinox as eqx
+
+
+def list_loss(params, x, labels):
+    for w, b in params:
+        x = jnp.tanh(x @ w + b)
+    return jnp.mean(x.sum(-1) - labels)
+
+
+def list_args():
+    k = jax.random.split(jax.random.key(0), 2)
+    return ([(jax.random.normal(k[0], (3, 4)), jnp.zeros(4)),
+             (jax.random.normal(k[1], (4, 2)), jnp.zeros(2))], jnp.ones((5, 3)), jnp.arange(5))
+
+
+def module_loss(model, x, y):
+    return jnp.mean((jax.vmap(model)(x) - y) ** 2)
+
+
+def module_args(key):
+    return eqx.nn.MLP(3, "scalar", 8, 1, key=key), jnp.ones((5, 3)), jnp.zeros(5)
+"""
+
+
+def test_init_writes_list_pytrees_and_modules(project: Path) -> None:
+    pytest.importorskip("equinox")
+    (project / "nets.py").write_text(PYTREES)
+    code, out = run(
+        "init", "l.yaml", "--python", "nets.py:list_loss", "--args-from", "nets.py:list_args"
+    )
+    assert code == 0, out
+    (spec,) = load_file("l.yaml")
+    params = spec.inputs["params"]
+    assert isinstance(params, tuple) and params[1][0].shape == (4, 2)  # type: ignore[index]
+    code, out = run(
+        "init", "m.yaml", "--python", "nets.py:module_loss", "--args-from", "nets.py:module_args"
+    )
+    assert code == 0, out
+    assert 'model: {python: "nets.py:module_args", item: 0}' in Path("m.yaml").read_text()
+    for name in ("l.yaml", "m.yaml"):
+        code, out = run("check", name, "--points", "1")
+        assert code == 0 and "PASS" in out, out
+
+
+def test_init_writes_examples_leaf_by_leaf_and_refuses_what_yaml_cannot_spell(
+    project: Path,
+) -> None:
+    (project / "nets.py").write_text(
+        "import jax.numpy as jnp\n\ndef f(x):\n    return jnp.sum(x[0]) + jnp.sum(x[1])\n"
+    )
+    code, out = run("init", "s.yaml", "--python", "nets.py:f", "--example", "x=[ones(2), ones(3)]")
+    assert code == 0, out  # a list of arrays is written leaf by leaf
+    text = Path("s.yaml").read_text()
+    assert "x: [{shape: [2], dtype: float64}, {shape: [3], dtype: float64}]" in text
+    code, out = run(
+        "init", "t.yaml", "--python", "nets.py:f", "--example", "x=[ones(2), arange(3)]"
+    )
+    assert code == 2 and "Traceback" not in out
+    assert "argument 'x' cannot be written leaf by leaf (it mixes floating and integer" in out
+    assert "give it with --args-from FILE.py:FN" in out

@@ -235,9 +235,11 @@ def test_validate_names_a_leaf_key_typo_in_a_python_pytree(tmp_path: Path) -> No
 
     (tmp_path / "m.py").write_text("def loss(params):\n    return params['w'].sum()\n")
     spec = tmp_path / "s.yaml"
+    # `dtype: float32` cannot be a subtree, so this mapping is a leaf and `shap` its typo;
+    # `{shap: []}` alone would be a subtree with a scalar leaf named shap.
     spec.write_text(
         "name: s\nfunction: {python: m.py:loss}\ninputs:\n  params:\n"
-        "    w: {shape: [3]}\n    b: {shap: []}\n"
+        "    w: {shape: [3]}\n    b: {shap: [], dtype: float32}\n"
     )
     out = CliRunner().invoke(cli, ["validate", str(spec)])
     assert out.exit_code == 2
@@ -268,7 +270,7 @@ def test_validate_reports_a_formula_error_and_exits_2(tmp_path: Path) -> None:
 _SEMANTIC = re.compile(
     r"unknown dim|is not an input|is a constant|both an input and a constant|does not broadcast"
     r"|no such file|lo < hi|std must be|positive needs|is not a dim of this spec"
-    r"|cannot be negative|; a size|ragged"
+    r"|cannot be negative|; a size|ragged|are for python: functions only"
 )
 _VALUES = [None, True, -1, 0, 1.5, "", "zz zz", [1], {"q": 1}]
 _EVERY_SECTION = """\
