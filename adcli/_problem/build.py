@@ -36,6 +36,8 @@ class Problem:
     output_struct: Any
     expect_grad: dict[str, Callable[..., Any]] = field(default_factory=dict)
     expect_hessian: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    # ``reference:``: a trusted implementation, called like ``fn`` (docs/reference.md).
+    reference: Callable[..., Any] | None = None
     _compiled: dict[str, Callable[..., Any]] = field(default_factory=dict, repr=False)
     # Engines keep their per-problem state here (e.g. the check's compiled probe), so that
     # checking the same problem again reuses its programs instead of tracing them anew.
@@ -96,6 +98,10 @@ def build(spec: Spec) -> Problem:
     if spec.output is not None:
         _check_output(spec, output_struct, dims)
     problem = Problem(spec, dims, fn, input_structs, constant_structs, output_struct)
+    if spec.reference is not None:
+        problem.reference = _callable(spec.reference, spec, names, "reference")
+        got = _eval_shape(problem.reference, input_structs, constant_structs, spec, "reference")
+        _check_reference_output(spec, output_struct, got)
     for kind, target in (("grad", problem.expect_grad), ("hessian", problem.expect_hessian)):
         for name, formula in getattr(spec.expect, kind).items():
             where = f"expect.{kind}.{name}"
@@ -235,6 +241,23 @@ def _compare_output(want: Any, got: Any, path: str) -> tuple[str, str] | None:
         if found:
             return found
     return None
+
+
+def _check_reference_output(spec: Spec, output: Any, got: Any) -> None:
+    """The reference must return what the function returns: same structure, same shapes
+    (its dtypes may differ: it is compared in float64)."""
+    same = jax.tree_util.tree_structure(got) == jax.tree_util.tree_structure(output) and all(
+        tuple(a.shape) == tuple(b.shape)
+        for a, b in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(output), strict=True)
+    )
+    if not same:
+        raise SpecError(
+            f"the reference returns {_describe(got)}, but the function returns {_describe(output)}",
+            file=spec.where.file,
+            line=spec.line_of("reference"),
+            field="reference",
+            hint="a reference takes the function's arguments and returns the same shapes",
+        )
 
 
 def _check_expect_shape(

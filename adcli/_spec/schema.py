@@ -160,6 +160,7 @@ def _top_properties() -> dict[str, Any]:
         "check": _nullable(_closed({k: _nullable(v) for k, v in _check_properties().items()})),
         "expect": _nullable(_closed({"grad": expect_block, "hessian": expect_block})),
         "memory": _nullable(_closed(_memory_properties())),
+        "reference": _nullable(_formula(bare=False)),
     }
     assert list(props) == list(TOP_KEYS), "the schema must know every top-level key"
     return props
@@ -187,6 +188,8 @@ def _check_properties() -> dict[str, Any]:
         "atol": _NONNEG,
         "seed": _int(0),
         "dims": _nullable({"$ref": "#/$defs/dims"}),
+        "factor": _NONNEG,
+        "repeat": _int(1),
     }
     assert set(props) == set(CHECK_KEYS), "the schema must know every check: key"
     return props
