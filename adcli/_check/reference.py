@@ -28,7 +28,7 @@ from adcli._numerics.linear import Linear
 from adcli._numerics.reference import Versions, versions
 from adcli._problem.build import Problem
 from adcli._results.check import CheckKind, Comparison
-from adcli._results.common import worst_verdict
+from adcli._results.common import Verdict, worst_verdict
 
 # Below float32, rounding leaves finite differences nothing to resolve: the reference decides.
 NO_FD = ("bfloat16", "float16")
@@ -260,9 +260,11 @@ class ReferenceCheck:
                 "finite differences nothing to resolve; the comparison with the reference is "
                 "the verdict"
             )
-        fd = [c.verdict for c in comparisons if c.kind in _FD_KINDS and c.verdict != "skipped"]
-        ref = [c.verdict for c in comparisons if c.kind.is_reference and c.kind != CheckKind.REPEAT]
-        ref = [v for v in ref if v != "skipped"]
+        fd: list[Verdict] = [c.verdict for c in comparisons if c.kind in _FD_KINDS]
+        ref: list[Verdict] = [
+            c.verdict for c in comparisons if c.kind.is_reference and c.kind != CheckKind.REPEAT
+        ]
+        fd, ref = [v for v in fd if v != "skipped"], [v for v in ref if v != "skipped"]
         if fd and ref:
             found.append(
                 f"verdicts: finite differences {worst_verdict(fd)}, reference {worst_verdict(ref)}"

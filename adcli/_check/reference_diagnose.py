@@ -28,7 +28,17 @@ def reference_diagnoses(comparisons: list[Comparison]) -> list[str]:
             failing = [
                 c for c in comparisons if (c.wrt, c.kind) == (wrt, kind) and c.verdict == "fail"
             ]
-            if failing:
+            leaks = [
+                c for c in failing if any(t.kernel_error == float("inf") for t in c.tolerances)
+            ]
+            if leaks:
+                where = ", ".join(dict.fromkeys(loc for c in leaks for loc in c.locations))
+                found.append(
+                    f"{wrt}: the value agrees with the reference but the {rule} is not finite "
+                    f"at {where or 'some elements'}: NaN or inf leaks into the derivative there "
+                    "(a masked or padded region?)"
+                )
+            elif failing:
                 what = "the VJP rule (the backward kernel)" if rule == "VJP" else "the JVP rule"
                 found.append(
                     f"{wrt}: the value agrees with the reference but the {rule} does not"
@@ -38,7 +48,15 @@ def reference_diagnoses(comparisons: list[Comparison]) -> list[str]:
 
 
 def _wrong_forward(comparisons: list[Comparison]) -> list[str]:
-    found = ["the kernel's value disagrees with the reference: the forward kernel is wrong"]
+    values = [c for c in comparisons if c.kind == CheckKind.REFERENCE_VALUE and c.verdict == "fail"]
+    if all((c.diagnosis or "").startswith("precision") for c in values):
+        first = (
+            "the kernel's value is less precise than the reference allows: the forward kernel "
+            "computes too imprecisely"
+        )
+    else:
+        first = "the kernel's value disagrees with the reference: the forward kernel is wrong"
+    found = [first]
     for wrt in dict.fromkeys(c.wrt for c in comparisons if c.kind in _SELF):
         own = [c for c in comparisons if c.wrt == wrt and c.kind in _SELF]
         if all(c.verdict == "pass" for c in own):
@@ -49,7 +67,7 @@ def _wrong_forward(comparisons: list[Comparison]) -> list[str]:
         elif any(c.verdict == "fail" for c in own):
             found.append(
                 f"{wrt}: its derivatives disagree with those of the kernel's own forward too: "
-                "the backward is wrong as well"
+                "the backward is wrong (or imprecise) as well"
             )
     return found
 

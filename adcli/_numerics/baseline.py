@@ -29,6 +29,7 @@ import numpy as np
 
 from adcli._numerics.compare import Labels, Subject
 from adcli._results.check import CheckKind, Comparison, Mismatch, TensorTolerance
+from adcli._results.common import Verdict
 
 WORST_SHOWN = 5
 # A failing kernel within this many units of rounding of its largest entry computes the right
@@ -107,7 +108,7 @@ def judge(
     failed = j.margin > 1
     undecided = j.truth_bad & ~j.kernel_bad
     failed &= ~undecided
-    verdict = "fail" if failed.any() else ("inconclusive" if undecided.any() else "pass")
+    verdict: Verdict = "fail" if failed.any() else ("inconclusive" if undecided.any() else "pass")
     finite = ~(j.kernel_bad | j.truth_bad)
     big = np.maximum(np.abs(kernel), np.abs(truth))
     rel = np.where(finite & (big > 0), j.diff / np.where(big > 0, big, 1.0), 0.0)
@@ -154,7 +155,7 @@ def _margins(
     )
     margin = np.where(kernel_bad | truth_bad, np.inf, margin)
     found = tuple(
-        _tensor_tolerance(t, diff, tol, margin, kernel_bad | truth_bad, baseline, rule)
+        _tensor_tolerance(t, diff, tol, margin, (kernel_bad, truth_bad), baseline, rule)
         for t in tensors
     )
     return _Judged(diff, tol, margin, kernel_bad, truth_bad, found)
@@ -165,11 +166,14 @@ def _tensor_tolerance(
     diff: np.ndarray,
     tol: np.ndarray,
     margin: np.ndarray,
-    bad: np.ndarray,
+    bad: tuple[np.ndarray, np.ndarray],
     baseline: np.ndarray,
     rule: Rule,
 ) -> TensorTolerance:
+    """The tensor's errors and how its tolerance was set at its worst element; a kernel
+    value that is not finite makes its error infinite (one the reference lacks, none)."""
     cols = t.columns
+    kernel_bad, truth_bad = bad[0][:, cols], bad[1][:, cols]
     e_b = _baseline_error(baseline[:, cols], rule)
     part = np.where(np.isnan(margin[:, cols]), np.inf, margin[:, cols])
     worst = _index(np.argmax(part), part.shape) if part.size else ()
@@ -177,7 +181,9 @@ def _tensor_tolerance(
     return TensorTolerance(
         tensor=t.name,
         dtype=t.dtype,
-        kernel_error=_max(np.where(bad[:, cols], 0.0, diff[:, cols])),
+        kernel_error=math.inf
+        if (kernel_bad & ~truth_bad).any()
+        else _max(np.where(kernel_bad | truth_bad, 0.0, diff[:, cols])),
         baseline_error=e_b,
         factor=rule.factor,
         floor=max(floor, 0.0),
@@ -251,6 +257,12 @@ def _diagnosis(
         ratio = _constant_ratio(kernel[:, cols], truth[:, cols], failed[:, cols], t.eps)
         if ratio is not None:
             return ratio
+        lower = _lower_precision(tt, truth[:, cols], t)
+        if lower is not None:
+            return (
+                f"precision: the error is that of {lower} rounding, not {t.dtype}: the kernel "
+                f"computes in {lower} inside (a cast, or an accumulator in {lower}?)"
+            )
         if _roundings(tt, truth[:, cols], t.eps) <= PRECISION_ROUNDINGS and tt.ratio > tt.factor:
             return (
                 f"precision: several times the error of the plain {tt.baseline_dtype} "
@@ -265,6 +277,18 @@ def _roundings(tt: TensorTolerance, truth: np.ndarray, eps: float) -> float:
     """The kernel's error in units of the dtype's rounding of the tensor's largest entry."""
     scale = _max(np.where(np.isfinite(truth), np.abs(truth), 0.0))
     return tt.kernel_error / (eps * scale) if scale > 0 else math.inf
+
+
+def _lower_precision(tt: TensorTolerance, truth: np.ndarray, t: Tensor) -> str | None:
+    """The dtype, less precise than the tensor's, whose rounding explains the kernel's error
+    (the most precise one within a few of its units), if any."""
+    if _roundings(tt, truth, t.eps) <= PRECISION_ROUNDINGS:
+        return None
+    for name in ("float32", "float16", "bfloat16"):
+        eps = float(jnp.finfo(name).eps)
+        if eps > t.eps and _roundings(tt, truth, eps) <= PRECISION_ROUNDINGS:
+            return name
+    return None
 
 
 def _ignores_rows(kernel: np.ndarray, truth: np.ndarray, tol: np.ndarray) -> bool:

@@ -34,7 +34,8 @@ class Linear:
 
         def vjps(cotangents: jax.Array, x: jax.Array, inputs: Any, constants: Any) -> jax.Array:
             pull = jax.vjp(lambda y: g(y, inputs, constants), x)[1]
-            return jax.vmap(lambda u: pull(u)[0])(cotangents)
+            out: jax.Array = jax.vmap(lambda u: pull(u)[0])(cotangents)
+            return out
 
         self._value = jax.jit(g)
         self._jvps = jax.jit(jvps)

@@ -243,14 +243,19 @@ def _compare_output(want: Any, got: Any, path: str) -> tuple[str, str] | None:
     return None
 
 
+def same_shapes(a: Any, b: Any) -> bool:
+    """Whether two pytrees of arrays (or ShapeDtypeStructs) share structure and shapes."""
+    structure: Any = jax.tree_util.tree_structure(a)
+    if structure != jax.tree_util.tree_structure(b):
+        return False
+    pairs = zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True)
+    return all(tuple(x.shape) == tuple(y.shape) for x, y in pairs)
+
+
 def _check_reference_output(spec: Spec, output: Any, got: Any) -> None:
     """The reference must return what the function returns: same structure, same shapes
     (its dtypes may differ: it is compared in float64)."""
-    same = jax.tree_util.tree_structure(got) == jax.tree_util.tree_structure(output) and all(
-        tuple(a.shape) == tuple(b.shape)
-        for a, b in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(output), strict=True)
-    )
-    if not same:
+    if not same_shapes(got, output):
         raise SpecError(
             f"the reference returns {_describe(got)}, but the function returns {_describe(output)}",
             file=spec.where.file,

@@ -169,7 +169,7 @@ def _tolerances(tolerances: tuple[TensorTolerance, ...]) -> Table:
     """How each tensor's tolerance was set: factor × the plain implementation's error + floor."""
     table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False)
     columns = ("tensor", "kernel error", "baseline error", "factor", "floor", "tolerance", "set by")
-    for i, column in enumerate((*columns, "against the plain implementation")):
+    for i, column in enumerate((*columns, "vs the plain implementation")):
         table.add_column(column, justify="left" if i in (0, 6, 7) else "right")
     for t in tolerances:
         table.add_row(

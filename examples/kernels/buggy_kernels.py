@@ -10,6 +10,8 @@ difference from the correct kernel is the few lines below:
   accumulator instead of float32 (a precision bug: the right formula, too imprecise).
 - ``layer_norm_dgamma_dropped``: dγ sums the row tiles but drops the last one (a tail tile
   forgotten by a blocked reduction).
+- ``pallas_rms_norm_dropped_term``: the Pallas RMSNorm whose backward kernel drops the term
+  that comes from differentiating 1/rms: dx = r·ḡw.
 - ``masked_softmax_nan``: a softmax over padded rows whose backward divides 0 by 0 in rows
   that are entirely padding (NaN leaks into the gradient there).
 - ``layer_norm_unordered``: the right backward, but dβ is summed in an order that changes
@@ -28,11 +30,22 @@ import numpy as np
 F32 = jnp.float32
 BF16 = jnp.bfloat16
 
-_PATH = Path(__file__).resolve().parents[2] / "specs" / "kernels" / "kernels.py"
-_SPEC = importlib.util.spec_from_file_location("adcli_bundled_kernels_for_examples", _PATH)
-assert _SPEC is not None and _SPEC.loader is not None
-kernels = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(kernels)
+_FOLDER = Path(__file__).resolve().parents[2] / "specs" / "kernels"
+
+
+def _bundled(name):
+    """specs/kernels/<name>.py, the correct kernels these examples break."""
+    spec = importlib.util.spec_from_file_location(
+        f"adcli_bundled_{name}_for_examples", _FOLDER / f"{name}.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+kernels = _bundled("kernels")
+pallas_kernels = _bundled("pallas_kernels")
 
 # ---------------------------------------------------------------------------------------------
 # Cross-entropy
@@ -156,3 +169,17 @@ def _masked_bwd_nan(saved, g):
 
 
 masked_softmax_nan.defvjp(_masked_fwd, _masked_bwd_nan)
+
+# ---------------------------------------------------------------------------------------------
+# RMSNorm in Pallas
+
+
+def _rms_backward_kernel_dropped_term(x_ref, w_ref, r_ref, g_ref, dx_ref, dw_ref):
+    x, r, g = x_ref[...].astype(F32), r_ref[...], g_ref[...].astype(F32)
+    gw = g * w_ref[...].astype(F32)
+    dx = r * gw  # BUG: the term −x·r²·mean(ḡw·x) from the derivative of 1/rms is dropped
+    dx_ref[...] = dx.astype(dx_ref.dtype)
+    dw_ref[...] = g * x * r
+
+
+pallas_rms_norm_dropped_term = pallas_kernels.make_rms_norm(_rms_backward_kernel_dropped_term)
