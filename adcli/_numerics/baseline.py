@@ -312,8 +312,8 @@ def _constant_ratio(
     r = float(np.median(ratios))
     # Each element carries a few roundings of its dtype: a ratio constant up to those.
     spread = 8 * eps * max(abs(r), 1.0) + 1e-12
-    if not np.isfinite(r) or np.max(np.abs(ratios - r)) > spread:
-        return None
+    if not np.isfinite(r) or np.max(np.abs(ratios - r)) > spread or abs(r - 1) <= 2 * spread:
+        return None  # not constant, or not told apart from 1 at this precision
     if abs(r + 1) <= spread:
         return "sign flip: the kernel = −the reference"
     if abs(r) <= spread:
