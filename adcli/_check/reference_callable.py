@@ -9,7 +9,7 @@ from typing import Any
 import jax
 
 from adcli._errors import UsageError
-from adcli._problem.build import Problem, same_shapes
+from adcli._problem.build import Problem, same_shapes, shapes_text
 
 _CACHE_SIZE = 32
 # (reference, argument names) -> the keyword-argument adapter: the same adapter for the
@@ -38,7 +38,8 @@ def with_reference(problem: Problem, reference: Callable[..., Any]) -> Problem:
     want = problem.output_struct
     if not same_shapes(got, want):
         raise UsageError(
-            f"the reference returns {_shapes(got)}, but the function returns {_shapes(want)}: "
+            f"the reference returns {shapes_text(got)}, but the function returns "
+            f"{shapes_text(want)}: "
             "a reference takes the same arguments and returns the same shapes"
         )
     return dataclasses.replace(problem, reference=call)
@@ -58,8 +59,3 @@ def _adapter(reference: Callable[..., Any], names: tuple[str, ...]) -> Callable[
             _ADAPTERS.pop(next(iter(_ADAPTERS)))
         found = _ADAPTERS[key] = call
     return found
-
-
-def _shapes(tree: Any) -> str:
-    text: str = jax.tree_util.tree_map(lambda s: f"{s.dtype}{list(s.shape)}", tree).__repr__()
-    return text

@@ -249,14 +249,14 @@ def _diagnosis(
         cols = t.columns
         if not failed[:, cols].any():
             continue
+        ratio = _constant_ratio(kernel[:, cols], truth[:, cols], failed[:, cols], t.eps)
+        if ratio is not None:
+            return ratio
         if kind in _VJP and _ignores_rows(kernel[:, cols], truth[:, cols], j.tol[:, cols]):
             return (
                 "the VJP does not change with the cotangent: the backward ignores its incoming "
                 "gradient (an all-ones cotangent, as in grad(f(x).sum()), would not show this)"
             )
-        ratio = _constant_ratio(kernel[:, cols], truth[:, cols], failed[:, cols], t.eps)
-        if ratio is not None:
-            return ratio
         lower = _lower_precision(tt, truth[:, cols], t)
         if lower is not None:
             return (
@@ -336,8 +336,8 @@ def _worst(
     kernel: np.ndarray, truth: np.ndarray, j: _Judged, shown: np.ndarray, labels: Labels
 ) -> tuple[Mismatch, ...]:
     """The worst shown elements (largest margin first), or the single worst when none is."""
-    key = np.where(np.isnan(j.margin), np.inf, j.margin)
-    order = np.argsort(-np.where(shown, np.where(np.isfinite(key), key, 1e300), -1.0), axis=None)
+    key = np.where(np.isfinite(j.margin), j.margin, 1e300)  # NaN/inf first
+    order = np.argsort(-np.where(shown, key, -1.0) if shown.any() else -key, axis=None)
     out = []
     for flat in order[: WORST_SHOWN if shown.any() else 1]:
         idx = _index(flat, kernel.shape)

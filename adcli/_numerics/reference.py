@@ -25,7 +25,7 @@ from adcli._numerics.function import At, InputFunction, failure
 from adcli._numerics.linear import Linear
 from adcli._problem.build import Problem
 from adcli._problem.jaxpr import float_dtypes, least_precise
-from adcli._problem.promote import promote
+from adcli._problem.promote import promote, promote_function
 
 _DEMOTED = {
     np.dtype(np.float64): np.dtype(np.float32),
@@ -68,10 +68,7 @@ def demote(tree: Any) -> Any:
 
 
 def versions(kernel: InputFunction, reference: Any, at: At) -> Versions:
-    """Build every version of ``kernel``'s problem and its ``reference`` callable at ``at``.
-
-    ``kernel.use_promoted_reference`` should have been tried (it gives ``own_forward``).
-    """
+    """Build every version of ``kernel``'s problem and its ``reference`` callable at ``at``."""
     problem = kernel.problem
     output = jax.eval_shape(
         lambda i, c: reference(**i, **c), problem.input_structs, problem.constant_structs
@@ -103,8 +100,17 @@ def versions(kernel: InputFunction, reference: Any, at: At) -> Versions:
         demoted=demoted,
         truth=truth,
         why_no_truth=why,
-        own_forward=Linear(kernel.g_ref) if kernel.promoted else None,
+        own_forward=_own_forward(kernel, at),
     )
+
+
+def _own_forward(kernel: InputFunction, at: At) -> Linear | None:
+    """The kernel's jaxpr evaluated in float64 with its custom rules inlined: AD of it is
+    the derivative of the forward the kernel computes (None if it cannot be promoted)."""
+    try:
+        return Linear(promote_function(kernel.g, at.x0, at.inputs, at.constants))
+    except Exception:  # NotPromotable (loops, Pallas), or user code that refuses float64
+        return None
 
 
 def _precision(plain: InputFunction, at: At) -> str:

@@ -252,12 +252,20 @@ def same_shapes(a: Any, b: Any) -> bool:
     return all(tuple(x.shape) == tuple(y.shape) for x, y in pairs)
 
 
+def shapes_text(tree: Any) -> str:
+    """``float32[2, 3]`` for one array (or struct), the pytree of those otherwise."""
+    if isinstance(tree, jax.ShapeDtypeStruct):
+        return f"{tree.dtype}{list(tree.shape)}"
+    return _describe(tree)
+
+
 def _check_reference_output(spec: Spec, output: Any, got: Any) -> None:
     """The reference must return what the function returns: same structure, same shapes
     (its dtypes may differ: it is compared in float64)."""
     if not same_shapes(got, output):
         raise SpecError(
-            f"the reference returns {_describe(got)}, but the function returns {_describe(output)}",
+            f"the reference returns {shapes_text(got)}, but the function returns "
+            f"{shapes_text(output)}",
             file=spec.where.file,
             line=spec.line_of("reference"),
             field="reference",

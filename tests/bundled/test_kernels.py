@@ -134,7 +134,9 @@ def test_attention_tolerance_breakdown_and_a_kernel_more_accurate_than_plain() -
     (value,) = _one(result, "-", "reference-value").tolerances
     assert value.tensor == "out" and value.ratio < 1
     assert any(
-        n.startswith("the kernel is more accurate than the plain bfloat16 implementation: value of out")
+        n.startswith(
+            "the kernel is more accurate than the plain bfloat16 implementation: value of out"
+        )
         for n in result.notes
     )
 
@@ -208,7 +210,9 @@ EXPECTED = {
     ),
     "attention_dq_unscaled": Expected(
         _vjps(q=FAIL, k=PASS, v=PASS),
-        diagnoses=("q: reference-vjp: constant ratio: the kernel = 4 × the reference (a scale bug)",),
+        diagnoses=(
+            "q: reference-vjp: constant ratio: the kernel = 4 × the reference (a scale bug)",
+        ),
         starts=(f"q: {RULE_WRONG}",),
     ),
     "attention_dv_bf16_accumulation": Expected(
@@ -299,7 +303,7 @@ def test_repeat_names_the_spread() -> None:
     assert comp.reason is not None
     assert comp.reason.startswith("7 of 7 later runs differ bitwise from the first, at ")
     assert comp.margin == math.inf and 0 < comp.max_abs_error < 1e-4
-    assert [row.output_index for row in comp.worst][0].startswith("run ")
+    assert comp.worst[0].output_index.startswith("run ")
 
 
 # --- the bugs themselves (jax only) ----------------------------------------------------
