@@ -8,7 +8,8 @@ docs/reference.md); ``pallas_kernels.py`` holds one written with Pallas.
 
 - ``softmax_xent`` / ``softmax_xent_ref``: per-row cross-entropy of ``logits`` [N, V] against
   integer ``labels`` [N]; the backward is (softmax − onehot)·ḡ from the saved float32
-  log-sum-exp.
+  log-sum-exp. ``softmax_xent_mean`` / ``softmax_xent_mean_ref``: their mean over rows, a
+  scalar loss rounded once to the logits' dtype.
 - ``layer_norm`` / ``layer_norm_ref``: (x − μ)/σ·γ + β over the last axis, with the backward
   dx = (γḡ − mean(γḡ) − x̂·mean(γḡ·x̂))/σ, dγ = Σ ḡ·x̂, dβ = Σ ḡ.
 - ``attention`` / ``attention_ref``: causal softmax(q kᵀ/√D) v for q, k, v [B, T, H, D], with the
@@ -55,6 +56,29 @@ def _xent_bwd(saved, g):
 
 
 softmax_xent.defvjp(_xent_fwd, _xent_bwd)
+
+
+def softmax_xent_mean_ref(logits, labels):
+    """The mean cross-entropy over rows, in the logits' precision (the plain version)."""
+    return jnp.mean(softmax_xent_ref(logits, labels))
+
+
+@jax.custom_vjp
+def softmax_xent_mean(logits, labels):
+    """The fused mean cross-entropy: one float32 scalar, rounded once to the logits' dtype."""
+    return _xent_mean_fwd(logits, labels)[0]
+
+
+def _xent_mean_fwd(logits, labels):
+    rows, saved = _xent_fwd(logits.astype(F32), labels)
+    return jnp.mean(rows).astype(logits.dtype), (logits, labels, saved[2])
+
+
+def _xent_mean_bwd(saved, g):
+    return _xent_bwd(saved, jnp.full(saved[0].shape[:1], g.astype(F32) / saved[0].shape[0]))
+
+
+softmax_xent_mean.defvjp(_xent_mean_fwd, _xent_mean_bwd)
 
 # ---------------------------------------------------------------------------------------------
 # Layer norm over the last axis, with the hand-derived backward pass.
