@@ -127,7 +127,9 @@ def _timed(row: Row, checker: str, alarm: Callable[[], bool]) -> None:
 def run_case(spec: Spec, buggy: bool, seeds: int) -> Row:
     spec = spec.replace(check=dataclasses.replace(spec.check, points=1))
     problem = build(spec)
-    dtype = ", ".join(sorted({str(s.dtype) for s in jax.tree_util.tree_leaves(problem.input_structs)}))
+    dtype = ", ".join(
+        sorted({str(s.dtype) for s in jax.tree_util.tree_leaves(problem.input_structs)})
+    )
     row = Row(spec.name, dtype, buggy, seeds=seeds)
     thresholds = Thresholds(problem)
     for seed in range(seeds):
@@ -142,7 +144,8 @@ def run_case(spec: Spec, buggy: bool, seeds: int) -> Row:
 
 def _cell(row: Row, checker: str) -> str:
     hits = row.alarms[checker]
-    return f"{hits}/{row.seeds}" + (" ✗" if (hits > 0) != row.buggy else "")
+    wrong = hits < row.seeds if row.buggy else hits > 0
+    return f"{hits}/{row.seeds}" + (" ✗" if wrong else "")
 
 
 def _median(row: Row, checker: str) -> float | None:
@@ -150,10 +153,22 @@ def _median(row: Row, checker: str) -> float | None:
     return statistics.median(warm) if warm else None
 
 
+def _totals(rows: list[Row]) -> list[tuple[str, ...]]:
+    """False alarms over the correct kernels' checks, detections over the bugs' checks."""
+    out = []
+    for label, buggy in (("false alarms (correct kernels)", False), ("detections (bugs)", True)):
+        group = [r for r in rows if r.buggy == buggy]
+        total = sum(r.seeds for r in group)
+        out.append((label, *(f"{sum(r.alarms[c] for r in group)}/{total}" for c in CHECKERS)))
+    return out
+
+
 def main() -> None:
     args = parse_args(__doc__, default_repeats=0)
     seeds = 4 if args.quick else args.seeds
-    emit(header("reference_power: kernels against a reference, adcli beside kernel-test thresholds"))
+    emit(
+        header("reference_power: kernels against a reference, adcli beside kernel-test thresholds")
+    )
     rows = []
     for spec, buggy in _specs():
         rows.append(run_case(spec, buggy, seeds))
@@ -170,10 +185,14 @@ def main() -> None:
     emit()
     emit(table("Alarms per case", columns, body, notes, left=3))
     timing = [
-        (r.name, *(fmt_s(_median(r, c)) for c in CHECKERS)) for r in rows
+        (r.name, fmt_s(r.seconds["adcli"][0]), *(fmt_s(_median(r, c)) for c in CHECKERS))
+        for r in rows
     ]
     emit()
-    emit(table("Seconds per check (median after the first)", ("case", *CHECKERS), timing))
+    notes = ["first: adcli's first check of the case, compiling its programs (cache empty)"]
+    emit(table("Seconds per check", ("case", "adcli first", *CHECKERS), timing, notes))
+    emit()
+    emit(table("Totals", ("", *CHECKERS), _totals(rows)))
     write_json(args.json, {"rows": [dataclasses.asdict(r) for r in rows]})
 
 

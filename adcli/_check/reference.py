@@ -35,6 +35,10 @@ NO_FD = ("bfloat16", "float16")
 _FD_KINDS = frozenset({CheckKind.FWD, CheckKind.REV, CheckKind.ADJOINT})
 
 
+class _ReferenceFailed(Exception):
+    """The reference (not the kernel) cannot be evaluated as a comparison needs."""
+
+
 @dataclass(frozen=True)
 class _Quantity:
     """One derivative of every version along the same rows: the kernel's, the float64
@@ -93,8 +97,11 @@ class ReferenceCheck:
         opts = self.opts
         rule = Rule(opts.factor, opts.rtol, opts.atol or 0.0, v.baseline_dtype, v.baseline_scale)
         ats = (at, v.truth_at(at), v.baseline_at(at))
-        value = self._quantity(v, ats, lambda lin, a: lin.value(a))
         about = Subject(point, "-", CheckKind.REFERENCE_VALUE, "-")
+        try:
+            value = self._quantity(v, ats, lambda lin, a: lin.value(a))
+        except _ReferenceFailed as exc:
+            return [skipped(about, str(exc))]
         out = [judge(about, *_arrays(value), self._out_tensors(), rule, self._value_labels())]
         derivatives: dict[str, tuple[_Quantity, np.ndarray]] = {}
         for mode in ("fwd", "rev"):
@@ -128,8 +135,8 @@ class ReferenceCheck:
                 call = _jvps if mode == "fwd" else _vjps
                 q = self._quantity(v, ats, lambda lin, a: call(lin, a, rows))
                 return [self._judge(point, kind, name, q, rule) for name in names], q
-        except Exception as exc:  # the reference (not the kernel) has no such mode
-            why = f"the reference: {failure(exc)}"
+        except _ReferenceFailed as exc:
+            why = str(exc)
         return [skipped(Subject(point, name, kind, "directions"), str(why)) for name in names], None
 
     def _own_forward(
@@ -198,10 +205,17 @@ class ReferenceCheck:
     def _quantity(
         self, v: Versions, ats: tuple[At, At, At], run: Callable[[Linear, At], np.ndarray]
     ) -> _Quantity:
-        truth = run(v.truth, ats[1]) if v.truth is not None else np.zeros(0)
-        with np.errstate(invalid="ignore", over="ignore"):
-            error = np.abs(run(v.baseline, ats[2]) - truth)
-        return _Quantity(run(v.kernel, ats[0]), truth, error)
+        """``run`` on every version: the kernel's failures propagate (the check cannot run),
+        the reference's become ``_ReferenceFailed`` (its comparisons are skipped)."""
+        kernel = run(v.kernel, ats[0])
+        assert v.truth is not None
+        try:
+            truth = run(v.truth, ats[1])
+            with np.errstate(invalid="ignore", over="ignore"):
+                error = np.abs(run(v.baseline, ats[2]) - truth)
+        except Exception as exc:  # the reference has no such mode, or fails on this point
+            raise _ReferenceFailed(f"the reference: {failure(exc)}") from exc
+        return _Quantity(kernel, truth, error)
 
     def _tangents(self, rng: np.random.Generator) -> np.ndarray:
         """``directions`` Gaussian tangents per input (zero elsewhere), in its own dtypes."""
