@@ -118,10 +118,14 @@ def _leaves(tree: Any) -> list[np.ndarray]:
     return [np.asarray(jnp.asarray(a, jnp.float64)) for a in jax.tree_util.tree_leaves(tree)]
 
 
-def _timed(row: Row, checker: str, alarm: Callable[[], bool]) -> None:
+def _timed(row: Row, checker: str, alarm: Callable[..., bool], *args: Any) -> None:
     start = time.perf_counter()
-    row.alarms[checker] += bool(alarm())
+    row.alarms[checker] += bool(alarm(*args))
     row.seconds[checker].append(time.perf_counter() - start)
+
+
+def _adcli_alarm(problem: Problem) -> bool:
+    return check_problem(problem).verdict in ("fail", "inconclusive")
 
 
 def run_case(spec: Spec, buggy: bool, seeds: int) -> Row:
@@ -135,10 +139,10 @@ def run_case(spec: Spec, buggy: bool, seeds: int) -> Row:
     for seed in range(seeds):
         problem.spec = spec.replace(check=dataclasses.replace(spec.check, seed=seed))
         inputs, constants = problem.sample_inputs(0), problem.sample_constants()
-        _timed(row, "adcli", lambda: check_problem(problem).verdict in ("fail", "inconclusive"))
+        _timed(row, "adcli", _adcli_alarm, problem)
         for name, atol in ATOLS.items():
-            _timed(row, name, lambda: thresholds.allclose(inputs, constants, atol))
-        _timed(row, "2× rule", lambda: thresholds.twice(inputs, constants, seed))
+            _timed(row, name, thresholds.allclose, inputs, constants, atol)
+        _timed(row, "2× rule", thresholds.twice, inputs, constants, seed)
     return row
 
 
