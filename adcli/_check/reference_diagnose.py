@@ -40,9 +40,10 @@ def reference_diagnoses(comparisons: list[Comparison]) -> list[str]:
                 )
             elif failing:
                 what = "the VJP rule (the backward kernel)" if rule == "VJP" else "the JVP rule"
+                imprecise = all((c.diagnosis or "").startswith("precision") for c in failing)
                 found.append(
                     f"{wrt}: the value agrees with the reference but the {rule} does not"
-                    f"{_ratios(failing)}: {what} is wrong"
+                    f"{_ratios(failing)}: {what} is {'too imprecise' if imprecise else 'wrong'}"
                 )
     return found
 
