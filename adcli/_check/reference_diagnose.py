@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from adcli._results.check import CheckKind, Comparison
+from adcli._results.check import CheckKind, Comparison, times
 
 _RULES = {CheckKind.REFERENCE_JVP: "JVP", CheckKind.REFERENCE_VJP: "VJP"}
 _SELF = (CheckKind.SELF_JVP, CheckKind.SELF_VJP)
@@ -79,6 +79,6 @@ def _ratios(failing: list[Comparison]) -> str:
     if not worst:
         return ""
     low, high = min(t.ratio for t in worst), max(t.ratio for t in worst)
-    span = f"{low:.2g}" if f"{low:.2g}" == f"{high:.2g}" else f"{low:.2g}–{high:.2g}"
+    span = times(low) if times(low) == times(high) else f"{times(low)}–{times(high)}"
     plain = f"the plain {worst[0].baseline_dtype} implementation"
     return f" ({span}× the error of {plain}, allowed {worst[0].factor:g}×)"

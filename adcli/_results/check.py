@@ -192,8 +192,13 @@ class TensorTolerance:
         if self.ratio == math.inf:
             return f"{plain} is exact here"
         if self.ratio < 1:
-            return f"more accurate than {plain} ({self.ratio:.2g}× its error)"
-        return f"{self.ratio:.2g}× the error of {plain}"
+            return f"more accurate than {plain} ({times(self.ratio)}× its error)"
+        return f"{times(self.ratio)}× the error of {plain}"
+
+
+def times(ratio: float) -> str:
+    """A ratio for words: two significant digits, whole numbers from 100 to 10⁵ (``390``)."""
+    return f"{ratio:.0f}" if 100 <= ratio < 1e5 else f"{ratio:.2g}"
 
 
 @dataclass(frozen=True)

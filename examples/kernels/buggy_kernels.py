@@ -85,7 +85,7 @@ attention_dq_unscaled.defvjp(kernels._attn_fwd, _attn_bwd_dq_unscaled)
 
 def _attn_bwd_dv_bf16(saved, g):
     dq, dk, _ = kernels._attn_bwd(saved, g)
-    q, k, v, out, lse = saved
+    q, k, v, _, lse = saved
     p = jnp.exp(kernels._scores(q, k) - lse[..., None])  # [B, H, Tq, Tk]
     do = g.astype(F32)
 
@@ -108,7 +108,7 @@ ROW_TILE = 4  # rows per tile of the backward's dγ reduction
 
 def _ln_bwd_dgamma_dropped(saved, g):
     dx, _, dbeta = kernels._ln_bwd(saved, g)
-    x, gamma, beta, mu, rstd = saved
+    x, gamma, _, mu, rstd = saved
     terms = g.astype(F32) * (x.astype(F32) - mu) * rstd
     tiles = [t.sum(axis=0) for t in jnp.split(terms, terms.shape[0] // ROW_TILE)]
     dgamma = sum(tiles[:-1])  # BUG: the last row tile is dropped
@@ -162,7 +162,7 @@ def _masked_fwd(x, lengths):
 
 
 def _masked_bwd_nan(saved, g):
-    y, lengths = saved
+    y, _ = saved
     total = jnp.sum(y, axis=-1, keepdims=True)  # 1, or 0 in an all-padding row
     p = y / total  # BUG: 0/0 in an all-padding row (the forward guarded it, this does not)
     return p * (g - jnp.sum(g * p, axis=-1, keepdims=True)), None
