@@ -14,9 +14,12 @@ from adcli._errors import did_you_mean
 from adcli._results.check import CheckReport, SpecResult
 from adcli._spec.model import Spec
 
-_SPEC_OPTIONS = ("dims", "points", "seed", "method", "order", "only", "rtol", "atol")
+_SPEC_OPTIONS = (
+    "dims", "points", "seed", "method", "order", "only", "rtol", "atol", "factor", "repeat",
+)  # fmt: skip
 _CALLABLE_OPTIONS = (
     "wrt", "order", "modes", "method", "directions", "rtol", "atol", "seed",
+    "reference", "factor", "repeat",
 )  # fmt: skip
 
 
@@ -46,9 +49,11 @@ def check(
         *example_args: for a callable, the arguments (arrays or pytrees) to check it at.
         allow_inconclusive: for specs: an inconclusive check does not make ``exit_code`` 1.
         **opts: for specs, command-line overrides: ``dims`` (a mapping), ``points``,
-            ``seed``, ``method``, ``order``, ``only`` (spec names), ``rtol``, ``atol``; for a
-            callable: ``wrt`` (argument positions or names), ``order``, ``modes``, ``method``,
-            ``directions``, ``rtol``, ``atol``, ``seed``.
+            ``seed``, ``method``, ``order``, ``only`` (spec names), ``rtol``, ``atol``,
+            ``factor``, ``repeat``; for a callable: ``wrt`` (argument positions or names),
+            ``order``, ``modes``, ``method``, ``directions``, ``rtol``, ``atol``, ``seed``,
+            and ``reference`` (a plain implementation to compare with, docs/reference.md),
+            ``factor``, ``repeat``.
 
     Returns:
         A :class:`CheckReport` for paths and Specs; a :class:`SpecResult` for a callable.
@@ -98,8 +103,10 @@ def assert_grads(
     eps: float | None = None,
     *,
     wrt: Sequence[int | str] | int | str | None = None,
+    reference: Callable[..., Any] | None = None,
 ) -> None:
-    """Assert that ``f``'s derivatives at ``args`` agree with finite differences.
+    """Assert that ``f``'s derivatives at ``args`` agree with finite differences (and with
+    those of a plain ``reference`` implementation, when one is given).
 
     A drop-in for ``jax.test_util.check_grads(f, args, order, modes, atol, rtol, eps)``:
     same call shape, adcli's comparison and messages. It passes silently, or raises an
@@ -123,6 +130,10 @@ def assert_grads(
       ``jax.grad``'s ``argnums`` does; the others may be integers, labels or anything the
       function takes. Any JAX pytree is an argument (an Equinox Module, Flax parameters):
       its floating arrays are differentiated, its other leaves held fixed.
+    * ``reference=plain`` (keyword only) also compares ``f``'s values, JVPs and VJPs with
+      those of ``plain`` (same arguments) in float64, with a tolerance set by the plain
+      implementation's own error in ``f``'s precision (docs/reference.md); a bfloat16 or
+      float16 ``f`` is judged by the reference alone.
 
     Raises:
         AssertionError: a comparison failed, was inconclusive, or the check errored.
@@ -138,6 +149,8 @@ def assert_grads(
 
     if not isinstance(args, tuple | list):
         args = (args,)  # one array (or dict pytree): unambiguous, f gets one argument
-    result = check_function(f, *args, wrt=wrt, order=order, modes=modes, rtol=rtol, atol=atol)
+    result = check_function(
+        f, *args, wrt=wrt, order=order, modes=modes, rtol=rtol, atol=atol, reference=reference
+    )
     if result.verdict in ("fail", "inconclusive", "error"):
         raise AssertionError("\n" + spec_text(result).rstrip())

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from adcli._check.reference_diagnose import reference_diagnoses
 from adcli._numerics.function import At, InputFunction
 from adcli._problem.jaxpr import equations
 from adcli._results.check import Comparison
@@ -123,4 +124,4 @@ def diagnose(comparisons: list[Comparison], notes: list[str]) -> list[str]:
             if c.kind not in kinds:
                 kinds.append(c.kind)
     found += [f"{wrt}: {', '.join(kinds)}: {text}" for (wrt, text), kinds in patterns.items()]
-    return found
+    return found + reference_diagnoses(comparisons)

@@ -15,6 +15,7 @@ from adcli._check.expect import check_expect
 from adcli._check.first_order import check_first_order
 from adcli._check.inert import inert_stops
 from adcli._check.point import Point, choose_method, make_point
+from adcli._check.reference import reference_check
 from adcli._check.requires import not_installed
 from adcli._check.second_order import check_second_order
 from adcli._numerics.evaluate import Evaluator
@@ -65,6 +66,7 @@ def check_problem(problem: Problem, *, progress: Progress | None = None) -> Spec
     methods: dict[str, str] = {}
     dtypes: dict[str, str] = {}
     first_points: dict[str, Point] = {}
+    reference = reference_check(problem, evals.fn)  # ``reference:`` and ``check.repeat``
     for point in range(opts.points):
         inputs = problem.sample_inputs(point)
         bad_value = _value_problem(problem, inputs, constants, point)
@@ -76,6 +78,9 @@ def check_problem(problem: Problem, *, progress: Progress | None = None) -> Spec
                 progress(f"point {point + 1}/{opts.points}, input {name}")
             pt = make_point(problem, evals, name, point, inputs, constants, opts.modes, opts.method)
             methods[name], dtypes[name] = pt.method, pt.dtype
+            if reference is not None and reference.replaces_fd(pt):
+                methods[name] = "reference"
+                continue
             if point == 0:
                 first_points[name] = pt
                 notes += jaxpr_notes(pt.fn, name, pt.at)
@@ -89,7 +94,11 @@ def check_problem(problem: Problem, *, progress: Progress | None = None) -> Spec
             if opts.order >= 2:
                 comparisons += check_second_order(pt, opts.directions)
             comparisons += check_expect(pt, problem, first, opts.directions)
+        if reference is not None:
+            comparisons += reference.check_point(point, inputs, constants)
     notes = relevant_notes(notes, comparisons, inert_stops(first_points, notes, comparisons))
+    if reference is not None:
+        notes += reference.notes(comparisons)
     verdict = worst_verdict(
         [c.verdict for c in comparisons if c.verdict != "skipped"] or ["skipped"]
     )

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from adcli._check.engine import check_problem
+from adcli._check.reference_callable import with_reference
 from adcli._errors import UsageError, did_you_mean
 from adcli._problem.callable import argument_names, problem_from_callable, resolve_wrt
 from adcli._problem.runtime import enable_x64
@@ -27,8 +28,12 @@ def check_function(
     rtol: float | None = None,
     atol: float | None = None,
     seed: int = 0,
+    reference: Callable[..., Any] | None = None,
+    factor: float = 2.0,
+    repeat: int = 1,
 ) -> SpecResult:
-    """Check the derivatives of ``fn`` at ``args`` (arrays or pytrees) against FD.
+    """Check the derivatives of ``fn`` at ``args`` (arrays or pytrees) against FD, and
+    against a trusted ``reference`` implementation when one is given.
 
     The same comparisons as ``adcli check`` on a spec, at this one point.
 
@@ -49,6 +54,12 @@ def check_function(
         directions: random directions per input (``method="directions"``), >= 1.
         rtol, atol: per-element tolerances (>= 0); ``None`` is the per-dtype default.
         seed: seed of the random directions, >= 0.
+        reference: a plain implementation called like ``fn``: values, JVPs and VJPs of
+            ``fn`` are compared with its own in float64 (docs/reference.md). A bfloat16 or
+            float16 ``fn`` is then judged by the reference alone.
+        factor: with ``reference``: each error may be ``factor`` times the plain
+            reference's own error in ``fn``'s precision (plus a rounding floor), >= 0.
+        repeat: run the VJP this many times; from 2, every run must agree bitwise.
 
     Returns:
         A :class:`SpecResult` (its ``verdict`` is ``pass``, ``fail``, ``inconclusive``, ...).
@@ -66,6 +77,7 @@ def check_function(
     """
     enable_x64()
     modes = _options(order, modes, method, directions, rtol, atol, seed)
+    _reference_options(reference, factor, repeat)
     options = CheckOptions(
         order=order,
         modes=modes,
@@ -75,8 +87,12 @@ def check_function(
         rtol=rtol,
         atol=atol,
         seed=seed,
+        factor=float(factor),
+        repeat=repeat,
     )
     problem = problem_from_callable(fn, args, wrt=wrt, options=options)
+    if reference is not None:
+        problem = with_reference(problem, reference)
     result = check_problem(problem)
     asked = resolve_wrt(wrt, argument_names(fn, len(args)))
     left_out = [n for n in asked if n not in problem.spec.wrt]
@@ -84,6 +100,19 @@ def check_function(
         note = f"not checked: {', '.join(left_out)} (no entries: nothing to differentiate)"
         result = dataclasses.replace(result, notes=(*result.notes, note))
     return result
+
+
+def _reference_options(reference: Any, factor: Any, repeat: Any) -> None:
+    """Check ``reference``, ``factor`` and ``repeat`` of :func:`check_function`."""
+    if reference is not None and not callable(reference):
+        raise UsageError(
+            f"reference must be a callable (the plain implementation), got {reference!r}"
+        )
+    numeric = isinstance(factor, int | float | np.floating) and not isinstance(factor, bool)
+    if not numeric or not factor >= 0:
+        raise UsageError(f"factor must be a number >= 0, got {factor!r}")
+    if isinstance(repeat, bool) or not isinstance(repeat, int | np.integer) or repeat < 1:
+        raise UsageError(f"repeat must be an int >= 1, got {repeat!r}")
 
 
 def _options(

@@ -48,6 +48,8 @@ class CheckArgs(CommandArgs):
     junit_xml: str | None
     rtol: float | None
     atol: float | None
+    factor: float | None
+    repeat: int | None
     show_config: bool
     verbose: bool
     allow_inconclusive: bool
@@ -80,6 +82,18 @@ class CheckArgs(CommandArgs):
 @click.option("--rtol", type=FiniteFloat(min=0), help="Relative tolerance for every spec.")
 @click.option("--atol", type=FiniteFloat(min=0), help="Absolute tolerance for every spec.")
 @click.option(
+    "--factor",
+    type=FiniteFloat(min=0),
+    help="Against a reference: the error allowed, in multiples of the plain reference's own "
+    "error in the function's precision (check.factor; default 2).",
+)
+@click.option(
+    "--repeat",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Run each VJP N times at each point; any bitwise difference fails (check.repeat).",
+)
+@click.option(
     "--show-config",
     is_flag=True,
     help="Print the merged settings ([tool.adcli] and options) and where each came from; exit.",
@@ -104,6 +118,7 @@ def check_command(**options: Any) -> None:
       adcli check specs/logistic.yaml --format json > report.json
       adcli check spec.yaml --dim n=10000 --points 3 --seed 1 -v
       adcli check specs/ --junit-xml report.xml --format github
+      adcli check specs/kernels/attention.yaml --repeat 20
     """
     args = CheckArgs(**options)
     with errors_exit(args.no_color):
@@ -161,6 +176,8 @@ def _check(args: CheckArgs, config: Config, errors: list[str], progress: Progres
         only=args.only,
         rtol=args.rtol,
         atol=args.atol,
+        factor=args.factor,
+        repeat=args.repeat,
         defaults={k: v for k, v in defaults.items() if config.source(k) != "command line"},
     )
     specs = apply(specs, overrides)

@@ -36,6 +36,8 @@ class Problem:
     output_struct: Any
     expect_grad: dict[str, Callable[..., Any]] = field(default_factory=dict)
     expect_hessian: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    # ``reference:``: a trusted implementation, called like ``fn`` (docs/reference.md).
+    reference: Callable[..., Any] | None = None
     _compiled: dict[str, Callable[..., Any]] = field(default_factory=dict, repr=False)
     # Engines keep their per-problem state here (e.g. the check's compiled probe), so that
     # checking the same problem again reuses its programs instead of tracing them anew.
@@ -98,6 +100,10 @@ def build(spec: Spec) -> Problem:
     problem = Problem(
         spec, dims, fn, input_structs, constant_structs, output_struct, arguments=arguments
     )
+    if spec.reference is not None:
+        problem.reference = _callable(spec.reference, spec, names, "reference")
+        got = _eval_shape(problem.reference, input_structs, constant_structs, spec, "reference")
+        _check_reference_output(spec, output_struct, got)
     for kind, target in (("grad", problem.expect_grad), ("hessian", problem.expect_hessian)):
         for name, formula in getattr(spec.expect, kind).items():
             where = f"expect.{kind}.{name}"
@@ -230,6 +236,36 @@ def _compare_output(want: Any, got: Any, path: str) -> tuple[str, str] | None:
         if found:
             return found
     return None
+
+
+def same_shapes(a: Any, b: Any) -> bool:
+    """Whether two pytrees of arrays (or ShapeDtypeStructs) share structure and shapes."""
+    structure: Any = jax.tree_util.tree_structure(a)
+    if structure != jax.tree_util.tree_structure(b):
+        return False
+    pairs = zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True)
+    return all(tuple(x.shape) == tuple(y.shape) for x, y in pairs)
+
+
+def shapes_text(tree: Any) -> str:
+    """``float32[2, 3]`` for one array (or struct), the pytree of those otherwise."""
+    if isinstance(tree, jax.ShapeDtypeStruct):
+        return f"{tree.dtype}{list(tree.shape)}"
+    return _describe(tree)
+
+
+def _check_reference_output(spec: Spec, output: Any, got: Any) -> None:
+    """The reference must return what the function returns: same structure, same shapes
+    (its dtypes may differ: it is compared in float64)."""
+    if not same_shapes(got, output):
+        raise SpecError(
+            f"the reference returns {shapes_text(got)}, but the function returns "
+            f"{shapes_text(output)}",
+            file=spec.where.file,
+            line=spec.line_of("reference"),
+            field="reference",
+            hint="a reference takes the function's arguments and returns the same shapes",
+        )
 
 
 def _check_expect_shape(

@@ -32,6 +32,14 @@ class _GivenPoint(Problem):
     given_inputs: dict[str, Any] | None = None
     given_constants: dict[str, Any] | None = None
     names: list[str] = field(default_factory=list)  # the function's arguments, in order
+    # How the caller's arguments were split (inputs, held leaves, constants): another
+    # callable with the same arguments (a reference implementation) is called the same way.
+    arranged: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None
+
+    def call_like_function(self, other: Callable[..., Any]) -> Callable[..., Any]:
+        """``other``, taking the same arguments as the function, called as ``fn`` is."""
+        assert self.arranged is not None
+        return self.arranged(other)
 
     def sample_inputs(self, point: int, seed: int | None = None) -> dict[str, Any]:
         return dict(self.given_inputs or {})
@@ -226,17 +234,29 @@ def problem_from_callable(
     return problem
 
 
-def _given_point(fn: Callable[..., Any], given: _Arguments, options: CheckOptions) -> _GivenPoint:
-    """The Problem of ``fn`` traced on the shapes of the given arguments."""
+def _arranged(given: _Arguments) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Turn a function of the caller's arguments into one of the Problem's inputs and
+    constants (partitioned arguments joined back, positions restored)."""
     names, parts = given.names, given.parts
 
-    def call(**kwargs: Any) -> Any:
-        for name, part in parts.items():
-            if name in given.inputs:
-                kwargs[name] = part.join(kwargs[name], kwargs.pop(held_name(name), None))
-            else:
-                kwargs[name] = part.join(Leaves((), ()), kwargs[name])
-        return fn(*[kwargs.pop(n) for n in names], **kwargs)
+    def arrange(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def call(**kwargs: Any) -> Any:
+            for name, part in parts.items():
+                if name in given.inputs:
+                    kwargs[name] = part.join(kwargs[name], kwargs.pop(held_name(name), None))
+                else:
+                    kwargs[name] = part.join(Leaves((), ()), kwargs[name])
+            return fn(*[kwargs.pop(n) for n in names], **kwargs)
+
+        return call
+
+    return arrange
+
+
+def _given_point(fn: Callable[..., Any], given: _Arguments, options: CheckOptions) -> _GivenPoint:
+    """The Problem of ``fn`` traced on the shapes of the given arguments."""
+    names = given.names
+    call = _arranged(given)(fn)
 
     def struct(tree: Any) -> Any:
         return jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(np.shape(a), a.dtype), tree)
@@ -262,6 +282,7 @@ def _given_point(fn: Callable[..., Any], given: _Arguments, options: CheckOption
         given_inputs=given.inputs,
         given_constants=given.constants,
         names=names,
+        arranged=_arranged(given),
     )
 
 

@@ -11,7 +11,13 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from adcli._results.check import CheckReport, Comparison, SpecResult
+from adcli._results.check import (
+    CheckKind,
+    CheckReport,
+    Comparison,
+    SpecResult,
+    TensorTolerance,
+)
 from adcli._results.reports import as_report
 
 _STYLE = {
@@ -121,28 +127,65 @@ def _comparison(comp: Comparison, console: Console) -> None:
     if comp.reason:
         console.print(Text("      " + comp.reason))
     if comp.worst:
-        table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False)
-        columns = ("input", "output", "AD", "reference", "step", "FD error", "tolerance", "margin")
-        for i, column in enumerate(columns):
-            table.add_column(
-                column, justify="left" if i < 2 else "right", style="dim" if i >= 4 else None
-            )
-        if comp.kind.is_expect:
-            table.columns[2].header = "formula"
-        for m in comp.worst:
-            table.add_row(
-                escape(m.input_index),
-                escape(m.output_index),
-                num(m.ad),
-                num(m.reference),
-                num(m.step),
-                num(m.fd_error),
-                num(m.tolerance),
-                short(m.margin),
-            )
-        console.print(Padding(table, (0, 0, 0, 6), expand=False))
+        console.print(Padding(_worst(comp), (0, 0, 0, 6), expand=False))
+    if comp.tolerances:
+        console.print(Padding(_tolerances(comp.tolerances), (0, 0, 0, 6), expand=False))
     if comp.diagnosis:
         console.print(Text("      pattern: " + comp.diagnosis, style="magenta"))
+
+
+_VALUES = {
+    CheckKind.REFERENCE_VALUE: ("kernel", "reference"),
+    CheckKind.REFERENCE_JVP: ("kernel", "reference"),
+    CheckKind.REFERENCE_VJP: ("kernel", "reference"),
+    CheckKind.SELF_JVP: ("kernel", "own forward"),
+    CheckKind.SELF_VJP: ("kernel", "own forward"),
+    CheckKind.REPEAT: ("later run", "first run"),
+}
+
+
+def _worst(comp: Comparison) -> Table:
+    """The worst elements; a comparison with a reference implementation has no FD columns."""
+    table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False)
+    fd = not comp.kind.is_reference
+    values = _VALUES.get(comp.kind, ("formula" if comp.kind.is_expect else "AD", "reference"))
+    columns = ("input", "output", *values, *(("step", "FD error") if fd else ()), "tolerance")
+    for i, column in enumerate((*columns, "margin")):
+        table.add_column(
+            column, justify="left" if i < 2 else "right", style="dim" if i >= 4 else None
+        )
+    for m in comp.worst:
+        steps = (num(m.step), num(m.fd_error)) if fd else ()
+        table.add_row(
+            escape(m.input_index),
+            escape(m.output_index),
+            num(m.ad),
+            num(m.reference),
+            *steps,
+            num(m.tolerance),
+            short(m.margin),
+        )
+    return table
+
+
+def _tolerances(tolerances: tuple[TensorTolerance, ...]) -> Table:
+    """How each tensor's tolerance was set: factor × the plain implementation's error + floor."""
+    table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False)
+    columns = ("tensor", "kernel error", "baseline error", "factor", "floor", "tolerance", "set by")
+    for i, column in enumerate((*columns, "vs the plain implementation")):
+        table.add_column(column, justify="left" if i in (0, 6, 7) else "right")
+    for t in tolerances:
+        table.add_row(
+            escape(f"{t.tensor} ({t.dtype})"),
+            num(t.kernel_error),
+            num(t.baseline_error),
+            f"{t.factor:g}×",
+            num(t.floor),
+            num(t.tolerance),
+            t.set_by,
+            escape(t.accuracy),
+        )
+    return table
 
 
 def _overview(result: SpecResult) -> Table:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Literal
 
 from adcli._results.common import SpecHeader, Verdict, worst_verdict
 
@@ -33,6 +34,14 @@ class CheckKind(StrEnum):
     EXPECT_HESSIAN_AD = "expect-hessian:ad"
     EXPECT_HESSIAN_FD = "expect-hessian:fd"
     VALUE = "value"
+    # Against a trusted reference implementation (``reference:``, docs/reference.md).
+    REFERENCE_VALUE = "reference-value"
+    REFERENCE_JVP = "reference-jvp"
+    REFERENCE_VJP = "reference-vjp"
+    # A kernel whose value disagrees: its derivatives against those of its own forward.
+    SELF_JVP = "self-jvp"
+    SELF_VJP = "self-vjp"
+    REPEAT = "repeat"
 
     @classmethod
     def hvp(cls, how: str) -> CheckKind:
@@ -54,6 +63,11 @@ class CheckKind(StrEnum):
         """A hand formula (``expect:``) against AD or FD: its computed value is the formula's."""
         return self in _EXPECT
 
+    @property
+    def is_reference(self) -> bool:
+        """A kernel against a reference (``reference-*``, ``self-*``, ``repeat``)."""
+        return self in _REFERENCE
+
 
 _TEXT = {
     CheckKind.FWD: "forward mode (JVP) vs FD",
@@ -69,6 +83,12 @@ _TEXT = {
     CheckKind.EXPECT_HESSIAN_AD: "expect.hessian formula vs AD",
     CheckKind.EXPECT_HESSIAN_FD: "expect.hessian formula vs FD",
     CheckKind.VALUE: "function value",
+    CheckKind.REFERENCE_VALUE: "value vs the reference (float64)",
+    CheckKind.REFERENCE_JVP: "JVP vs the reference's JVP (float64)",
+    CheckKind.REFERENCE_VJP: "VJP vs the reference's VJP (float64)",
+    CheckKind.SELF_JVP: "JVP vs the float64 JVP of the kernel's own forward",
+    CheckKind.SELF_VJP: "VJP vs the float64 VJP of the kernel's own forward",
+    CheckKind.REPEAT: "repeated VJP, bitwise",
 }
 _EXPECT = frozenset(
     {
@@ -78,6 +98,16 @@ _EXPECT = frozenset(
         CheckKind.EXPECT_HESSIAN_FD,
     }
 )
+_REFERENCE = frozenset(
+    {
+        CheckKind.REFERENCE_VALUE,
+        CheckKind.REFERENCE_JVP,
+        CheckKind.REFERENCE_VJP,
+        CheckKind.SELF_JVP,
+        CheckKind.SELF_VJP,
+        CheckKind.REPEAT,
+    }
+)
 _LABELS = {
     CheckKind.ADJOINT: ("fwd", "rev"),
     CheckKind.HESSIAN_SYMMETRY: ("wᵀHv", "vᵀHw"),
@@ -85,6 +115,12 @@ _LABELS = {
     CheckKind.EXPECT_HESSIAN_AD: ("the formula", "AD"),
     CheckKind.EXPECT_GRAD_FD: ("the formula", "FD"),
     CheckKind.EXPECT_HESSIAN_FD: ("the formula", "FD"),
+    CheckKind.REFERENCE_VALUE: ("the kernel", "the reference"),
+    CheckKind.REFERENCE_JVP: ("the kernel", "the reference"),
+    CheckKind.REFERENCE_VJP: ("the kernel", "the reference"),
+    CheckKind.SELF_JVP: ("the kernel", "its own forward"),
+    CheckKind.SELF_VJP: ("the kernel", "its own forward"),
+    CheckKind.REPEAT: ("a later run", "the first run"),
 }
 
 
@@ -117,12 +153,63 @@ class Mismatch:
 
 
 @dataclass(frozen=True)
+class TensorTolerance:
+    """How a reference comparison set the tolerance of one compared tensor (docs/reference.md).
+
+    Errors are against the reference evaluated in float64. The *baseline* is the error of
+    the plain reference run in ``baseline_dtype`` (times ``baseline_scale``: 1, or 2⁻²⁹
+    when a float64 kernel's baseline is estimated from a float32 run). Each element passes
+    when its error is within ``factor`` × ``baseline_error`` + its rounding floor (the unit
+    roundoff of ``dtype`` times the element, or ``check.rtol`` times it, plus ``check.atol``);
+    ``floor`` and ``tolerance`` are those of the worst element, and ``set_by`` says which
+    of the two terms is larger there.
+    """
+
+    tensor: str  # what was compared: an output (``out``, ``out[1]``) or an input's VJP (``q``)
+    dtype: str  # the dtype the kernel gives it in
+    kernel_error: float  # max |kernel − reference in float64|
+    baseline_error: float  # max |plain reference in baseline_dtype − reference in float64|
+    factor: float
+    floor: float
+    tolerance: float
+    set_by: Literal["baseline", "floor"]
+    baseline_dtype: str
+    baseline_scale: float = 1.0
+
+    @property
+    def ratio(self) -> float:
+        """kernel_error ÷ baseline_error (inf when only the baseline is exact, 0 when both are)."""
+        if self.baseline_error > 0:
+            return self.kernel_error / self.baseline_error
+        return math.inf if self.kernel_error > 0 else 0.0
+
+    @property
+    def accuracy(self) -> str:
+        """The kernel's error in words, against the plain implementation's."""
+        plain = f"the plain {self.baseline_dtype} implementation"
+        if self.ratio == 0:
+            return f"exact, as is {plain}"
+        if self.ratio == math.inf:
+            return f"{plain} is exact here"
+        if self.ratio < 1:
+            return f"more accurate than {plain} ({times(self.ratio)}× its error)"
+        return f"{times(self.ratio)}× the error of {plain}"
+
+
+def times(ratio: float) -> str:
+    """A ratio for words: two significant digits, whole numbers from 100 to 10⁵ (``390``)."""
+    return f"{ratio:.0f}" if 100 <= ratio < 1e5 else f"{ratio:.2g}"
+
+
+@dataclass(frozen=True)
 class Comparison:
     """One check at one point for one input: e.g. reverse mode against finite differences.
 
     ``kind`` says what is compared (a CheckKind: ``fwd`` is JVP vs FD, ...).
     ``margin`` is the largest |AD − reference| ÷ tolerance over the compared elements
-    (≤ 1 passes); ``worst`` holds the worst elements, largest margin first.
+    (≤ 1 passes); ``worst`` holds the worst elements, largest margin first. A comparison
+    against a reference implementation says in ``tolerances`` how each compared tensor's
+    tolerance was set.
     """
 
     point: int
@@ -140,6 +227,7 @@ class Comparison:
     reason: str | None = None
     diagnosis: str | None = None
     locations: tuple[str, ...] = ()
+    tolerances: tuple[TensorTolerance, ...] = ()
 
     def __post_init__(self) -> None:
         # A kind given as its string (``kind="fwd"``) becomes the CheckKind it names, so a

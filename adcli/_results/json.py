@@ -18,7 +18,7 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
-from adcli._results.check import CheckReport, SpecResult
+from adcli._results.check import CheckReport, SpecResult, TensorTolerance
 from adcli._results.common import SCHEMA_VERSION
 from adcli._results.curvature import (
     CURVATURE_SCHEMA_VERSION,
@@ -124,6 +124,10 @@ def _spec(r: SpecResult, data: Data) -> None:
     data["margin"] = _plain(r.margin)
 
 
+def _tensor_tolerance(t: TensorTolerance, data: Data) -> None:
+    data["ratio"] = _plain(t.ratio)
+
+
 def _candidate(c: CandidateResult, data: Data) -> None:
     data["status"] = c.status_text  # the documented one-line text; ``detail`` is in it
     del data["detail"]
@@ -158,6 +162,7 @@ def _summary(s: GraphSummary, data: Data) -> None:
 # Properties a result's JSON adds to its fields (docs: each command's "JSON" section).
 _EXTRA: dict[type, Callable[[Any, Data], None]] = {
     SpecResult: _spec,
+    TensorTolerance: _tensor_tolerance,
     CandidateResult: _candidate,
     ModeResult: _with_dtype,
     EstimateResult: _estimate,

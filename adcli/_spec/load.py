@@ -42,6 +42,7 @@ TOP_KEYS = (
     "memory",
     "dtype",
     "requires",
+    "reference",
 )
 CHECK_KEYS = tuple(f.name for f in dataclasses.fields(CheckOptions))
 
@@ -214,6 +215,7 @@ def _build(r: Reader) -> Spec:
         check=_check(r, top.get("check"), inputs, constants, dims),
         expect=_expect(r, top.get("expect"), inputs, constants),
         memory=None if top.get("memory") is None else _memory(r, top["memory"]),
+        reference=_reference(r, top),
         description=description or "",
         where=r.where("name"),
         base_dir=r.base_dir,
@@ -258,9 +260,22 @@ def _function(r: Reader, value: Any) -> Formula:
     return _formula(r, value, "function")
 
 
+def _reference(r: Reader, top: Mapping[str, Any]) -> Formula | None:
+    """``reference: {python: ...}`` or ``{expr: ...}``: the trusted implementation."""
+    value = top.get("reference")
+    if value is None:
+        if (top.get("check") or {}).get("factor") is not None:
+            hint = "add reference: {python: file.py:plain_version} to compare with"
+            r.fail("check.factor", "check.factor applies to a comparison with a reference", hint)
+        return None
+    if isinstance(value, str):
+        r.fail("reference", "expected a mapping, got a string", "write reference: {expr: ...}")
+    return _formula(r, value, "reference")
+
+
 def _formula(r: Reader, value: Any, path: str) -> Formula:
     """``{expr: ...}`` or ``{python: ref}``; under expect:, a bare formula string too."""
-    if path != "function" and isinstance(value, str | int | float):
+    if path not in ("function", "reference") and isinstance(value, str | int | float):
         return _expr(r, value, path)
     want = "a mapping with 'expr' or 'python'"
     m = r.mapping(value, path, ("expr", "python"), expected=want)
@@ -379,9 +394,11 @@ def _check(
     for key in ("points", "directions", "seed"):
         if key in m:
             opts[key] = r.integer(m[key], f"check.{key}", minimum=0 if key == "seed" else 1)
-    for key in ("rtol", "atol"):
+    for key in ("rtol", "atol", "factor"):
         if key in m:
             opts[key] = r.number(m[key], f"check.{key}", minimum=0)
+    if "repeat" in m:
+        opts["repeat"] = r.integer(m["repeat"], "check.repeat", minimum=1)
     if "dims" in m:
         sizes = _dims(r, m["dims"], path="check.dims")
         for name in sizes:

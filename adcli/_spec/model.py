@@ -129,6 +129,11 @@ class CheckOptions:
     seed: int = 0
     # Sizes for checking only (a large model is checked small, analysed at full size).
     dims: Mapping[str, int] = field(default_factory=dict)
+    # Against ``reference:``: the kernel's error may be this many times the plain
+    # reference's own error in the kernel's precision (docs/reference.md).
+    factor: float = 2.0
+    # Run the VJP this many times at each point; from 2 the runs must agree bitwise.
+    repeat: int = 1
 
 
 # What ``memory.figure`` may name (see docs/memory.md): the residuals the backward pass
@@ -166,6 +171,7 @@ class Spec:
     check: CheckOptions = field(default_factory=CheckOptions)
     expect: Expect = field(default_factory=Expect)
     memory: MemoryOptions | None = None
+    reference: Formula | None = None  # a trusted implementation with the same arguments
     description: str = ""
     where: Where = field(default_factory=Where)
     base_dir: str = "."  # directory that relative ``python:`` paths are resolved against

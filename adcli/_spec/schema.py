@@ -204,6 +204,7 @@ def _top_properties() -> dict[str, Any]:
         "memory": _nullable(_closed(_memory_properties())),
         "dtype": _nullable({"enum": _dtypes(INPUT_DTYPES)}),
         "requires": _nullable({"type": "array", "items": {"type": "string", "pattern": _PACKAGE}}),
+        "reference": _nullable(_formula(bare=False)),
     }
     assert list(props) == list(TOP_KEYS), "the schema must know every top-level key"
     return props
@@ -231,6 +232,8 @@ def _check_properties() -> dict[str, Any]:
         "atol": _NONNEG,
         "seed": _int(0),
         "dims": _nullable({"$ref": "#/$defs/dims"}),
+        "factor": _NONNEG,
+        "repeat": _int(1),
     }
     assert set(props) == set(CHECK_KEYS), "the schema must know every check: key"
     return props

@@ -25,6 +25,8 @@ class Overrides:
     only: tuple[str, ...] = ()  # spec names to run (all if empty)
     rtol: float | None = None
     atol: float | None = None
+    factor: float | None = None  # check.factor of specs with a reference
+    repeat: int | None = None  # check.repeat: runs of the VJP, compared bitwise from 2
     # Project defaults ([tool.adcli]): used only by specs that do not set their own.
     defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -148,7 +150,7 @@ def apply(specs: list[Spec], overrides: Overrides) -> list[Spec]:
             given = getattr(overrides, key, None)  # the command line wins over both
             if value is not None and given is None and not _set_in_spec(spec, key):
                 check[key] = value
-        for key in ("rtol", "atol"):
+        for key in ("rtol", "atol", "factor", "repeat"):
             if getattr(overrides, key) is not None:
                 check[key] = getattr(overrides, key)
         if overrides.method is not None:

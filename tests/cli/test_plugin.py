@@ -126,3 +126,49 @@ def test_our_own_spec_folders_are_not_collected_by_the_plugin() -> None:
     root = Path(__file__).resolve().parents[2]
     for top in ("specs", "examples", "tests"):
         assert not [p for p in (root / top).rglob("*.adcli.y*ml")], top
+
+
+KERNELS = """\
+import jax
+import jax.numpy as jnp
+
+
+def plain(x):
+    return jnp.log1p(jnp.exp(x))
+
+
+def _kernel(slope):
+    @jax.custom_vjp
+    def f(x):
+        return jnp.logaddexp(x, 0.0)
+
+    f.defvjp(lambda x: (f(x), x), lambda x, g: (slope(x) * g,))
+    return f
+
+
+right = _kernel(jax.nn.sigmoid)
+wrong = _kernel(lambda x: 1.5 * jax.nn.sigmoid(x))
+"""
+KERNEL_SPEC = """\
+name: {name}
+function: {{python: kernels.py:{name}}}
+reference: {{python: kernels.py:plain}}
+inputs: {{x: {{shape: [4], dtype: bfloat16}}}}
+check: {{points: 1}}
+"""
+
+
+def test_a_spec_with_a_reference_is_an_item_like_any_other(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(kernels=KERNELS)
+    pytester.makefile(".adcli.yaml", right=KERNEL_SPEC.format(name="right"))
+    pytester.makefile(".adcli.yaml", wrong=KERNEL_SPEC.format(name="wrong"))
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ adcli spec wrong _*",
+            "*x · VJP vs the reference's VJP (float64) · point 0 · directions*FAIL",
+            "*x: FD not used: the kernel computes in bfloat16*",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()

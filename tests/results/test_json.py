@@ -58,6 +58,7 @@ COMPARISON_KEYS = [
     "reason",
     "diagnosis",
     "locations",
+    "tolerances",
 ]
 WORST_KEYS = [
     "input_index",
@@ -84,6 +85,28 @@ KINDS = {
     "expect-hessian:fd",
     "value",
 }
+# The kinds of a comparison with a reference implementation (docs/reference.md).
+REFERENCE_KINDS = {
+    "reference-value",
+    "reference-jvp",
+    "reference-vjp",
+    "self-jvp",
+    "self-vjp",
+    "repeat",
+}
+TOLERANCE_KEYS = [
+    "tensor",
+    "dtype",
+    "kernel_error",
+    "baseline_error",
+    "factor",
+    "floor",
+    "tolerance",
+    "set_by",
+    "baseline_dtype",
+    "baseline_scale",
+    "ratio",
+]
 VERDICTS = {"pass", "fail", "inconclusive", "skipped", "error"}
 NON_FINITE = {"nan", "inf", "-inf"}
 
@@ -461,9 +484,9 @@ def test_non_finite_floats_become_strings_everywhere() -> None:
 def test_docs_describe_every_field_kind_verdict_and_exit_code() -> None:
     doc = DOC.read_text(encoding="utf-8")
     documented = set(re.findall(r"^\| `([^`]+)` \|", doc, re.M))
-    for key in TOP_KEYS + SPEC_KEYS + COMPARISON_KEYS + WORST_KEYS:
+    for key in TOP_KEYS + SPEC_KEYS + COMPARISON_KEYS + WORST_KEYS + TOLERANCE_KEYS:
         assert key in documented, key
-    for kind in KINDS:
+    for kind in KINDS | REFERENCE_KINDS:
         assert f"| `{kind}` |" in doc, kind
     for verdict in VERDICTS:
         assert f"| `{verdict}` |" in doc, verdict
@@ -476,7 +499,7 @@ def test_docs_describe_every_field_kind_verdict_and_exit_code() -> None:
 
 def test_docs_list_every_check_kind() -> None:
     # hvp:rev-over-fwd is curvature's (--hvp-strategy); check never composes it.
-    assert {k.value for k in CheckKind} == KINDS | {"hvp:rev-over-fwd"}
+    assert {k.value for k in CheckKind} == KINDS | REFERENCE_KINDS | {"hvp:rev-over-fwd"}
     assert "`hvp:rev-over-fwd`" in DOC.read_text(encoding="utf-8")
 
 

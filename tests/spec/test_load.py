@@ -90,6 +90,16 @@ def test_logistic_example_in_full() -> None:
     assert spec.wrt == ("x",)
 
 
+def test_reference_factor_and_repeat() -> None:
+    path = str(GOOD / "reference.yaml")
+    (spec,) = load_file(path)
+    assert spec.reference == Formula(expr="log1p(exp(x))", where=Where(path, 4), expr_line=4)
+    assert (spec.check.factor, spec.check.repeat) == (3.0, 2)
+    assert spec.field_lines["reference"] == 4
+    (plain,) = load_file(GOOD / "logistic.yaml")
+    assert plain.reference is None and (plain.check.factor, plain.check.repeat) == (2.0, 1)
+
+
 def test_multi_document_file() -> None:
     specs = load_file(GOOD / "multi.yaml")  # a PathLike works; trailing --- is skipped
     assert [s.name for s in specs] == ["quadratic", "stretch"]
@@ -312,6 +322,15 @@ BAD_CASES = [
     ("memory_bad_number", 5, "memory.budget", r"expected a size such as 8GB, 512MiB or 1.5 GB"),
     ("memory_unknown_figure", 7, "memory.figure", r"unknown figure 'residual' \(did you mean 're"),
     ("memory_unknown_key", 6, "memory.bugdet", r"unknown key 'bugdet' \(did you mean 'budget'\?"),
+    ("reference_string", 5, "reference", r"expected a mapping, got a string \(write reference:"),
+    (
+        "factor_without_reference",
+        6,
+        "check.factor",
+        r"check.factor applies to a comparison with a reference \(add reference:",
+    ),
+    ("bad_repeat", 6, "check.repeat", r"expected an int >= 1, got 0"),
+    ("negative_factor", 7, "check.factor", r"expected a number >= 0, got -1"),
 ]
 
 

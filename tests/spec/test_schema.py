@@ -44,6 +44,7 @@ NOT_SCHEMA_LEVEL = {
     "expect_not_input.yaml": "expect keys must name inputs",
     "bad_uniform_range.yaml": "lo < hi compares two items",
     "ragged_value.yaml": "rows of a nested list must have equal lengths",
+    "factor_without_reference.yaml": "check.factor needs reference: beside it",
 }
 
 
