@@ -15,6 +15,7 @@ from adcli._check.expect import check_expect
 from adcli._check.first_order import check_first_order
 from adcli._check.point import choose_method, make_point
 from adcli._check.second_order import check_second_order
+from adcli._check.sharded import finish_sharded
 from adcli._numerics.evaluate import Evaluator
 from adcli._numerics.function import InputFunction
 from adcli._problem.build import Problem, build
@@ -83,6 +84,8 @@ def check_problem(problem: Problem, *, progress: Progress | None = None) -> Spec
                 comparisons += check_second_order(pt, opts.directions)
             comparisons += check_expect(pt, problem, first, opts.directions)
     notes = relevant_notes(notes, comparisons)
+    if problem.mesh is not None:  # sharded: the mesh, JAX's rejections, --parity
+        comparisons, notes = finish_sharded(problem, evals, comparisons, notes)
     verdict = worst_verdict(
         [c.verdict for c in comparisons if c.verdict != "skipped"] or ["skipped"]
     )

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from adcli._errors import SpecError
+from adcli._problem.mesh import MeshPlan, mesh_plan
 from adcli._problem.python import load_python
 from adcli._problem.sample import sample_tree
 from adcli._spec.expr import parse_formula
@@ -40,9 +41,13 @@ class Problem:
     # Engines keep their per-problem state here (e.g. the check's compiled probe), so that
     # checking the same problem again reuses its programs instead of tracing them anew.
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+    # A sharded spec's mesh and shardings (adcli._problem.mesh); None: one device.
+    mesh: MeshPlan | None = None
 
     def call(self, inputs: Mapping[str, Any], constants: Mapping[str, Any]) -> Any:
         """The spec's function at ``inputs`` (with the ``constants``)."""
+        if self.mesh is not None:  # each argument laid out by its spec sharding
+            return self.fn(**self.mesh.constrain({**inputs, **constants}))
         return self.fn(**inputs, **constants)
 
     def evaluate(
@@ -54,12 +59,15 @@ class Problem:
     ) -> Any:
         """``fn(**inputs, **constants)`` compiled once per ``key`` (not run op by op)."""
         if key not in self._compiled:
-            self._compiled[key] = jax.jit(lambda i, c: fn(**i, **c))
+            jit = jax.jit if self.mesh is None else self.mesh.jit  # sharded: results replicated
+            self._compiled[key] = jit(lambda i, c: fn(**i, **c))
         return self._compiled[key](dict(inputs), dict(constants))
 
     def sample_inputs(self, point: int, seed: int | None = None) -> dict[str, Any]:
         """The inputs at sample point ``point`` (deterministic in spec seed and point)."""
         seed = self.spec.check.seed if seed is None else seed
+        if self.mesh is not None:  # the same values, each leaf made with its sharding
+            return self.mesh.sample_inputs(self, point, seed)
         return {
             name: sample_tree(self.spec.inputs[name], self.input_structs[name], name, seed, point)
             for name in self.spec.inputs
@@ -68,6 +76,8 @@ class Problem:
     def sample_constants(self, seed: int | None = None) -> dict[str, Any]:
         """The constants (the same at every point)."""
         seed = self.spec.check.seed if seed is None else seed
+        if self.mesh is not None:
+            return self.mesh.sample_constants(self, seed)
         return {
             name: sample_tree(self.spec.constants[name], self.constant_structs[name], name, seed)
             for name in self.spec.constants
@@ -90,20 +100,29 @@ def build(spec: Spec) -> Problem:
         for name, tree in spec.constants.items()
     }
     spec = _without_empty_inputs(spec, input_structs)
+    plan = mesh_plan(spec)  # None without a mesh: nothing below changes
+    if plan is not None:
+        input_structs = plan.structs(input_structs, plan.inputs)
+        constant_structs = plan.structs(constant_structs, plan.constants)
     names = set(spec.inputs) | set(spec.constants)
-    fn = _callable(spec.function, spec, names, "function")
+    fn = _under(plan, _callable(spec.function, spec, names, "function"))
     output_struct = _eval_shape(fn, input_structs, constant_structs, spec, "function")
     if spec.output is not None:
         _check_output(spec, output_struct, dims)
-    problem = Problem(spec, dims, fn, input_structs, constant_structs, output_struct)
+    problem = Problem(spec, dims, fn, input_structs, constant_structs, output_struct, mesh=plan)
     for kind, target in (("grad", problem.expect_grad), ("hessian", problem.expect_hessian)):
         for name, formula in getattr(spec.expect, kind).items():
             where = f"expect.{kind}.{name}"
-            expect_fn = _callable(formula, spec, names, where)
+            expect_fn = _under(plan, _callable(formula, spec, names, where))
             got = _eval_shape(expect_fn, input_structs, constant_structs, spec, where)
             _check_expect_shape(spec, kind, name, got, input_structs[name], output_struct, where)
             target[name] = expect_fn
     return problem
+
+
+def _under(plan: MeshPlan | None, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` run with the spec's mesh as the context mesh (itself without a mesh)."""
+    return fn if plan is None else plan.wrap(fn)
 
 
 def _without_empty_inputs(spec: Spec, input_structs: Mapping[str, Any]) -> Spec:

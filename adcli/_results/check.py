@@ -33,6 +33,11 @@ class CheckKind(StrEnum):
     EXPECT_HESSIAN_AD = "expect-hessian:ad"
     EXPECT_HESSIAN_FD = "expect-hessian:fd"
     VALUE = "value"
+    # --parity on a sharded spec (docs/sharding.md): the sharded program against the same
+    # computation with every input on one device.
+    PARITY_VALUE = "parity:value"
+    PARITY_FWD = "parity:fwd"
+    PARITY_REV = "parity:rev"
 
     @classmethod
     def hvp(cls, how: str) -> CheckKind:
@@ -69,6 +74,9 @@ _TEXT = {
     CheckKind.EXPECT_HESSIAN_AD: "expect.hessian formula vs AD",
     CheckKind.EXPECT_HESSIAN_FD: "expect.hessian formula vs FD",
     CheckKind.VALUE: "function value",
+    CheckKind.PARITY_VALUE: "sharded vs one device: function value",
+    CheckKind.PARITY_FWD: "sharded vs one device: JVPs",
+    CheckKind.PARITY_REV: "sharded vs one device: VJPs",
 }
 _EXPECT = frozenset(
     {
@@ -85,6 +93,9 @@ _LABELS = {
     CheckKind.EXPECT_HESSIAN_AD: ("the formula", "AD"),
     CheckKind.EXPECT_GRAD_FD: ("the formula", "FD"),
     CheckKind.EXPECT_HESSIAN_FD: ("the formula", "FD"),
+    CheckKind.PARITY_VALUE: ("sharded", "one device"),
+    CheckKind.PARITY_FWD: ("sharded", "one device"),
+    CheckKind.PARITY_REV: ("sharded", "one device"),
 }
 
 

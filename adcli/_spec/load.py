@@ -26,6 +26,7 @@ from adcli._spec.model import (
     Tree,
 )
 from adcli._spec.shapes import LEAF_KEYS, read_array, recheck_sizes
+from adcli._spec.sharding import check_shardings, read_mesh, recheck_shardings
 from adcli._spec.yaml import Reader, child, kind_of, load_documents
 
 TOP_KEYS = (
@@ -39,6 +40,8 @@ TOP_KEYS = (
     "check",
     "expect",
     "memory",
+    "mesh",
+    "mesh_axis_types",
 )
 CHECK_KEYS = tuple(f.name for f in dataclasses.fields(CheckOptions))
 
@@ -156,6 +159,7 @@ def apply_overrides(
             new[name] = size
         try:
             recheck_sizes(spec, new)
+            recheck_shardings(spec, new)
         except SpecError as exc:
             assigned = " ".join(f"{k}={v}" for k, v in dims.items())
             raise UsageError(f"with --dim {assigned}: {exc.format()}") from None
@@ -198,7 +202,7 @@ def _build(r: Reader) -> Spec:
     for other in constants:
         if other in inputs:
             r.fail(f"constants.{other}", f"'{other}' is both an input and a constant", key=True)
-    return Spec(
+    spec = Spec(
         name=name,
         function=function,
         inputs=inputs,
@@ -208,11 +212,14 @@ def _build(r: Reader) -> Spec:
         check=_check(r, top.get("check"), inputs, constants, dims),
         expect=_expect(r, top.get("expect"), inputs, constants),
         memory=None if top.get("memory") is None else _memory(r, top["memory"]),
+        mesh=read_mesh(r, top.get("mesh"), top.get("mesh_axis_types")),
         description=description or "",
         where=r.where("name"),
         base_dir=r.base_dir,
         field_lines={p: m.key_line or m.line for p, m in r.doc.marks.items() if p},
     )
+    check_shardings(r, spec)  # each leaf's sharding against the mesh and the sizes
+    return spec
 
 
 def _identifier(r: Reader, name: str, path: str, what: str) -> None:
@@ -309,7 +316,7 @@ def _tree(
     tree = r.mapping(value, path, expected=want)
     if "shape" in tree:
         return read_array(r, tree, path, kind, dims)
-    if not tree or set(tree) & {"dtype", "init", "seed"}:
+    if not tree or set(tree) & {"dtype", "init", "seed", "sharding"}:
         r.fail(path, "missing required key 'shape'", "e.g. shape: [n]; [] is a scalar", key=True)
     _leaf_typo(r, tree, path, LEAF_KEYS["input"])
     subtree = {key: _tree(r, sub, child(path, key), kind, dims) for key, sub in tree.items()}
@@ -389,6 +396,10 @@ def _check(
                 hint = did_you_mean(name, dims) or f"dims: {', '.join(dims) or 'none'}"
                 r.fail(f"check.dims.{name}", f"'{name}' is not a dim of this spec", hint, key=True)
         opts["dims"] = sizes
+    if "parity" in m:
+        if not isinstance(m["parity"], bool):
+            r.fail("check.parity", f"expected true or false, got {kind_of(m['parity'])}")
+        opts["parity"] = m["parity"]
     return CheckOptions(**opts)
 
 

@@ -26,6 +26,10 @@ CONSTANT_DTYPES = (
 )
 MODES = ("fwd", "rev")
 METHODS = ("auto", "full", "directions")
+MESH_AXIS_TYPES = ("auto", "explicit")
+# One entry of a leaf's ``sharding`` (a PartitionSpec): the mesh axis that splits that
+# dimension, several axes (a tuple) that split it together, or None (not split).
+ShardingEntry = Union[str, tuple[str, ...], None]  # noqa: UP007 (read as a runtime alias)
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,32 @@ class ArraySpec:
     init: Init = field(default_factory=Init)
     seed: int | None = None
     where: Where = field(default_factory=Where)
+    # A PartitionSpec over the spec's mesh (``sharding: [data, null]``); None: not sharded
+    # (replicated on a mesh). See docs/sharding.md.
+    sharding: tuple[ShardingEntry, ...] | None = None
+
+
+@dataclass(frozen=True)
+class MeshSpec:
+    """The ``mesh:`` of a sharded spec: its named axes and their sizes, in order, and
+    their axis types (``auto``: the compiler places what the shardings leave open;
+    ``explicit``: shardings are part of every value's type, as ``jax.make_mesh``'s
+    default)."""
+
+    axes: Mapping[str, int]
+    axis_types: str = "auto"
+    where: Where = field(default_factory=Where)
+
+    @property
+    def size(self) -> int:
+        """How many devices the mesh needs."""
+        count = 1
+        for size in self.axes.values():
+            count *= size
+        return count
+
+    def __str__(self) -> str:
+        return "{" + ", ".join(f"{name}: {size}" for name, size in self.axes.items()) + "}"
 
 
 # A pytree of arrays: a leaf, or a mapping of names to subtrees.
@@ -105,6 +135,8 @@ class CheckOptions:
     seed: int = 0
     # Sizes for checking only (a large model is checked small, analysed at full size).
     dims: Mapping[str, int] = field(default_factory=dict)
+    # A sharded spec: also compare its values and derivatives with one device's (--parity).
+    parity: bool = False
 
 
 # What ``memory.figure`` may name (see docs/memory.md): the residuals the backward pass
@@ -142,6 +174,7 @@ class Spec:
     check: CheckOptions = field(default_factory=CheckOptions)
     expect: Expect = field(default_factory=Expect)
     memory: MemoryOptions | None = None
+    mesh: MeshSpec | None = None  # run sharded over this device mesh (docs/sharding.md)
     description: str = ""
     where: Where = field(default_factory=Where)
     base_dir: str = "."  # directory that relative ``python:`` paths are resolved against

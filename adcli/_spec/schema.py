@@ -21,6 +21,7 @@ from adcli._spec.model import (
     CONSTANT_DTYPES,
     INPUT_DTYPES,
     MEMORY_FIGURES,
+    MESH_AXIS_TYPES,
     METHODS,
     MODES,
     MemoryOptions,
@@ -74,6 +75,7 @@ def _leaf(kind: str) -> dict[str, Any]:
         "dtype": _nullable({"enum": _dtypes(allowed)}),
         "init": _nullable({"$ref": "#/$defs/init"}),
         "seed": _nullable(_int(0)),
+        "sharding": _nullable({"$ref": "#/$defs/sharding"}),
     }
     return {
         "type": "object",
@@ -91,7 +93,7 @@ def _tree(kind: str) -> dict[str, Any]:
             {
                 "type": "object",
                 "minProperties": 1,
-                "propertyNames": {"not": {"enum": ["shape", "dtype", "init", "seed"]}},
+                "propertyNames": {"not": {"enum": ["shape", "dtype", "init", "seed", "sharding"]}},
                 "additionalProperties": {"$ref": f"#/$defs/{kind}_tree"},
             },
         ]
@@ -160,6 +162,16 @@ def _top_properties() -> dict[str, Any]:
         "check": _nullable(_closed({k: _nullable(v) for k, v in _check_properties().items()})),
         "expect": _nullable(_closed({"grad": expect_block, "hessian": expect_block})),
         "memory": _nullable(_closed(_memory_properties())),
+        "mesh": _nullable(
+            {
+                "type": "object",
+                "minProperties": 1,
+                "propertyNames": _IDENT,
+                "additionalProperties": _int(1),
+                "description": "device mesh: axis names and sizes (docs/sharding.md)",
+            }
+        ),
+        "mesh_axis_types": _nullable({"enum": list(MESH_AXIS_TYPES)}),
     }
     assert list(props) == list(TOP_KEYS), "the schema must know every top-level key"
     return props
@@ -187,6 +199,7 @@ def _check_properties() -> dict[str, Any]:
         "atol": _NONNEG,
         "seed": _int(0),
         "dims": _nullable({"$ref": "#/$defs/dims"}),
+        "parity": {"type": "boolean"},
     }
     assert set(props) == set(CHECK_KEYS), "the schema must know every check: key"
     return props
@@ -270,6 +283,17 @@ def _definitions() -> dict[str, Any]:
         "output_leaf": _leaf("output"),
         "output": output,
         "expect_formula": _formula(bare=True),
+        "sharding": {
+            "type": "array",
+            "description": "a PartitionSpec: per dimension a mesh axis, a list of axes or null",
+            "items": {
+                "anyOf": [
+                    {"type": "null"},
+                    {"type": "string"},
+                    {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                ]
+            },
+        },
     }
 
 

@@ -25,6 +25,7 @@ class Overrides:
     only: tuple[str, ...] = ()  # spec names to run (all if empty)
     rtol: float | None = None
     atol: float | None = None
+    parity: bool = False  # --parity: sharded specs also against one device
     # Project defaults ([tool.adcli]): used only by specs that do not set their own.
     defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -155,6 +156,8 @@ def apply(specs: list[Spec], overrides: Overrides) -> list[Spec]:
             check["method"] = overrides.method
         if overrides.order is not None:
             check["order"] = overrides.order
+        if overrides.parity:
+            check["parity"] = True
         spec = spec.replace(check=dataclasses.replace(spec.check, **check))
         out.append(spec)
     return out
