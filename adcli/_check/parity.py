@@ -39,18 +39,13 @@ from adcli._numerics.function import At, InputFunction
 from adcli._problem.build import Problem
 from adcli._problem.flat import FlatLayout
 from adcli._problem.jaxpr import least_precise
+from adcli._problem.one_device import one_device
 from adcli._results.check import CheckKind, Comparison, Mismatch
 
 SLACK = 16  # the allowance's constant factor (module docstring)
 WORST = 5  # mismatches kept per comparison
 LOCATIONS = 8  # shards named per comparison
 Label = Callable[[int, int], tuple[str, str]]
-
-
-@dataclass
-class _OneDevice:
-    problem: Problem
-    evals: Evaluator
 
 
 def parity_comparisons(problem: Problem, evals: Evaluator, point: int) -> list[Comparison]:
@@ -86,26 +81,17 @@ def _one_device(problem: Problem) -> _OneDevice:
     """The spec's function, inputs and programs on one device (built once per problem)."""
     found = problem.cache.get("parity-one-device")
     if found is None:
-        assert problem.mesh is not None
-        plan = problem.mesh.single_device()
-        plain = _without_shardings
-        single = Problem(
-            problem.spec,
-            problem.dims,
-            plan.wrap(problem.fn.__wrapped__),  # type: ignore[attr-defined]
-            plain(problem.input_structs),
-            plain(problem.constant_structs),
-            problem.output_struct,
-            mesh=plan,
-        )
+        single = one_device(problem)
         found = _OneDevice(single, Evaluator(InputFunction(single, problem.spec.wrt)))
         problem.cache["parity-one-device"] = found
     assert isinstance(found, _OneDevice)
     return found
 
 
-def _without_shardings(structs: Any) -> Any:
-    return jax.tree_util.tree_map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype), structs)
+@dataclass
+class _OneDevice:
+    problem: Problem
+    evals: Evaluator
 
 
 def _entries(problem: Problem) -> int:

@@ -91,14 +91,21 @@ def prepare(args: DeviceArgs, meshes: Sequence[int]) -> None:
         need = max(meshes)
         share = need // processes if need % processes == 0 else need
         _set_count(share, forced=False)
-    if args.coordinator is not None:
+    if args.coordinator is not None or _environment_asks():
         from adcli._problem.processes import Distributed, initialize
 
         initialize(Distributed(args.coordinator, args.num_processes, args.process_id))
-    elif _environment_asks():
-        from adcli._problem.processes import Distributed, initialize
+        _stdout_for_reports_only()
 
-        initialize(Distributed())
+
+def _stdout_for_reports_only() -> None:
+    """Keep stdout for the report: the collectives' library (gloo) prints its connection
+    lines on the process's own stdout, which would break ``--format json``. Its file
+    descriptor 1 goes to stderr; Python's ``sys.stdout`` keeps the real stdout."""
+    sys.stdout.flush()
+    real = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = os.fdopen(real, "w", encoding=sys.stdout.encoding or "utf-8", closefd=True)
 
 
 def _processes(args: DeviceArgs) -> int:

@@ -29,7 +29,7 @@ from adcli._results.curvature import (
 )
 from adcli._results.estimate import EstimateReport, EstimateResult
 from adcli._results.explain import ExplainReport, ExplainResult, GraphSummary, Row, Sweep, Value
-from adcli._results.memory import MemoryReport
+from adcli._results.memory import MemoryReport, MemoryResult
 from adcli._results.modes import CandidateResult, ModeResult
 
 Data = dict[str, Any]
@@ -124,6 +124,11 @@ def _spec(r: SpecResult, data: Data) -> None:
     data["margin"] = _plain(r.margin)
 
 
+def _memory(r: MemoryResult, data: Data) -> None:
+    if r.mesh is None:  # only a sharded spec's result has the key (docs/sharding.md)
+        del data["mesh"]
+
+
 def _candidate(c: CandidateResult, data: Data) -> None:
     data["status"] = c.status_text  # the documented one-line text; ``detail`` is in it
     del data["detail"]
@@ -158,6 +163,7 @@ def _summary(s: GraphSummary, data: Data) -> None:
 # Properties a result's JSON adds to its fields (docs: each command's "JSON" section).
 _EXTRA: dict[type, Callable[[Any, Data], None]] = {
     SpecResult: _spec,
+    MemoryResult: _memory,
     CandidateResult: _candidate,
     ModeResult: _with_dtype,
     EstimateResult: _estimate,
