@@ -53,7 +53,8 @@ def per_device(raw: Raw, f: Callable[..., Any], args: tuple[Any, ...]) -> Raw:
 def _shard_aval(aval: Any, sharding: Any) -> Any:
     if sharding is None or not hasattr(aval, "update") or not getattr(aval, "shape", ()):
         return aval
-    return aval.update(shape=tuple(sharding.shard_shape(tuple(aval.shape))))
+    # sharding=None: with explicit axes the aval's own sharding would not fit the shard.
+    return aval.update(shape=tuple(sharding.shard_shape(tuple(aval.shape))), sharding=None)
 
 
 def _paired(raw: Raw, f: Callable[..., Any], args: tuple[Any, ...]) -> list[tuple[Any, Any]]:

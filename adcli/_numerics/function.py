@@ -90,7 +90,8 @@ class InputFunction:
         mesh = self.problem.mesh
         if mesh is None:
             return self.layout.flatten(self.input_value(inputs))
-        flat: jax.Array = mesh.jit(self.layout.flatten)(self.input_value(inputs))
+        flatten = lambda v: self.layout.flatten(mesh.gathered(v))  # noqa: E731
+        flat: jax.Array = mesh.jit(flatten)(self.input_value(inputs))
         return flat
 
     def jaxpr(self, at: At) -> Any:

@@ -47,7 +47,8 @@ class Problem:
     def call(self, inputs: Mapping[str, Any], constants: Mapping[str, Any]) -> Any:
         """The spec's function at ``inputs`` (with the ``constants``)."""
         if self.mesh is not None:  # each argument laid out by its spec sharding
-            return self.fn(**self.mesh.constrain({**inputs, **constants}))
+            out = self.fn(**self.mesh.constrain({**inputs, **constants}))
+            return self.mesh.gathered(out)  # (explicit axes: a flat view needs it whole)
         return self.fn(**inputs, **constants)
 
     def evaluate(

@@ -86,6 +86,15 @@ class MeshPlan:
         under_mesh.__wrapped__ = fn  # type: ignore[attr-defined]  # (--parity runs it elsewhere)
         return under_mesh
 
+    def gathered(self, value: Any) -> Any:
+        """``value`` (a pytree) laid out replicated, inside a program. With explicit axes a
+        sharded value cannot be flattened (raveled) without saying the result's sharding;
+        adcli's flat views of inputs and outputs are replicated. Auto axes: unchanged."""
+        if not self.explicit:
+            return value
+        with jax.sharding.use_abstract_mesh(self.mesh.abstract_mesh):
+            return jax.tree_util.tree_map(lambda x: jax.sharding.reshard(x, PartitionSpec()), value)
+
     def constrain(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Each input or constant laid out by its spec sharding (a no-op for an argument
         already placed so; inside a program, the partitioner moves it there)."""

@@ -124,6 +124,12 @@ def _spec(r: SpecResult, data: Data) -> None:
     data["margin"] = _plain(r.margin)
 
 
+def _mode(r: ModeResult, data: Data) -> None:
+    _with_dtype(r, data)
+    if r.mesh is None:  # only a sharded spec's result has the key (docs/sharding.md)
+        del data["mesh"]
+
+
 def _memory(r: MemoryResult, data: Data) -> None:
     if r.mesh is None:  # only a sharded spec's result has the key (docs/sharding.md)
         del data["mesh"]
@@ -165,7 +171,7 @@ _EXTRA: dict[type, Callable[[Any, Data], None]] = {
     SpecResult: _spec,
     MemoryResult: _memory,
     CandidateResult: _candidate,
-    ModeResult: _with_dtype,
+    ModeResult: _mode,
     EstimateResult: _estimate,
     CurvatureResult: _curvature,
     TraceEstimate: _trace,
