@@ -18,8 +18,10 @@ from adcli._problem.flat import FlatProblem
 from adcli._problem.mesh import MeshPlan
 from adcli._results.modes import ModeMesh, ModeResult
 
+# An HLO instruction's opcode follows its (possibly tuple) type: " all-reduce(" ...; an async
+# pair counts once, by its "-start".
 _COLLECTIVES = re.compile(
-    r"= \S+ (all-reduce|all-gather|reduce-scatter|all-to-all|collective-permute)(-start)?\("
+    r"\s(all-reduce|all-gather|reduce-scatter|all-to-all|collective-permute)(-start)?\("
 )
 
 

@@ -70,6 +70,8 @@ class MeshPlan:
         count = self.mesh.devices.size
         text = f"mesh {self.spec} ({self.spec.axis_types} axes) on {count} {self.platform} device"
         text += "s" if count != 1 else ""
+        if self.platform == "cpu" and len(jax.local_devices(backend="cpu")) > 1:
+            text += " (simulated: XLA's host device count)"  # one CPU is one device
         if jax.process_count() > 1:
             text += f" in {jax.process_count()} processes"
         return text + (f"; {self.device_note}" if self.device_note else "")
