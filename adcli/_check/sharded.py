@@ -1,5 +1,5 @@
 """What ``adcli check`` adds for a sharded spec (docs/sharding.md): the mesh it ran on,
-JAX's own rejection of a sharded derivative rule reported as the spec's error, ``--parity``
+JAX's own rejection of a sharded derivative rule reported as that mode's failure, ``--parity``
 and, with several processes, one verdict agreed by all of them.
 
 The comparisons themselves need nothing here: the check's programs are the spec's
@@ -10,11 +10,12 @@ shows up as reverse mode disagreeing with FD, like any wrong rule.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Sequence
 
 from adcli._check.parity import parity_comparisons
-from adcli._errors import SpecError, first_line
+from adcli._errors import first_line
 from adcli._numerics.evaluate import Evaluator
 from adcli._problem.build import Problem
 from adcli._problem.processes import gather_ints, process_count
@@ -33,14 +34,10 @@ _SEVERITY: tuple[Verdict, ...] = ("pass", "skipped", "inconclusive", "fail", "er
 def finish_sharded(
     problem: Problem, evals: Evaluator, comparisons: list[Comparison], notes: list[str]
 ) -> tuple[list[Comparison], list[str]]:
-    """A sharded spec's check, completed: the mesh note, JAX's rejections, ``--parity``.
-
-    Raises:
-        SpecError: JAX rejected a derivative of the sharded function (naming ``function``).
-    """
+    """A sharded spec's check, completed: the mesh note, JAX's rejections, ``--parity``."""
     plan = problem.mesh
     assert plan is not None
-    _rejected(problem, comparisons)
+    comparisons = [_rejected(c) for c in comparisons]
     notes = [f"sharded: {plan.describe()}", *notes]
     if problem.spec.check.parity:
         try:
@@ -55,19 +52,25 @@ def finish_sharded(
     return comparisons, notes
 
 
-def _rejected(problem: Problem, comparisons: Sequence[Comparison]) -> None:
-    for comp in comparisons:
-        if comp.verdict == "skipped" and comp.reason and _REJECTED.search(comp.reason):
-            spec = problem.spec
-            mode = "reverse" if comp.kind == "rev" else "forward"
-            raise SpecError(
-                f"JAX rejects {mode} mode of this sharded function: {comp.reason}",
-                file=spec.where.file,
-                line=spec.line_of("function"),
-                field="function",
-                hint="JAX's check_vma type check: a collective (psum) in a custom "
-                "backward or a shard_map body is missing or over the wrong mesh axis",
-            )
+def _rejected(comp: Comparison) -> Comparison:
+    """A mode JAX refused to trace for a sharding type error is a failure of that mode,
+    with JAX's reason (not a skip, not a traceback): the rule is wrong, JAX found how."""
+    if comp.verdict != "skipped" or not comp.reason or not _REJECTED.search(comp.reason):
+        return comp
+    mode = "reverse" if comp.kind == "rev" else "forward"
+    return dataclasses.replace(
+        comp,
+        verdict="fail",
+        margin=math.inf,
+        reason=f"JAX rejects {mode} mode of this sharded function: {comp.reason}",
+        diagnosis=REJECTED_DIAGNOSIS,
+    )
+
+
+REJECTED_DIAGNOSIS = (
+    "JAX's check_vma type check rejects it: a collective (psum) in a custom backward or a "
+    "shard_map body is missing or over the wrong mesh axis"
+)
 
 
 def agree_across_processes(results: Sequence[SpecResult]) -> list[SpecResult]:

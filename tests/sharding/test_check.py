@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 from pathlib import Path
 
@@ -121,20 +122,25 @@ def test_parity_of_a_psum_over_the_wrong_axis_names_the_batch_shards() -> None:
     }
 
 
-def test_jax_rejecting_a_missing_psum_is_the_spec_error_not_a_traceback() -> None:
+def test_jax_rejecting_a_missing_psum_fails_reverse_mode_with_its_reason() -> None:
     spec = _spec("examples", "sharded.yaml", "sharded_missing_psum")
     (result,) = check_specs([spec]).results
-    assert result.verdict == "error" and not result.comparisons
-    assert result.error is not None
-    assert result.error.startswith(
-        f"{spec.where.file}:7: function: JAX rejects reverse mode of this sharded function: "
-        "ValueError: Custom VJP bwd rule must produce an output with the same type as the args "
-        "tuple of the primal function, but at output[1]"
-    )
-    assert result.error.endswith(
-        "(JAX's check_vma type check: a collective (psum) in a custom backward or a shard_map "
-        "body is missing or over the wrong mesh axis)"
-    )
+    assert result.verdict == "fail" and result.error is None and result.margin == math.inf
+    rejected = [c for c in result.comparisons if c.kind == "rev"]
+    assert {c.wrt for c in rejected} == {"x", "w"} and {c.point for c in rejected} == {0, 1}
+    for comp in rejected:
+        assert comp.verdict == "fail" and comp.compared == 0
+        assert (comp.reason or "").startswith(
+            "JAX rejects reverse mode of this sharded function: ValueError: Custom VJP bwd rule "
+            "must produce an output with the same type as the args tuple of the primal "
+            "function, but at output[1]"
+        )
+        assert comp.diagnosis == (
+            "JAX's check_vma type check rejects it: a collective (psum) in a custom backward "
+            "or a shard_map body is missing or over the wrong mesh axis"
+        )
+    # No comparison with FD was made: no "disagrees with FD" line.
+    assert not [d for d in result.diagnoses if "disagrees with FD" in d]
 
 
 def test_group_testing_localises_a_bug_in_a_sharded_input(tmp_path: Path) -> None:
@@ -181,7 +187,7 @@ def test_cli_parity_json_and_devices(tmp_path: Path) -> None:
         more.output
     )
     missing = runner.invoke(cli, ["check", spec, "--spec", "sharded_missing_psum"])
-    assert missing.exit_code == 2 and "Traceback" not in missing.output
+    assert missing.exit_code == 1 and "Traceback" not in missing.output
     assert "JAX rejects reverse mode of this sharded function" in missing.output
 
 
