@@ -75,7 +75,7 @@ class InputFunction:
 
         def g(x: jax.Array, inputs: Any, constants: Any) -> jax.Array:
             values = self.layout.unflatten(x, dtypes)
-            out = self.problem.call({**inputs, **values}, constants)
+            out = self.problem.run({**inputs, **values}, constants)
             return self.out_layout.flatten(out, jnp.float64)
 
         return g

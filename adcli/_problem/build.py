@@ -46,10 +46,16 @@ class Problem:
 
     def call(self, inputs: Mapping[str, Any], constants: Mapping[str, Any]) -> Any:
         """The spec's function at ``inputs`` (with the ``constants``)."""
-        if self.mesh is not None:  # each argument laid out by its spec sharding
-            out = self.fn(**self.mesh.constrain({**inputs, **constants}))
-            return self.mesh.gathered(out)  # (explicit axes: a flat view needs it whole)
         return self.fn(**inputs, **constants)
+
+    def run(self, inputs: Mapping[str, Any], constants: Mapping[str, Any]) -> Any:
+        """``call`` as the flat views of the check and choose-mode run it: on a sharded
+        spec each argument is laid out by its spec sharding first (the flat vector they
+        are cut from is replicated) and, with explicit axes, the result is gathered."""
+        if self.mesh is None:
+            return self.call(inputs, constants)
+        out = self.fn(**self.mesh.constrain({**inputs, **constants}))
+        return self.mesh.gathered(out)
 
     def evaluate(
         self,

@@ -10,8 +10,8 @@ what ``adcli._problem.build`` attaches to a Problem whose spec has a ``mesh:``
 - The function runs with the spec's mesh as the context mesh: a ``jax.shard_map`` inside
   it needs no ``mesh=`` and a bare ``PartitionSpec`` resolves against it
   (``jax.sharding.use_abstract_mesh``, which, unlike ``jax.set_mesh``, works under ``jit``).
-- Every argument is constrained to its spec sharding where the function is entered
-  (``Problem.call``), so a check that perturbs a flat vector of the inputs still runs the
+- Every argument is constrained to its spec sharding where the function is entered from a
+  flat vector (``Problem.run``), so a check that perturbs a flat vector of the inputs still runs the
   function on inputs laid out as the user's training step lays them out: the same
   collectives, in the JVPs, VJPs and every FD evaluation.
 - Sample points are made with ``jax.make_array_from_callback``: each process builds only

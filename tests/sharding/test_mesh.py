@@ -111,9 +111,9 @@ def test_the_function_runs_under_the_spec_mesh_and_its_arguments_are_constrained
     problem = build(spec)
     problem.fn = problem.mesh.wrap(probe)  # type: ignore[union-attr]
     x = problem.sample_inputs(0)["x"]
-    lowered = jax.jit(lambda v: problem.call({"x": v}, {})).lower(np.asarray(x))
+    lowered = jax.jit(lambda v: problem.run({"x": v}, {})).lower(np.asarray(x))
     assert seen and seen[-1] == {"data": 8}
-    assert "sharding_constraint" in str(jax.make_jaxpr(lambda v: problem.call({"x": v}, {}))(x))
+    assert "sharding_constraint" in str(jax.make_jaxpr(lambda v: problem.run({"x": v}, {}))(x))
     assert lowered.compile().input_shardings  # it compiles on the mesh
 
 
