@@ -33,6 +33,11 @@ class DeviceArgs:
     num_processes: int | None = None
     process_id: int | None = None
 
+    @property
+    def distributed(self) -> bool:
+        """Whether this command joins a multi-process run (options or environment)."""
+        return self.coordinator is not None or _environment_asks()
+
     @classmethod
     def take(cls, options: dict[str, Any]) -> DeviceArgs:
         """Remove this class's options from a command's ``options`` and return them."""
@@ -91,7 +96,7 @@ def prepare(args: DeviceArgs, meshes: Sequence[int]) -> None:
         need = max(meshes)
         share = need // processes if need % processes == 0 else need
         _set_count(share, forced=False)
-    if args.coordinator is not None or _environment_asks():
+    if args.distributed:
         from adcli._problem.processes import Distributed, initialize
 
         initialize(Distributed(args.coordinator, args.num_processes, args.process_id))

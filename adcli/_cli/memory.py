@@ -24,6 +24,7 @@ from adcli._cli.options import (
     spec_option,
 )
 from adcli._cli.output import Progress, View, run_command
+from adcli._errors import UsageError
 from adcli._report.formats import Format
 from adcli._results.memory import MemoryReport
 
@@ -94,6 +95,8 @@ def memory_command(**options: Any) -> None:
     args = MemoryArgs(**options)
 
     def engine(progress: Progress) -> MemoryReport:
+        if args.measure and devices.distributed:
+            raise UsageError("--measure times a run, which differs between processes: use one")
         prepare(devices, spec_meshes(args.paths, args.only))  # before JAX starts
         from adcli._memory.engine import memory_report
         from adcli._spec.config import load_config

@@ -121,6 +121,14 @@ def test_process_options_are_checked_before_anything_starts(args: list[str], mes
     assert message in out.output
 
 
+def test_memory_measure_stays_in_one_process() -> None:
+    spec = str(ROOT / "specs" / "sharded_layer.yaml")
+    args = ["--coordinator", "127.0.0.1:9", "--num-processes", "2", "--process-id", "0"]
+    out = CliRunner().invoke(cli, ["memory", spec, "--measure", *args])
+    assert out.exit_code == 2
+    assert "--measure times a run, which differs between processes: use one" in out.output
+
+
 def test_the_environment_asks_only_for_several_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("JAX_COORDINATOR_ADDRESS", "SLURM_STEP_NUM_TASKS", "OMPI_COMM_WORLD_SIZE"):
         monkeypatch.delenv(name, raising=False)
