@@ -22,7 +22,7 @@ from adcli._cli.main import cli
 from adcli._numerics.evaluate import Evaluator
 from adcli._numerics.function import InputFunction
 from adcli._problem.build import build
-from adcli._spec.load import load_file
+from adcli._spec.load import load_file, load_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -195,3 +195,17 @@ def test_an_unsharded_spec_ignores_parity() -> None:
     result = check_spec(_spec("specs", "quadratic.yaml", parity=True))
     assert not [c for c in result.comparisons if c.kind.startswith("parity")]
     assert not [n for n in result.notes if n.startswith("sharded")]
+
+
+def test_explicit_axes_check_and_parity() -> None:
+    (spec,) = load_text(
+        "name: explicit\nfunction: {expr: sum(tanh(x @ w) ** 2)}\n"
+        "mesh: {data: 4, model: 2}\nmesh_axis_types: explicit\n"
+        "inputs: {w: {shape: [4, 6], sharding: [null, model]}}\n"
+        "constants: {x: {shape: [8, 4], sharding: [data, null]}}\n"
+        "check: {parity: true}\n"
+    )
+    result = check_spec(spec)
+    assert result.verdict == "pass", [(c.kind, c.verdict, c.reason) for c in result.comparisons]
+    assert result.notes[0].startswith("sharded: mesh {data: 4, model: 2} (explicit axes)")
+    assert {c.kind for c in result.comparisons} >= {"fwd", "rev", "parity:fwd", "parity:rev"}
