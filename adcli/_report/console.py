@@ -126,6 +126,9 @@ def _comparison(comp: Comparison, console: Console) -> None:
             )
         if comp.kind.is_expect:
             table.columns[2].header = "formula"
+        elif comp.kind.startswith("parity:"):  # sharded against one device (--parity)
+            table.columns[2].header, table.columns[3].header = comp.kind.labels
+            table.columns[6].header = "allowance"
         for m in comp.worst:
             table.add_row(
                 escape(m.input_index),

@@ -180,6 +180,20 @@ def test_cli_parity_json_and_devices(tmp_path: Path) -> None:
     data = json.loads(out.output)
     kinds = {c["kind"] for c in data["specs"][0]["comparisons"]}
     assert {"parity:value", "parity:rev"} <= kinds
+    text = runner.invoke(cli, ["check", spec, "--spec", "sharded_psum_twice", "--parity"])
+    heads = [line.split() for line in text.output.splitlines() if "one device" in line]
+    assert [
+        "input",
+        "output",
+        "sharded",
+        "one",
+        "device",
+        "step",
+        "FD",
+        "error",
+        "allowance",
+        "margin",
+    ] in heads
     # JAX started in this process with 8 devices: more cannot be had.
     more = runner.invoke(cli, ["check", spec, "--devices", "16"])
     assert more.exit_code == 2
