@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import jax
@@ -50,7 +50,6 @@ class MeshPlan:
     constants: dict[str, Tree]
     # Why these devices, when it is not simply the first ones of the default backend.
     device_note: str | None = None
-    _jit: dict[int, Callable[..., Any]] = field(default_factory=dict, repr=False)
 
     @property
     def replicated(self) -> NamedSharding:

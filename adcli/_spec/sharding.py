@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from adcli._errors import SpecError, did_you_mean
-from adcli._spec.model import MESH_AXIS_TYPES, ArraySpec, MeshSpec, ShardingEntry, Spec, Where
+from adcli._spec.model import MESH_AXIS_TYPES, ArraySpec, MeshSpec, ShardingEntry, Spec
 from adcli._spec.shapes import resolve_shape
 from adcli._spec.yaml import Reader, child, kind_of
 
@@ -170,8 +170,3 @@ def _known_axis(mesh: MeshSpec, axis: str, field: str, fail: Any) -> None:
     if axis not in mesh.axes:
         hint = did_you_mean(axis, mesh.axes) or f"the mesh's axes: {', '.join(mesh.axes)}"
         raise fail(field, f"'{axis}' is not an axis of the mesh {mesh}", hint)
-
-
-def leaf_where(spec: Spec, path: str) -> Where:
-    """Where the leaf at ``path`` (``inputs.params.w1``) is written."""
-    return Where(spec.where.file, spec.line_of(path))
