@@ -83,6 +83,9 @@ def diagnose(comparisons: list[Comparison], notes: list[str]) -> list[str]:
     def passed(wrt: str, kind: str) -> bool:
         return status.get((wrt, kind)) == {"pass"}
 
+    def compared(wrt: str) -> bool:  # (a mode JAX refused to trace compared nothing)
+        return any(c.compared for c in comparisons if (c.wrt, c.kind) == (wrt, "rev"))
+
     custom_vjp = any("custom_vjp" in n for n in notes)
     custom_jvp = any("custom_jvp" in n for n in notes)
     for wrt in dict.fromkeys(c.wrt for c in comparisons):
@@ -92,7 +95,7 @@ def diagnose(comparisons: list[Comparison], notes: list[str]) -> list[str]:
         elif failed(wrt, "fwd") and passed(wrt, "rev"):
             rule = "the custom JVP rule" if custom_jvp else "a forward-mode rule"
             found.append(f"{wrt}: fwd wrong, rev right: {rule} is suspect")
-        elif failed(wrt, "rev") and custom_vjp and not passed(wrt, "fwd"):
+        elif failed(wrt, "rev") and custom_vjp and not passed(wrt, "fwd") and compared(wrt):
             found.append(f"{wrt}: reverse mode disagrees with FD: the custom VJP rule is suspect")
         first = [k for w, k in status if w == wrt and k in ("fwd", "rev")]
         second = [k for w, k in status if w == wrt and k.startswith("hvp")]

@@ -18,6 +18,7 @@ from adcli._check.point import Point, choose_method, make_point
 from adcli._check.reference import reference_check
 from adcli._check.requires import not_installed
 from adcli._check.second_order import check_second_order
+from adcli._check.sharded import finish_sharded
 from adcli._numerics.evaluate import Evaluator
 from adcli._numerics.function import InputFunction
 from adcli._problem.build import Problem, build
@@ -99,6 +100,8 @@ def check_problem(problem: Problem, *, progress: Progress | None = None) -> Spec
     notes = relevant_notes(notes, comparisons, inert_stops(first_points, notes, comparisons))
     if reference is not None:
         notes += reference.notes(comparisons)
+    if problem.mesh is not None:  # sharded: the mesh, JAX's rejections, --parity
+        comparisons, notes = finish_sharded(problem, evals, comparisons, notes)
     verdict = worst_verdict(
         [c.verdict for c in comparisons if c.verdict != "skipped"] or ["skipped"]
     )

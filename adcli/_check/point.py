@@ -121,7 +121,7 @@ def make_point(
     method: str,
 ) -> Point:
     fn = evals.fn
-    x0 = fn.layout.flatten(fn.input_value(inputs))
+    x0 = fn.point(inputs)
     at = At(x0, inputs, constants)
     segment = fn.layout.segments[name]
     # This input's own way through f sets its rounding allowance (and the reported dtype):

@@ -81,6 +81,10 @@ def check_specs(
                 error=exc.format() if isinstance(exc, SpecError) else str(exc),
             )
         results.append(result)
+    if any(spec.mesh is not None for spec in specs):  # several processes: one verdict
+        from adcli._check.sharded import agree_across_processes
+
+        results = agree_across_processes(results)
     return CheckReport(
         results=tuple(results),
         seconds=time.perf_counter() - start,

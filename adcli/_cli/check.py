@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from adcli._cli.devices import DeviceArgs, devices_option, distributed_options, mesh_sizes, prepare
 from adcli._cli.options import (
     CommandArgs,
     FiniteFloat,
@@ -105,6 +106,13 @@ class CheckArgs(CommandArgs):
     is_flag=True,
     help="Exit 0 when checks are only inconclusive (FD could not decide).",
 )
+@click.option(
+    "--parity",
+    is_flag=True,
+    help="Sharded specs: also compare values and derivatives with one device's (docs/sharding.md).",
+)
+@devices_option
+@distributed_options
 @no_color_option
 def check_command(**options: Any) -> None:
     """Compare forward/reverse-mode derivatives and hand formulas against finite differences.
@@ -119,7 +127,10 @@ def check_command(**options: Any) -> None:
       adcli check spec.yaml --dim n=10000 --points 3 --seed 1 -v
       adcli check specs/ --junit-xml report.xml --format github
       adcli check specs/kernels/attention.yaml --repeat 20
+      adcli check sharded.yaml --devices 8 --parity
     """
+    devices = DeviceArgs.take(options)
+    parity = options.pop("parity")
     args = CheckArgs(**options)
     with errors_exit(args.no_color):
         config = _config(args)
@@ -131,7 +142,7 @@ def check_command(**options: Any) -> None:
     load_errors: list[str] = []  # printed before an error that stops the run
 
     def engine(progress: Progress) -> CheckReport:
-        return _check(args, config, load_errors, progress)
+        return _check(args, config, load_errors, progress, devices, parity)
 
     def files(report: CheckReport, err: Console) -> None:
         _ci_files(report, err, junit_xml=args.junit_xml, github=fmt == "github")
@@ -156,7 +167,14 @@ def _config(args: CheckArgs) -> Config:
     )
 
 
-def _check(args: CheckArgs, config: Config, errors: list[str], progress: Progress) -> CheckReport:
+def _check(
+    args: CheckArgs,
+    config: Config,
+    errors: list[str],
+    progress: Progress,
+    devices: DeviceArgs,
+    parity: bool,
+) -> CheckReport:
     from adcli._check.run import check_specs
     from adcli._spec.select import Overrides, apply, collect_specs
 
@@ -178,9 +196,11 @@ def _check(args: CheckArgs, config: Config, errors: list[str], progress: Progres
         atol=args.atol,
         factor=args.factor,
         repeat=args.repeat,
+        parity=parity,
         defaults={k: v for k, v in defaults.items() if config.source(k) != "command line"},
     )
     specs = apply(specs, overrides)
+    prepare(devices, mesh_sizes(specs))  # before JAX starts: devices, processes
     progress.total = len(specs)
     return check_specs(
         specs,

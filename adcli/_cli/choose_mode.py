@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from adcli._cli.devices import DeviceArgs, devices_option, prepare, spec_meshes
 from adcli._cli.options import (
     CommandArgs,
     FiniteFloat,
@@ -81,6 +82,7 @@ class ModeArgs(CommandArgs):
 @spec_option
 @format_option(ModeReport)
 @output_option
+@devices_option
 @no_color_option
 def choose_mode_command(**options: Any) -> None:
     """Recommend forward, reverse or mixed mode (or a Hessian composition), with the reason.
@@ -99,9 +101,11 @@ def choose_mode_command(**options: Any) -> None:
     Exit codes: 0 a recommendation, 1 candidates disagree or none could run,
     2 bad usage or a spec that cannot be loaded.
     """
+    devices = DeviceArgs.take(options)
     args = ModeArgs(**options)
 
     def engine(progress: Progress) -> ModeReport:
+        prepare(devices, spec_meshes(args.paths, args.only))  # before JAX starts
         from adcli._modes.run import run_choose_mode
 
         require_plot(args.plot, args.sweep)

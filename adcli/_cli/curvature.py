@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from adcli._cli.devices import DeviceArgs, devices_option, prepare, spec_meshes
 from adcli._cli.options import (
     CommandArgs,
     dims_option,
@@ -140,6 +141,7 @@ class CurvatureArgs(CommandArgs):
 @spec_option
 @format_option(CurvatureReport)
 @output_option
+@devices_option
 @no_color_option
 def curvature_command(**options: Any) -> None:
     """Curvature of a scalar function from Hessian-vector products, never forming H.
@@ -156,9 +158,11 @@ def curvature_command(**options: Any) -> None:
       adcli curvature specs/quadratic.yaml --trace --rtol 0.01 --probes rademacher
       adcli curvature spec.yaml --eigs 3 --exact never --format json -o curv.json
     """
+    devices = DeviceArgs.take(options)
     args = CurvatureArgs(**options)
 
     def engine(progress: Progress) -> CurvatureReport:
+        prepare(devices, spec_meshes(args.paths, args.only))  # before JAX starts
         from adcli._curvature.engine import curvature_report
 
         options = args.engine_options("no_hutchpp", hutchpp=not args.no_hutchpp)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from adcli._cli.choose_mode import require_plot
+from adcli._cli.devices import DeviceArgs, devices_option, prepare, spec_meshes
 from adcli._cli.options import (
     CommandArgs,
     FiniteFloat,
@@ -127,6 +128,7 @@ class EstimateArgs(CommandArgs):
 @spec_option
 @format_option(EstimateReport)
 @output_option
+@devices_option
 @no_color_option
 def estimate_command(**options: Any) -> None:
     """The gradient by forward and central differences, the two-point random-direction
@@ -142,9 +144,11 @@ def estimate_command(**options: Any) -> None:
       adcli estimate specs/estimate/rosenbrock.yaml --sweep n=10,100,1000,10000 --plot est.png
       adcli estimate spec.yaml --k 50 --directions gaussian --format json
     """
+    devices = DeviceArgs.take(options)
     args = EstimateArgs(**options)
 
     def engine(progress: Progress) -> EstimateReport:
+        prepare(devices, spec_meshes(args.paths, args.only))  # before JAX starts
         from adcli._estimate.options import EstimateOptions
         from adcli._estimate.sweep import run_estimate
 

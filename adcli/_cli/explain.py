@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from adcli._cli.devices import DeviceArgs, devices_option, prepare, spec_meshes
 from adcli._cli.options import (
     CommandArgs,
     dims_option,
@@ -96,6 +97,7 @@ class ExplainArgs(CommandArgs):
 @spec_option
 @format_option(ExplainReport)
 @output_option
+@devices_option
 @no_color_option
 def explain_command(**options: Any) -> None:
     """The computational graph of a function, and its forward and reverse sweeps.
@@ -112,9 +114,11 @@ def explain_command(**options: Any) -> None:
       adcli explain specs/mlp.yaml --spec one_hidden_layer --format dot > graph.dot
       adcli explain specs/memory/gpt2_xl_block.yaml --check-dims
     """
+    devices = DeviceArgs.take(options)
     args = ExplainArgs(**options)
 
     def engine(progress: Progress) -> ExplainReport:
+        prepare(devices, spec_meshes(args.paths, args.only))  # before JAX starts
         from adcli._explain.engine import explain_report
 
         return explain_report(args.paths, **args.engine_options())

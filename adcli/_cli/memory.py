@@ -7,6 +7,13 @@ from typing import Any
 
 import click
 
+from adcli._cli.devices import (
+    DeviceArgs,
+    devices_option,
+    distributed_options,
+    prepare,
+    spec_meshes,
+)
 from adcli._cli.options import (
     CommandArgs,
     dims_option,
@@ -17,6 +24,7 @@ from adcli._cli.options import (
     spec_option,
 )
 from adcli._cli.output import Progress, View, run_command
+from adcli._errors import UsageError
 from adcli._report.formats import Format
 from adcli._results.memory import MemoryReport
 
@@ -66,6 +74,8 @@ class MemoryArgs(CommandArgs):
 )
 @format_option(MemoryReport)
 @output_option
+@devices_option
+@distributed_options
 @no_color_option
 def memory_command(**options: Any) -> None:
     """What reverse mode stores, what XLA allocates, and what checkpointing buys back.
@@ -79,10 +89,15 @@ def memory_command(**options: Any) -> None:
       adcli memory specs/memory/gpt2_xl_block.yaml --layers 48 --budget 8GB
       adcli memory spec.yaml --measure --dim batch=4
       adcli memory spec.yaml --format json -o memory.json
+      adcli memory sharded.yaml --devices 8
     """
+    devices = DeviceArgs.take(options)
     args = MemoryArgs(**options)
 
     def engine(progress: Progress) -> MemoryReport:
+        if args.measure and devices.distributed:
+            raise UsageError("--measure times a run, which differs between processes: use one")
+        prepare(devices, spec_meshes(args.paths, args.only))  # before JAX starts
         from adcli._memory.engine import memory_report
         from adcli._spec.config import load_config
 

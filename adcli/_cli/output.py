@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from adcli._cli.devices import writes_reports
 from adcli._errors import AdcliError
 from adcli._report.formats import Format
 
@@ -158,6 +159,8 @@ def run_command(
     out, err = consoles(view.no_color, width=view.width)
     with errors_exit(view.no_color, context), Progress(err, label) as progress:
         report = engine(progress)
+    if not writes_reports():  # several processes: process 0 writes the one report
+        sys.exit(report.exit_code)
     if view.output:
         write_or_exit(err, view.output, to_json_text(report) + "\n")
     if files is not None:

@@ -8,7 +8,6 @@ analysed without allocating it. Engines here return data (adcli._results.check);
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -32,11 +31,14 @@ from adcli._memory.programs import (
 )
 from adcli._memory.residuals import block_function, residuals
 from adcli._memory.schedules import Block, stack_schedules
+from adcli._memory.sharded import mesh_memory, output_sharded
 from adcli._problem.build import Problem, build
+from adcli._problem.mesh import shard_bytes
 from adcli._results.memory import (
     CompiledMemory,
     MemoryReport,
     MemoryResult,
+    MeshMemory,
     PolicyResult,
     ResidualSummary,
     ScheduleResult,
@@ -123,6 +125,8 @@ def analyse_memory(
     start = time.perf_counter()
     problem = spec if isinstance(spec, Problem) else build(spec)
     spec = problem.spec
+    if problem.mesh is not None:  # per device: the cotangent laid out as the output is
+        problem = output_sharded(problem)
     options = spec.memory
     layers = layers if layers is not None else (options.layers if options else None)
     budget = budget if budget is not None else (options.budget if options else None)
@@ -160,7 +164,14 @@ def analyse_memory(
         notes=tuple(_notes(saved.method, compiled, policies)),
         warnings=tuple(warnings),
         seconds=time.perf_counter() - start,
+        mesh=None if problem.mesh is None else _mesh(problem),
     )
+
+
+def _mesh(problem: Problem) -> MeshMemory:
+    """A sharded spec's mesh and its residuals replicated where they could be split."""
+    f = block_function(problem.fn)
+    return mesh_memory(problem, f, (problem.input_structs, problem.constant_structs))
 
 
 def _residuals(problem: Problem) -> ResidualSummary:
@@ -314,7 +325,7 @@ def _carry(problem: Problem) -> tuple[tuple[str, ...], int]:
             "shape and dtype; a block of a stack maps its input activation to one of the same "
             "shape (e.g. x [batch, seq, hidden] -> [batch, seq, hidden])"
         )
-    return names[:1], out.dtype.itemsize * math.prod(out.shape)
+    return names[:1], shard_bytes(out)  # per device on a mesh
 
 
 def _dtypes(problem: Problem) -> dict[str, str]:

@@ -42,7 +42,12 @@ def _raw_residuals(f: Callable[..., Any], *args: Any) -> tuple[Raw, str]:
         from jax._src.ad_checkpoint import saved_residuals  # private: see module docstring
     except ImportError:  # moved in a later JAX: shapes only, from the public API
         return _fallback_residuals(f, *args), "jax.vjp closure leaves (fallback, no origins)"
-    return list(saved_residuals(f, *args)), "jax._src.ad_checkpoint.saved_residuals"
+    raw = list(saved_residuals(f, *args))
+    from adcli._memory import sharded  # (imports this module: not at the top)
+
+    if sharded.is_sharded(args):  # a sharded spec: each residual counts its shard
+        raw = sharded.per_device(raw, f, args)
+    return raw, "jax._src.ad_checkpoint.saved_residuals"
 
 
 def _fallback_residuals(f: Callable[..., Any], *args: Any) -> Raw:
@@ -154,6 +159,14 @@ def _unique_argument_bytes(arguments: tuple[Residual, ...]) -> int:
     return sum({(a.name, a.shape, a.dtype): a.bytes for a in arguments}.values())
 
 
+def _shape(leaf: Any) -> tuple[int, ...]:
+    """A constant's shape as its residual has it: its shard's on a mesh."""
+    sharding = getattr(leaf, "sharding", None)
+    if sharding is not None and hasattr(sharding, "shard_shape"):
+        return tuple(sharding.shard_shape(tuple(leaf.shape)))
+    return tuple(leaf.shape)
+
+
 def _relabel_constants(
     parsed: list[Residual], constants: Mapping[str, Any] | None
 ) -> list[Residual]:
@@ -164,12 +177,12 @@ def _relabel_constants(
         if r.primitive == "stop_gradient" and (r.function or "").startswith("block_function"):
             name = next(
                 (
-                    n
+                    f"constants{n}"
                     for n, leaf in named
-                    if tuple(leaf.shape) == r.shape and str(leaf.dtype) == r.dtype
+                    if _shape(leaf) == r.shape and str(leaf.dtype) == r.dtype
                 ),
                 "a constant",
             )
-            r = dataclasses.replace(r, origin="argument", primitive=None, name=f"constants{name}")
+            r = dataclasses.replace(r, origin="argument", primitive=None, name=name)
         out.append(r)
     return out

@@ -11,6 +11,7 @@ within ``FAR``× (all with ``measure="all"``), by the protocol of ``adcli._numer
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -23,12 +24,14 @@ import numpy as np
 from adcli._errors import UsageError, first_line
 from adcli._modes.candidates import ORDER, Candidate, find_split, make_candidates
 from adcli._modes.decide import decide
+from adcli._modes.sharded import on_mesh, sharded_flat
 from adcli._numerics.agree import check_agreement
 from adcli._numerics.timing import measure as measure_calls
 from adcli._numerics.timing import timed
 from adcli._problem.build import Problem, build
 from adcli._problem.callable import problem_of
 from adcli._problem.flat import FlatProblem, flatten_problem
+from adcli._problem.one_device import one_device
 from adcli._problem.runtime import default_memory_budget, enable_x64, memory_needed
 from adcli._results.modes import CandidateResult, CandidateStatus, CutInfo, ModeResult
 from adcli._spec.model import Spec
@@ -98,6 +101,9 @@ def choose_mode(
         problem = spec if isinstance(spec, Problem) else build(one_spec(spec, instead=_REPORT))
     say = progress or (lambda what: None)
     flat = flatten_problem(problem, with_vector=target == "hvp")
+    sharded = problem.mesh is not None and problem.mesh.mesh.devices.size > 1
+    if problem.mesh is not None:  # a sharded spec: candidates compiled and timed sharded
+        flat = sharded_flat(flat, problem)
     split = None
     if candidates is None:
         if target == "jacobian":
@@ -110,7 +116,7 @@ def choose_mode(
     cut = _cut_info(split, problem.spec)
     decision = decide(results, target=target, n=flat.n, m=flat.m, cut=cut)
     sp = problem.spec
-    return ModeResult(
+    result = ModeResult(
         name=sp.name,
         file=sp.where.file,
         line=sp.where.line,
@@ -132,6 +138,21 @@ def choose_mode(
         timing_method=TIMING_METHOD,
         seconds=time.perf_counter() - start,
     )
+    if not sharded:
+        return result
+
+    def alone() -> ModeResult:  # the same question on one device: do collectives matter?
+        say("the same on one device")
+        return choose_mode(
+            one_device(problem),
+            target=target,
+            measure=measure,
+            memory_budget=memory_budget,
+            time_budget=time_budget,
+        )
+
+    result = on_mesh(result, problem, compiled, alone)
+    return dataclasses.replace(result, seconds=time.perf_counter() - start)
 
 
 def _cut_info(split: Any, spec: Spec) -> CutInfo | None:

@@ -42,6 +42,11 @@ class Evaluator:
         self.chunk = int(max(1, min(4096, MEMORY_BUDGET // (per_eval * len(OFFSETS)))))
         self._jit: dict[str, Callable[..., Any]] = {}
         self._sizes: dict[str, int] = {}
+        # A sharded spec: programs with the spec's in-shardings (the inputs and constants
+        # arrive placed so) and replicated results; batches of rows replicated on the mesh.
+        mesh = fn.problem.mesh
+        self._compile: Callable[..., Any] = jax.jit if mesh is None else mesh.jit
+        self._put: Callable[[np.ndarray], Any] = jnp.asarray if mesh is None else mesh.replicate
 
     def share_coordinates(self, rows: int) -> None:
         """Compile the coordinate programs (FD stencils, ``jacobian_fwd``) for at least
@@ -58,7 +63,7 @@ class Evaluator:
         """Apply ``fn(batch_chunk, *rest)`` over fixed-size chunks of ``batch`` (its axis 0);
         the chunks' results are joined along ``axis``. The last chunk is padded so that
         every chunk has one shape and one compiled program."""
-        compiled = self._jit.setdefault(key, jax.jit(fn))
+        compiled = self._jit.setdefault(key, self._compile(fn))
         n = batch.shape[0]
         # Batch sizes are powers of two (up to the chunk) so that refining a few rows
         # reuses a compiled program instead of compiling one per row count.
@@ -71,7 +76,7 @@ class Evaluator:
             keep = part.shape[0]
             if keep < size:
                 part = np.concatenate([part, np.repeat(part[:1], size - keep, axis=0)])
-            out = np.asarray(compiled(jnp.asarray(part), *rest))
+            out = np.asarray(compiled(self._put(part), *rest))
             outs.append(np.take(out, np.arange(keep), axis=axis))
         return np.concatenate(outs, axis=axis)
 

@@ -75,7 +75,7 @@ class InputFunction:
 
         def g(x: jax.Array, inputs: Any, constants: Any) -> jax.Array:
             values = self.layout.unflatten(x, dtypes)
-            out = self.problem.call({**inputs, **values}, constants)
+            out = self.problem.run({**inputs, **values}, constants)
             return self.out_layout.flatten(out, jnp.float64)
 
         return g
@@ -83,6 +83,16 @@ class InputFunction:
     def input_value(self, inputs: Any) -> dict[str, Any]:
         """The wrt inputs as the dict the layout flattens."""
         return {n: inputs[n] for n in self.names}
+
+    def point(self, inputs: Any) -> jax.Array:
+        """The flat point x0 of ``inputs`` (on a sharded spec, replicated on the mesh, so
+        that every process can read it)."""
+        mesh = self.problem.mesh
+        if mesh is None:
+            return self.layout.flatten(self.input_value(inputs))
+        flatten = lambda v: self.layout.flatten(mesh.gathered(v))  # noqa: E731
+        flat: jax.Array = mesh.jit(flatten)(self.input_value(inputs))
+        return flat
 
     def jaxpr(self, at: At) -> Any:
         if self._jaxpr is None:
@@ -154,16 +164,18 @@ class InputFunction:
         return self._support[mode]
 
     def _supports(self, mode: str, at: At) -> str | None:
-        g, inputs, constants = self.g, at.inputs, at.constants
+        g, m = self.g, self.m
         # Lowered, not just traced: JAX reports a custom_vjp's missing JVP only when lowering.
+        # The inputs are arguments, not captured: a sharded array spanning several
+        # processes cannot be closed over.
         try:
             if mode == "fwd":
-                fn = lambda x: jax.jvp(lambda y: g(y, inputs, constants), (x,), (x,))[1]  # noqa: E731
+                fn = lambda x, i, c: jax.jvp(lambda y: g(y, i, c), (x,), (x,))[1]  # noqa: E731
             else:
-                fn = lambda x: jax.vjp(lambda y: g(y, inputs, constants), x)[1](  # noqa: E731
-                    jnp.zeros(self.m)
+                fn = lambda x, i, c: jax.vjp(lambda y: g(y, i, c), x)[1](  # noqa: E731
+                    jnp.zeros(m)
                 )
-            jax.jit(fn).lower(at.x0)
+            jax.jit(fn).lower(at.x0, at.inputs, at.constants)
         except Exception as exc:
             return failure(exc)
         return None

@@ -18,6 +18,7 @@ import numpy as np
 
 from adcli._errors import SpecError
 from adcli._problem.arguments import Arguments
+from adcli._problem.mesh import MeshPlan, mesh_plan
 from adcli._problem.python import load_python
 from adcli._spec.expr import parse_formula
 from adcli._spec.model import ArraySpec, Formula, Spec
@@ -51,9 +52,21 @@ class Problem:
         """What a report should say about the arguments (e.g. values from code without a key)."""
         return list(self.arguments.notes) if self.arguments is not None else []
 
+    # A sharded spec's mesh and shardings (adcli._problem.mesh); None: one device.
+    mesh: MeshPlan | None = None
+
     def call(self, inputs: Mapping[str, Any], constants: Mapping[str, Any]) -> Any:
         """The spec's function at ``inputs`` (with the ``constants``)."""
         return self.fn(**inputs, **constants)
+
+    def run(self, inputs: Mapping[str, Any], constants: Mapping[str, Any]) -> Any:
+        """``call`` as the flat views of the check and choose-mode run it: on a sharded
+        spec each argument is laid out by its spec sharding first (the flat vector they
+        are cut from is replicated) and, with explicit axes, the result is gathered."""
+        if self.mesh is None:
+            return self.call(inputs, constants)
+        out = self.fn(**self.mesh.constrain({**inputs, **constants}))
+        return self.mesh.gathered(out)
 
     def evaluate(
         self,
@@ -64,20 +77,27 @@ class Problem:
     ) -> Any:
         """``fn(**inputs, **constants)`` compiled once per ``key`` (not run op by op)."""
         if key not in self._compiled:
-            self._compiled[key] = jax.jit(lambda i, c: fn(**i, **c))
+            jit = jax.jit if self.mesh is None else self.mesh.jit  # sharded: results replicated
+            self._compiled[key] = jit(lambda i, c: fn(**i, **c))
         return self._compiled[key](dict(inputs), dict(constants))
 
     def sample_inputs(self, point: int, seed: int | None = None) -> dict[str, Any]:
         """The inputs at sample point ``point`` (deterministic in spec seed and point)."""
         seed = self.spec.check.seed if seed is None else seed
-        assert self.arguments is not None  # a Problem from a spec has its arguments
-        return self.arguments.sample_inputs(seed, point)
+        arguments = self.arguments
+        assert arguments is not None  # a Problem from a spec has its arguments
+        if self.mesh is not None:  # the same values, each leaf made with its sharding
+            return self.mesh.placed(lambda: arguments.sample_inputs(seed, point), self.mesh.inputs)
+        return arguments.sample_inputs(seed, point)
 
     def sample_constants(self, seed: int | None = None) -> dict[str, Any]:
         """The constants (the same at every point)."""
         seed = self.spec.check.seed if seed is None else seed
-        assert self.arguments is not None
-        return self.arguments.sample_constants(seed)
+        arguments = self.arguments
+        assert arguments is not None
+        if self.mesh is not None:
+            return self.mesh.placed(lambda: arguments.sample_constants(seed), self.mesh.constants)
+        return arguments.sample_constants(seed)
 
 
 def build(spec: Spec) -> Problem:
@@ -92,26 +112,43 @@ def build(spec: Spec) -> Problem:
     input_structs = arguments.input_structs()
     constant_structs = arguments.constant_structs()
     spec = _without_empty_inputs(spec, input_structs)
+    plan = mesh_plan(spec)  # None without a mesh: nothing below changes
+    if plan is not None:
+        input_structs = plan.structs(input_structs, plan.inputs)
+        constant_structs = plan.structs(constant_structs, plan.constants)
     names = set(spec.inputs) | set(spec.constants)
-    fn = arguments.joined(_callable(spec.function, spec, names, "function"))
+    fn = _under(plan, arguments.joined(_callable(spec.function, spec, names, "function")))
     output_struct = _eval_shape(fn, input_structs, constant_structs, spec, "function")
     if spec.output is not None:
         _check_output(spec, output_struct, dims)
     problem = Problem(
-        spec, dims, fn, input_structs, constant_structs, output_struct, arguments=arguments
+        spec,
+        dims,
+        fn,
+        input_structs,
+        constant_structs,
+        output_struct,
+        arguments=arguments,
+        mesh=plan,
     )
     if spec.reference is not None:
-        problem.reference = _callable(spec.reference, spec, names, "reference")
+        reference = arguments.joined(_callable(spec.reference, spec, names, "reference"))
+        problem.reference = _under(plan, reference)
         got = _eval_shape(problem.reference, input_structs, constant_structs, spec, "reference")
         _check_reference_output(spec, output_struct, got)
     for kind, target in (("grad", problem.expect_grad), ("hessian", problem.expect_hessian)):
         for name, formula in getattr(spec.expect, kind).items():
             where = f"expect.{kind}.{name}"
-            expect_fn = arguments.joined(_callable(formula, spec, names, where))
+            expect_fn = _under(plan, arguments.joined(_callable(formula, spec, names, where)))
             got = _eval_shape(expect_fn, input_structs, constant_structs, spec, where)
             _check_expect_shape(spec, kind, name, got, input_structs[name], output_struct, where)
             target[name] = expect_fn
     return problem
+
+
+def _under(plan: MeshPlan | None, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` run with the spec's mesh as the context mesh (itself without a mesh)."""
+    return fn if plan is None else plan.wrap(fn)
 
 
 def _without_empty_inputs(spec: Spec, input_structs: Mapping[str, Any]) -> Spec:

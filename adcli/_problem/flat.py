@@ -185,7 +185,8 @@ def flatten_problem(problem: Problem, *, with_vector: bool = False) -> FlatProbl
 
     def fn(x: jax.Array, rest: Any) -> jax.Array:
         inputs = {**rest["inputs"], **in_layout.unflatten(x)}
-        return out_layout.flatten(problem.fn(**inputs, **rest["constants"]), dtype)
+        # problem.run: on a sharded spec, each argument laid out by its sharding
+        return out_layout.flatten(problem.run(inputs, rest["constants"]), dtype)
 
     rest_struct: dict[str, Any] = {
         "inputs": {k: s for k, s in problem.input_structs.items() if k not in wrt},

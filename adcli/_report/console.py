@@ -147,9 +147,13 @@ _VALUES = {
 def _worst(comp: Comparison) -> Table:
     """The worst elements; a comparison with a reference implementation has no FD columns."""
     table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False)
-    fd = not comp.kind.is_reference
+    parity = comp.kind.startswith("parity:")  # sharded against one device (--parity)
+    fd = not (comp.kind.is_reference or parity)
     values = _VALUES.get(comp.kind, ("formula" if comp.kind.is_expect else "AD", "reference"))
-    columns = ("input", "output", *values, *(("step", "FD error") if fd else ()), "tolerance")
+    if parity:
+        values = comp.kind.labels
+    tolerance = "allowance" if parity else "tolerance"
+    columns = ("input", "output", *values, *(("step", "FD error") if fd else ()), tolerance)
     for i, column in enumerate((*columns, "margin")):
         table.add_column(
             column, justify="left" if i < 2 else "right", style="dim" if i >= 4 else None

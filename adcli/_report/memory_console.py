@@ -36,7 +36,10 @@ def _spec(r: MemoryResult, console: Console, top: int) -> None:
     console.rule(Text(r.name, style="bold"), align="left")
     parts = [p for p in (where, dims, dtypes, f"backend {r.backend}") if p]
     console.print(Text("  ·  ".join(parts), style="dim"))
+    if r.mesh is not None:
+        _mesh(r, console)
     _residuals(r, console, top)
+    _replicated(r, console, top)
     _compiled(r, console)
     if r.policies:
         _policies(r, console)
@@ -71,6 +74,47 @@ def _spec(r: MemoryResult, console: Console, top: int) -> None:
             )
         )
     console.print(f"[dim]{r.seconds:.1f} s[/dim]")
+
+
+def _mesh(r: MemoryResult, console: Console) -> None:
+    """The per-device heading of a sharded spec."""
+    assert r.mesh is not None
+    m = r.mesh
+    axes = ", ".join(f"{k}: {v}" for k, v in m.axes.items())
+    console.print(
+        Text("per device", style="bold")
+        + Text(
+            f" — mesh {{{axes}}} ({m.axis_types} axes) on {m.devices} {m.platform} devices: "
+            "every figure below is one device's (a sharded residual counts its shard)",
+            style="dim",
+        )
+    )
+
+
+def _replicated(r: MemoryResult, console: Console, top: int) -> None:
+    """Residuals held whole along a mesh axis that one of their dimensions could split."""
+    if r.mesh is None or not r.mesh.replicated:
+        return
+    _title(
+        console,
+        "replicated residuals — held whole along a mesh axis that could split them",
+        "(per device; sharding one as said would save the last column)",
+    )
+    table = Table(show_edge=False)
+    for name, justify in (("per device", "right"), ("shape", "left")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for name in ("made by @ source", "replicated over", "could split", "saves"):
+        table.add_column(name, justify="right" if name == "saves" else "left")
+    for x in r.mesh.replicated[:top]:
+        table.add_row(
+            format_size(x.bytes_per_device),
+            escape(f"{x.dtype}{list(x.shape)}"),
+            escape(x.label),
+            ", ".join(x.replicated_over),
+            escape(x.could_split),
+            format_size(x.saving_bytes),
+        )
+    console.print(table)
 
 
 def _title(console: Console, title: str, detail: str) -> None:

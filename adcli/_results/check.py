@@ -42,6 +42,11 @@ class CheckKind(StrEnum):
     SELF_JVP = "self-jvp"
     SELF_VJP = "self-vjp"
     REPEAT = "repeat"
+    # --parity on a sharded spec (docs/sharding.md): the sharded program against the same
+    # computation with every input on one device.
+    PARITY_VALUE = "parity:value"
+    PARITY_FWD = "parity:fwd"
+    PARITY_REV = "parity:rev"
 
     @classmethod
     def hvp(cls, how: str) -> CheckKind:
@@ -89,6 +94,9 @@ _TEXT = {
     CheckKind.SELF_JVP: "JVP vs the float64 JVP of the kernel's own forward",
     CheckKind.SELF_VJP: "VJP vs the float64 VJP of the kernel's own forward",
     CheckKind.REPEAT: "repeated VJP, bitwise",
+    CheckKind.PARITY_VALUE: "sharded vs one device: function value",
+    CheckKind.PARITY_FWD: "sharded vs one device: JVPs",
+    CheckKind.PARITY_REV: "sharded vs one device: VJPs",
 }
 _EXPECT = frozenset(
     {
@@ -121,6 +129,9 @@ _LABELS = {
     CheckKind.SELF_JVP: ("the kernel", "its own forward"),
     CheckKind.SELF_VJP: ("the kernel", "its own forward"),
     CheckKind.REPEAT: ("a later run", "the first run"),
+    CheckKind.PARITY_VALUE: ("sharded", "one device"),
+    CheckKind.PARITY_FWD: ("sharded", "one device"),
+    CheckKind.PARITY_REV: ("sharded", "one device"),
 }
 
 

@@ -29,7 +29,7 @@ from adcli._results.curvature import (
 )
 from adcli._results.estimate import EstimateReport, EstimateResult
 from adcli._results.explain import ExplainReport, ExplainResult, GraphSummary, Row, Sweep, Value
-from adcli._results.memory import MemoryReport
+from adcli._results.memory import MemoryReport, MemoryResult
 from adcli._results.modes import CandidateResult, ModeResult
 
 Data = dict[str, Any]
@@ -128,6 +128,17 @@ def _tensor_tolerance(t: TensorTolerance, data: Data) -> None:
     data["ratio"] = _plain(t.ratio)
 
 
+def _mode(r: ModeResult, data: Data) -> None:
+    _with_dtype(r, data)
+    if r.mesh is None:  # only a sharded spec's result has the key (docs/sharding.md)
+        del data["mesh"]
+
+
+def _memory(r: MemoryResult, data: Data) -> None:
+    if r.mesh is None:  # only a sharded spec's result has the key (docs/sharding.md)
+        del data["mesh"]
+
+
 def _candidate(c: CandidateResult, data: Data) -> None:
     data["status"] = c.status_text  # the documented one-line text; ``detail`` is in it
     del data["detail"]
@@ -163,8 +174,9 @@ def _summary(s: GraphSummary, data: Data) -> None:
 _EXTRA: dict[type, Callable[[Any, Data], None]] = {
     SpecResult: _spec,
     TensorTolerance: _tensor_tolerance,
+    MemoryResult: _memory,
     CandidateResult: _candidate,
-    ModeResult: _with_dtype,
+    ModeResult: _mode,
     EstimateResult: _estimate,
     CurvatureResult: _curvature,
     TraceEstimate: _trace,

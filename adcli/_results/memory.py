@@ -155,6 +155,32 @@ class Recommendation:
 
 
 @dataclass(frozen=True)
+class ReplicatedResidual:
+    """A residual every device along some mesh axes holds whole, although one of its
+    dimensions could be split over one of those axes (``could_split``), saving
+    ``saving_bytes`` per device. ``shape`` is the whole shape; bytes are per device."""
+
+    label: str
+    shape: tuple[int, ...]
+    dtype: str
+    bytes_per_device: int
+    replicated_over: tuple[str, ...]
+    could_split: str
+    saving_bytes: int
+
+
+@dataclass(frozen=True)
+class MeshMemory:
+    """A sharded spec's mesh: every figure of its MemoryResult is per device."""
+
+    axes: dict[str, int]
+    axis_types: str
+    devices: int
+    platform: str
+    replicated: tuple[ReplicatedResidual, ...] = ()
+
+
+@dataclass(frozen=True)
 class MemoryResult(SpecHeader):
     """``adcli memory`` for one spec (``dtypes``: every input, constant and the output →
     its dtypes, comma-joined)."""
@@ -180,6 +206,8 @@ class MemoryResult(SpecHeader):
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     seconds: float = 0.0
+    # A sharded spec (mesh:): the figures above are per device; absent from the JSON else.
+    mesh: MeshMemory | None = None
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,24 @@ class CandidateResult:
 
 
 @dataclass(frozen=True)
+class ModeMesh:
+    """choose-mode on a sharded spec's mesh: the candidates ran as sharded programs.
+
+    ``collectives`` counts the collective operations (all-reduce, all-gather,
+    reduce-scatter, all-to-all, collective-permute) in each candidate's compiled program;
+    ``one_device`` is the recommendation for the same spec on one device, and
+    ``changes_answer`` whether the mesh's (collective) cost made the answer differ.
+    """
+
+    axes: dict[str, int]
+    devices: int
+    platform: str
+    collectives: dict[str, int]
+    one_device: str | None
+    changes_answer: bool | None
+
+
+@dataclass(frozen=True)
 class ModeResult(SpecHeader):
     """``adcli choose-mode`` for one spec: the candidates, the recommendation and why.
 
@@ -111,6 +129,7 @@ class ModeResult(SpecHeader):
     timing_method: str = ""
     seconds: float = 0.0
     notes: tuple[str, ...] = field(default=())
+    mesh: ModeMesh | None = None  # a sharded spec (absent from the JSON otherwise)
 
     @property
     def dtype(self) -> str:

@@ -26,6 +26,7 @@ from adcli._spec.model import (
     Tree,
 )
 from adcli._spec.shapes import LEAF_KEYS, _dtype, read_array, recheck_sizes
+from adcli._spec.sharding import check_shardings, read_mesh, recheck_shardings
 from adcli._spec.trees import not_a_leaf, read_tree
 from adcli._spec.yaml import Reader, child, kind_of, load_documents
 
@@ -43,6 +44,8 @@ TOP_KEYS = (
     "dtype",
     "requires",
     "reference",
+    "mesh",
+    "mesh_axis_types",
 )
 CHECK_KEYS = tuple(f.name for f in dataclasses.fields(CheckOptions))
 
@@ -160,6 +163,7 @@ def apply_overrides(
             new[name] = size
         try:
             recheck_sizes(spec, new)
+            recheck_shardings(spec, new)
         except SpecError as exc:
             assigned = " ".join(f"{k}={v}" for k, v in dims.items())
             raise UsageError(f"with --dim {assigned}: {exc.format()}") from None
@@ -203,7 +207,7 @@ def _build(r: Reader) -> Spec:
     for other in constants:
         if other in inputs:
             r.fail(f"constants.{other}", f"'{other}' is both an input and a constant", key=True)
-    return Spec(
+    spec = Spec(
         name=name,
         function=function,
         inputs=inputs,
@@ -216,6 +220,7 @@ def _build(r: Reader) -> Spec:
         expect=_expect(r, top.get("expect"), inputs, constants),
         memory=None if top.get("memory") is None else _memory(r, top["memory"]),
         reference=_reference(r, top),
+        mesh=read_mesh(r, top.get("mesh"), top.get("mesh_axis_types")),
         description=description or "",
         where=r.where("name"),
         base_dir=r.base_dir,
@@ -223,6 +228,8 @@ def _build(r: Reader) -> Spec:
         dtype=dtype,
         requires=_requires(r, top.get("requires")),
     )
+    check_shardings(r, spec)  # each leaf's sharding against the mesh and the sizes
+    return spec
 
 
 def _requires(r: Reader, value: Any) -> tuple[str, ...]:
@@ -406,6 +413,10 @@ def _check(
                 hint = did_you_mean(name, dims) or f"dims: {', '.join(dims) or 'none'}"
                 r.fail(f"check.dims.{name}", f"'{name}' is not a dim of this spec", hint, key=True)
         opts["dims"] = sizes
+    if "parity" in m:
+        if not isinstance(m["parity"], bool):
+            r.fail("check.parity", f"expected true or false, got {kind_of(m['parity'])}")
+        opts["parity"] = m["parity"]
     return CheckOptions(**opts)
 
 

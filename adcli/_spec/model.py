@@ -26,6 +26,10 @@ CONSTANT_DTYPES = (
 )
 MODES = ("fwd", "rev")
 METHODS = ("auto", "full", "directions")
+MESH_AXIS_TYPES = ("auto", "explicit")
+# One entry of a leaf's ``sharding`` (a PartitionSpec): the mesh axis that splits that
+# dimension, several axes (a tuple) that split it together, or None (not split).
+ShardingEntry = Union[str, tuple[str, ...], None]  # noqa: UP007 (read as a runtime alias)
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,32 @@ class ArraySpec:
     init: Init = field(default_factory=Init)
     seed: int | None = None
     where: Where = field(default_factory=Where)
+    # A PartitionSpec over the spec's mesh (``sharding: [data, null]``); None: not sharded
+    # (replicated on a mesh). See docs/sharding.md.
+    sharding: tuple[ShardingEntry, ...] | None = None
+
+
+@dataclass(frozen=True)
+class MeshSpec:
+    """The ``mesh:`` of a sharded spec: its named axes and their sizes, in order, and
+    their axis types (``auto``: the compiler places what the shardings leave open;
+    ``explicit``: shardings are part of every value's type, as ``jax.make_mesh``'s
+    default)."""
+
+    axes: Mapping[str, int]
+    axis_types: str = "auto"
+    where: Where = field(default_factory=Where)
+
+    @property
+    def size(self) -> int:
+        """How many devices the mesh needs."""
+        count = 1
+        for size in self.axes.values():
+            count *= size
+        return count
+
+    def __str__(self) -> str:
+        return "{" + ", ".join(f"{name}: {size}" for name, size in self.axes.items()) + "}"
 
 
 @dataclass(frozen=True)
@@ -134,6 +164,8 @@ class CheckOptions:
     factor: float = 2.0
     # Run the VJP this many times at each point; from 2 the runs must agree bitwise.
     repeat: int = 1
+    # A sharded spec: also compare its values and derivatives with one device's (--parity).
+    parity: bool = False
 
 
 # What ``memory.figure`` may name (see docs/memory.md): the residuals the backward pass
@@ -172,6 +204,7 @@ class Spec:
     expect: Expect = field(default_factory=Expect)
     memory: MemoryOptions | None = None
     reference: Formula | None = None  # a trusted implementation with the same arguments
+    mesh: MeshSpec | None = None  # run sharded over this device mesh (docs/sharding.md)
     description: str = ""
     where: Where = field(default_factory=Where)
     base_dir: str = "."  # directory that relative ``python:`` paths are resolved against

@@ -21,6 +21,7 @@ from adcli._spec.model import (
     CONSTANT_DTYPES,
     INPUT_DTYPES,
     MEMORY_FIGURES,
+    MESH_AXIS_TYPES,
     METHODS,
     MODES,
     MemoryOptions,
@@ -76,6 +77,7 @@ def _leaf(kind: str) -> dict[str, Any]:
         "dtype": _nullable({"enum": _dtypes(allowed)}),
         "init": _nullable({"$ref": "#/$defs/init"}),
         "seed": _nullable(_int(0)),
+        "sharding": _nullable({"$ref": "#/$defs/sharding"}),
     }
     return {
         "type": "object",
@@ -205,6 +207,16 @@ def _top_properties() -> dict[str, Any]:
         "dtype": _nullable({"enum": _dtypes(INPUT_DTYPES)}),
         "requires": _nullable({"type": "array", "items": {"type": "string", "pattern": _PACKAGE}}),
         "reference": _nullable(_formula(bare=False)),
+        "mesh": _nullable(
+            {
+                "type": "object",
+                "minProperties": 1,
+                "propertyNames": _IDENT,
+                "additionalProperties": _int(1),
+                "description": "device mesh: axis names and sizes (docs/sharding.md)",
+            }
+        ),
+        "mesh_axis_types": _nullable({"enum": list(MESH_AXIS_TYPES)}),
     }
     assert list(props) == list(TOP_KEYS), "the schema must know every top-level key"
     return props
@@ -234,6 +246,7 @@ def _check_properties() -> dict[str, Any]:
         "dims": _nullable({"$ref": "#/$defs/dims"}),
         "factor": _NONNEG,
         "repeat": _int(1),
+        "parity": {"type": "boolean"},
     }
     assert set(props) == set(CHECK_KEYS), "the schema must know every check: key"
     return props
@@ -319,6 +332,17 @@ def _definitions() -> dict[str, Any]:
         "output_leaf": _leaf("output"),
         "output": output,
         "expect_formula": _formula(bare=True),
+        "sharding": {
+            "type": "array",
+            "description": "a PartitionSpec: per dimension a mesh axis, a list of axes or null",
+            "items": {
+                "anyOf": [
+                    {"type": "null"},
+                    {"type": "string"},
+                    {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                ]
+            },
+        },
     }
 
 

@@ -27,6 +27,7 @@ class Overrides:
     atol: float | None = None
     factor: float | None = None  # check.factor of specs with a reference
     repeat: int | None = None  # check.repeat: runs of the VJP, compared bitwise from 2
+    parity: bool = False  # --parity: sharded specs also against one device
     # Project defaults ([tool.adcli]): used only by specs that do not set their own.
     defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -157,6 +158,8 @@ def apply(specs: list[Spec], overrides: Overrides) -> list[Spec]:
             check["method"] = overrides.method
         if overrides.order is not None:
             check["order"] = overrides.order
+        if overrides.parity:
+            check["parity"] = True
         spec = spec.replace(check=dataclasses.replace(spec.check, **check))
         out.append(spec)
     return out

@@ -218,7 +218,10 @@ DTYPE_ALIASES = {
     **{"int": "int64", **{f"i{b}": f"int{b}" for b in (8, 16, 32, 64)}},
     **{f"u{b}": f"uint{b}" for b in (8, 16, 32, 64)},
 }
-LEAF_KEYS = {"input": ("shape", "dtype", "init", "seed"), "output": ("shape", "dtype")}
+LEAF_KEYS = {
+    "input": ("shape", "dtype", "init", "seed", "sharding"),
+    "output": ("shape", "dtype"),
+}
 
 
 def read_array(
@@ -244,12 +247,18 @@ def read_array(
     shape = parse_shape(raw, where=where, field=spath, entry_lines=lines)
     sizes = resolve_shape(shape, dims, where=where, field=spath, entry_lines=lines)
     seed = m.get("seed")
+    sharding = None
+    if m.get("sharding") is not None:  # a sharded spec's PartitionSpec (docs/sharding.md)
+        from adcli._spec.sharding import read_sharding
+
+        sharding = read_sharding(r, m["sharding"], child(path, "sharding"))
     return ArraySpec(
         shape=shape,
         dtype=_dtype(r, m.get("dtype"), child(path, "dtype"), kind, default_dtype),
         init=_init(r, m.get("init"), child(path, "init"), sizes),
         seed=None if seed is None else r.integer(seed, child(path, "seed"), minimum=0),
         where=r.where(path),
+        sharding=sharding,
     )
 
 

@@ -43,10 +43,12 @@ def _spec(folder: str, file: str, name: str) -> Spec:
 
 @functools.cache
 def _result(folder: str, file: str, name: str) -> SpecResult:
-    """Checked once per session: several tests read the same result."""
-    from adcli._check.engine import check_spec
+    """Checked once per session: several tests read the same result (a spec that cannot be
+    checked is an error result, as the CLI reports it)."""
+    from adcli._check.run import check_specs
 
-    return check_spec(_spec(folder, file, name))
+    (result,) = check_specs([_spec(folder, file, name)]).results
+    return result
 
 
 def _status(result: SpecResult) -> dict[tuple[str, str], set[str]]:
@@ -206,6 +208,28 @@ EXPECTED: dict[str, Expected] = {
         ratios={("x", "rev"): 0.69384 / math.log(2)},
         ratio_rtol=2e-4,
         patterns={("x", "rev"): "constant ratio: AD = 1.001 × FD (a scale bug)"},
+    ),
+    "sharded_missing_psum": Expected(
+        verdicts={("x", "fwd"): SKIP, ("x", "rev"): FAIL, ("w", "fwd"): SKIP, ("w", "rev"): FAIL},
+        diagnoses=(
+            "x: rev: JAX's check_vma type check rejects it: a collective (psum) in a custom "
+            "backward or a shard_map body is missing or over the wrong mesh axis",
+            "w: rev: JAX's check_vma type check rejects it: a collective (psum) in a custom "
+            "backward or a shard_map body is missing or over the wrong mesh axis",
+        ),
+    ),
+    "sharded_psum_twice": Expected(
+        verdicts={("x", "fwd"): SKIP, ("x", "rev"): PASS, ("w", "fwd"): SKIP, ("w", "rev"): FAIL},
+        diagnoses=(
+            "w: reverse mode disagrees with FD: the custom VJP rule is suspect",
+            "w: rev: constant ratio: AD = 4 × FD (a scale bug)",
+        ),
+        ratios={("w", "rev"): 4.0},
+        patterns={("w", "rev"): "constant ratio: AD = 4 × FD (a scale bug)"},
+    ),
+    "sharded_wrong_axis": Expected(
+        verdicts={("x", "fwd"): SKIP, ("x", "rev"): FAIL, ("w", "fwd"): SKIP, ("w", "rev"): PASS},
+        diagnoses=("x: reverse mode disagrees with FD: the custom VJP rule is suspect",),
     ),
 }
 

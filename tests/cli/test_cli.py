@@ -487,9 +487,10 @@ def examples_report() -> str:
 
 def test_examples_summary(examples_report: str) -> None:
     # 12 lecture examples, the 5 model twins of examples/models/, 7 kernels against their
-    # references in examples/kernels/.
-    assert re.search(r"^0 passed, 24 failed in [\d.]+s$", examples_report, re.M)
-    assert examples_report.count("\nFAIL ") == 24
+    # references in examples/kernels/, 3 wrong collectives in a sharded layer
+    # (examples/sharded.yaml).
+    assert re.search(r"^0 passed, 27 failed in [\d.]+s$", examples_report, re.M)
+    assert examples_report.count("\nFAIL ") == 27
 
 
 @pytest.mark.parametrize(

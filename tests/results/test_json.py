@@ -107,6 +107,7 @@ TOLERANCE_KEYS = [
     "baseline_scale",
     "ratio",
 ]
+PARITY_KINDS = {"parity:value", "parity:fwd", "parity:rev"}  # --parity, docs/sharding.md
 VERDICTS = {"pass", "fail", "inconclusive", "skipped", "error"}
 NON_FINITE = {"nan", "inf", "-inf"}
 
@@ -486,7 +487,7 @@ def test_docs_describe_every_field_kind_verdict_and_exit_code() -> None:
     documented = set(re.findall(r"^\| `([^`]+)` \|", doc, re.M))
     for key in TOP_KEYS + SPEC_KEYS + COMPARISON_KEYS + WORST_KEYS + TOLERANCE_KEYS:
         assert key in documented, key
-    for kind in KINDS | REFERENCE_KINDS:
+    for kind in KINDS | REFERENCE_KINDS | PARITY_KINDS:
         assert f"| `{kind}` |" in doc, kind
     for verdict in VERDICTS:
         assert f"| `{verdict}` |" in doc, verdict
@@ -499,7 +500,9 @@ def test_docs_describe_every_field_kind_verdict_and_exit_code() -> None:
 
 def test_docs_list_every_check_kind() -> None:
     # hvp:rev-over-fwd is curvature's (--hvp-strategy); check never composes it.
-    assert {k.value for k in CheckKind} == KINDS | REFERENCE_KINDS | {"hvp:rev-over-fwd"}
+    assert {k.value for k in CheckKind} == KINDS | REFERENCE_KINDS | PARITY_KINDS | {
+        "hvp:rev-over-fwd"
+    }
     assert "`hvp:rev-over-fwd`" in DOC.read_text(encoding="utf-8")
 
 
