@@ -28,6 +28,7 @@ def one_device(problem: Problem) -> Problem:
             _plain(problem.input_structs),
             _plain(problem.constant_structs),
             _plain(problem.output_struct),
+            arguments=problem.arguments,
             mesh=plan,
         )
         problem.cache["one-device"] = found

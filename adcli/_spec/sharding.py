@@ -111,9 +111,13 @@ def _leaves(path: str, tree: Any) -> Iterator[tuple[str, ArraySpec]]:
     if isinstance(tree, ArraySpec):
         if tree.sharding is not None:
             yield path, tree
-    else:
+    elif isinstance(tree, Mapping):
         for key, sub in tree.items():
             yield from _leaves(child(path, key), sub)
+    elif isinstance(tree, tuple | list):
+        for i, sub in enumerate(tree):
+            yield from _leaves(child(path, i), sub)
+    # a {python:} value has no sharding: keys (its leaves are replicated on a mesh)
 
 
 def _check_leaf(

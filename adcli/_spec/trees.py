@@ -83,10 +83,15 @@ def read_tree(
 
 def could_be_subtree(tree: Mapping[str, Any]) -> bool:
     """Whether a mapping without ``shape`` can be a subtree: not empty, every value a
-    mapping or a sequence, and no ``init: {normal: ...}`` (a leaf that lost its shape)."""
+    mapping or a sequence, and no ``init: {normal: ...}`` or ``sharding: [axis, ...]`` (a
+    leaf that lost its shape: a list of axis names is never a subtree)."""
     init = tree.get("init")
     leaf_init = isinstance(init, dict) and set(init) <= set(INIT_KINDS)
-    return bool(tree) and not leaf_init and all(isinstance(v, dict | list) for v in tree.values())
+    sharding = tree.get("sharding")
+    leaf_sharding = isinstance(sharding, list) and not is_list_tree(sharding)
+    if leaf_init or leaf_sharding or not tree:
+        return False
+    return all(isinstance(v, dict | list) for v in tree.values())
 
 
 def not_a_leaf(r: Reader, tree: Mapping[str, Any], path: str, keys: Sequence[str]) -> None:
