@@ -275,6 +275,7 @@ def compare_rev(
         np.broadcast_to(trusted[:, None], error.shape),
         np.min(est.step, axis=1)[:, None] * np.ones(error.shape),
         jump,
+        *_contracted(est, cots),
     )
     scale = dot_scale(pt, reference.value, np.abs(dirs) @ np.abs(vjps).T)
     out_layout = pt.fn.out_layout
@@ -283,3 +284,15 @@ def compare_rev(
         (lambda i: out_layout.describe(0)) if pt.fn.m == 1 else (lambda i: f"⟨u{i[1]}, ·⟩"),
     )
     return compare(pt.about("rev"), (vjps @ dirs.T).T, reference, scale, pt.tolerance, labels)
+
+
+def _contracted(est: fdiff.Estimate, cots: np.ndarray) -> tuple[np.ndarray | None, ...]:
+    """The magnitude and one-sided derivatives of ⟨u, FD⟩ for each cotangent u (rows of
+    ``cots``): linear in the one-sided values, bounded in |u| for the others."""
+    if est.magnitude is None or est.left is None or est.right is None:
+        return ()
+    assert est.side_error is not None and est.side_step is not None
+    magnitude = np.where(np.isfinite(est.magnitude), est.magnitude, 0.0) @ np.abs(cots).T
+    side_error = est.side_error @ np.abs(cots).T
+    side_step = np.min(est.side_step, axis=1)[:, None] * np.ones(side_error.shape)
+    return magnitude, est.left @ cots.T, est.right @ cots.T, side_error, side_step

@@ -36,6 +36,7 @@ from adcli._explain.sweeps import (
 from adcli._options import from_keywords
 from adcli._problem.build import Problem, build
 from adcli._problem.jaxpr import equations
+from adcli._problem.runtime import jax_scope
 from adcli._results.explain import (
     ExplainReport,
     ExplainResult,
@@ -151,11 +152,10 @@ class _Sweeps:
     notes: tuple[str, ...] = ()
 
 
+@jax_scope()
 def explain_spec(spec: Spec, options: ExplainOptions) -> ExplainResult:
     """``explain`` of one loaded Spec with validated options (see there)."""
-    from adcli._problem.runtime import enable_x64
 
-    enable_x64()
     start = time.perf_counter()
     problem = build(spec)
     in_names = leaf_names(problem.input_structs)

@@ -33,6 +33,7 @@ from adcli._memory.programs import (
 from adcli._memory.residuals import block_function, residuals
 from adcli._memory.schedules import Block, stack_schedules
 from adcli._problem.build import Problem, build
+from adcli._problem.runtime import jax_scope
 from adcli._results.memory import (
     CompiledMemory,
     MemoryReport,
@@ -82,6 +83,7 @@ def memory_report(
     return MemoryReport(tuple(results), seconds=time.perf_counter() - start)
 
 
+@jax_scope()
 def analyse_memory(
     spec: Spec,
     *,
@@ -105,9 +107,7 @@ def analyse_memory(
     Raises:
         SpecError: the spec cannot be built; UsageError: ``layers`` cannot be applied.
     """
-    from adcli._problem.runtime import enable_x64
 
-    enable_x64()
     start = time.perf_counter()
     problem = build(spec)
     options = spec.memory

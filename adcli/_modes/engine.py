@@ -28,7 +28,7 @@ from adcli._numerics.timing import measure as measure_calls
 from adcli._numerics.timing import timed
 from adcli._problem.build import Problem, build
 from adcli._problem.flat import FlatProblem, flatten_problem
-from adcli._problem.runtime import default_memory_budget, enable_x64, memory_needed
+from adcli._problem.runtime import default_memory_budget, jax_scope, memory_needed
 from adcli._results.modes import CandidateResult, CandidateStatus, CutInfo, ModeResult
 from adcli._spec.model import Spec
 from adcli._spec.select import one_spec
@@ -45,6 +45,7 @@ TIMING_METHOD = (
 )
 
 
+@jax_scope()
 def choose_mode(
     spec: Spec | Problem | str | os.PathLike[str],
     *,
@@ -80,7 +81,6 @@ def choose_mode(
     >>> r.recommendation
     'forward'
     """
-    enable_x64()
     start = time.perf_counter()
     if measure not in MEASURES:
         raise UsageError(f"--measure: expected one of {', '.join(MEASURES)}, got {measure!r}")

@@ -4,6 +4,11 @@ Every perturbed evaluation a check needs at one point (the FD stencil along many
 directions or coordinates, JVPs, VJPs, HVPs) runs as one vmapped, jit-compiled call,
 chunked to stay within a memory budget, never a Python loop over coordinates. Arguments
 are passed (not closed over) so that every point reuses the same compiled program.
+
+Two kinds of program: those of f as it runs (AD, and FD in f's own precision) run in the
+problem's ``JaxMode`` (the caller's settings for a Python callable: float32 flat vectors
+when x64 is off), and those of the float64 reference run in adcli's scope. Results come
+back as float64 NumPy arrays either way.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import numpy as np
 
 from adcli._numerics.finite_diff import OFFSETS, offsets
 from adcli._numerics.function import At, InputFunction
+from adcli._numerics.nested import nested
 
 MEMORY_BUDGET = 1 << 26  # bytes of perturbed inputs/outputs in one chunk (64 MiB: stays in cache)
 # (t, row, x0, *extra, inputs, constants) -> the value sampled at offset t along one row
@@ -46,20 +52,41 @@ class Evaluator:
     def share_coordinates(self, rows: int) -> None:
         """Compile the coordinate programs (FD stencils, ``jacobian_fwd``) for at least
         ``rows`` rows, so that every input's batch fits the same program."""
-        keys = [f"fd-coord-{ref}-{noise}" for ref in (True, False) for noise in (True, False)]
-        for key in (*keys, "jacfwd"):
+        for key in ("fd-coord-True", "fd-coord-False", "jacfwd"):
             size = min(self.chunk, 1 << max(rows - 1, 0).bit_length())
             self._sizes[key] = max(self._sizes.get(key, 0), size)
 
     # -- chunked batching ---------------------------------------------------------------
     def _batched(
-        self, key: str, fn: Callable[..., Any], batch: np.ndarray, *rest: Any, axis: int = 0
+        self,
+        key: str,
+        fn: Callable[..., Any],
+        batch: np.ndarray,
+        *rest: Any,
+        axis: int = 0,
+        own: bool = True,
     ) -> np.ndarray:
         """Apply ``fn(batch_chunk, *rest)`` over fixed-size chunks of ``batch`` (its axis 0);
-        the chunks' results are joined along ``axis``. The last chunk is padded so that
-        every chunk has one shape and one compiled program."""
+        the chunks' results are joined along ``axis``, as float64. The last chunk is padded
+        so that every chunk has one shape and one compiled program. ``own``: a program of f
+        as it runs (in f's mode, floating arguments in its flat dtype); otherwise one of the
+        float64 reference (in adcli's scope)."""
         compiled = self._jit.setdefault(key, jax.jit(fn))
+        if own:
+            with self.fn.mode.apply():
+                cast = [self.fn.own(a) for a in rest]
+                return self._chunks(key, compiled, self.fn.own(batch), cast, axis)
+        return self._chunks(key, compiled, batch, list(rest), axis)
+
+    def _chunks(
+        self, key: str, compiled: Any, batch: np.ndarray, rest: list[Any], axis: int
+    ) -> np.ndarray:
         n = batch.shape[0]
+        if n == 0:  # nothing to evaluate (no outputs, no rows): the shape of nothing
+            one = jax.ShapeDtypeStruct((1, *batch.shape[1:]), batch.dtype)
+            shape = list(jax.eval_shape(compiled, one, *rest).shape)
+            shape[axis] = 0
+            return np.zeros(shape)
         # Batch sizes are powers of two (up to the chunk) so that refining a few rows
         # reuses a compiled program instead of compiling one per row count.
         # A later, smaller call (refining a few rows) pads up to the size already compiled.
@@ -71,15 +98,24 @@ class Evaluator:
             keep = part.shape[0]
             if keep < size:
                 part = np.concatenate([part, np.repeat(part[:1], size - keep, axis=0)])
-            out = np.asarray(compiled(jnp.asarray(part), *rest))
+            out = np.asarray(compiled(jnp.asarray(part), *rest), dtype=np.float64)
             outs.append(np.take(out, np.arange(keep), axis=axis))
         return np.concatenate(outs, axis=axis)
 
     def _stencil(
-        self, key: str, sample: Sample, rows: np.ndarray, h: float, noise: bool, at: At, *extra: Any
+        self,
+        key: str,
+        sample: Sample,
+        rows: np.ndarray,
+        h: float,
+        noise: bool,
+        at: At,
+        *extra: Any,
+        own: bool,
     ) -> np.ndarray:
         """``sample`` at every offset t of one FD level (``offsets(h, noise)``) along every
-        row: (7 or 9, K, q)."""
+        row: (7 or 9, K, q). The noise probe's pair is always evaluated (one program for
+        both uses, not two compilations) and dropped when not asked for."""
 
         def program(rows: jax.Array, x0: jax.Array, ts: jax.Array, *args: Any) -> Any:
             *more, inputs, constants = args
@@ -88,9 +124,10 @@ class Evaluator:
             )
             return jax.vmap(lambda t: jax.vmap(lambda r: one(t, r))(rows))(ts)
 
-        ts = jnp.asarray(offsets(h, noise))
-        args = (*(jnp.asarray(e) for e in extra), at.inputs, at.constants)
-        return self._batched(f"{key}-{noise}", program, rows, at.x0, ts, *args, axis=1)
+        ts = np.asarray(offsets(h, True))
+        args = (*(np.asarray(e) for e in extra), at.inputs, at.constants)
+        values = self._batched(key, program, rows, np.asarray(at.x0), ts, *args, axis=1, own=own)
+        return values if noise else values[: len(offsets(h, False))]
 
     # -- finite differences -------------------------------------------------------------
     def fd_directions(
@@ -102,7 +139,8 @@ class Evaluator:
         def sample(t: jax.Array, v: jax.Array, x0: jax.Array, inputs: Any, constants: Any) -> Any:
             return g(x0 + t * v, inputs, constants)
 
-        return self._stencil(f"fd-dir-{ref}", sample, directions, h, noise, at)
+        own = not (ref and self.fn.promoted)
+        return self._stencil(f"fd-dir-{ref}", sample, directions, h, noise, at, own=own)
 
     def fd_coordinates(
         self, at: At, index: np.ndarray, scale: np.ndarray, h: float, noise: bool, ref: bool
@@ -115,7 +153,8 @@ class Evaluator:
         ) -> Any:
             return g(x0.at[i].add(t * s[i]), inputs, constants)
 
-        return self._stencil(f"fd-coord-{ref}", sample, index, h, noise, at, scale)
+        own = not (ref and self.fn.promoted)
+        return self._stencil(f"fd-coord-{ref}", sample, index, h, noise, at, scale, own=own)
 
     def fd_gradient(
         self, at: At, u: np.ndarray, directions: np.ndarray, h: float, noise: bool
@@ -128,7 +167,9 @@ class Evaluator:
         ) -> Any:
             return grad(x0 + t * w, u, inputs, constants)
 
-        return self._stencil("fd-grad", sample, directions, h, noise, at, u)
+        return self._stencil(
+            "fd-grad", sample, directions, h, noise, at, u, own=not self.fn.promoted
+        )
 
     def fd_second_fwd(
         self, at: At, u: np.ndarray, pairs: np.ndarray, h: float, noise: bool
@@ -142,7 +183,7 @@ class Evaluator:
             out = jax.jvp(lambda y: g(y, inputs, constants), (x0 + t * pair[1],), (pair[0],))
             return jnp.dot(u, out[1])[None]
 
-        return self._stencil("fd-fwd-fwd", sample, pairs, h, noise, at, u)
+        return self._stencil("fd-fwd-fwd", sample, pairs, h, noise, at, u, own=not self.fn.promoted)
 
     # -- first-order AD -----------------------------------------------------------------
     def jvp(self, at: At, directions: np.ndarray) -> np.ndarray:
@@ -156,7 +197,7 @@ class Evaluator:
 
             return jax.vmap(tangent)(dirs)
 
-        return self._batched("jvp", fn, directions, at.x0, at.inputs, at.constants)
+        return self._batched("jvp", fn, directions, np.asarray(at.x0), at.inputs, at.constants)
 
     def vjp(self, at: At, cotangents: np.ndarray) -> np.ndarray:
         """Jᵀ·u for each cotangent u (rows): (J, d)."""
@@ -166,7 +207,7 @@ class Evaluator:
             pull = jax.vjp(lambda y: g(y, inputs, constants), x0)[1]
             return jax.vmap(lambda u: pull(u)[0])(cots)
 
-        return self._batched("vjp", fn, cotangents, at.x0, at.inputs, at.constants)
+        return self._batched("vjp", fn, cotangents, np.asarray(at.x0), at.inputs, at.constants)
 
     def jacobian_fwd(self, at: At, columns: np.ndarray) -> np.ndarray:
         """Columns of the Jacobian (m, len(columns)) from JVPs along those unit vectors."""
@@ -181,7 +222,8 @@ class Evaluator:
             return jax.vmap(column)(idx)
 
         columns = np.asarray(columns)
-        return self._batched("jacfwd", fn, columns, at.x0, at.inputs, at.constants).T
+        x0 = np.asarray(at.x0)
+        return self._batched("jacfwd", fn, columns, x0, at.inputs, at.constants).T
 
     def jacobian_rev(self, at: At) -> np.ndarray:
         """The full Jacobian (m, d) from m VJPs along the unit cotangents (built on device)."""
@@ -189,9 +231,10 @@ class Evaluator:
 
         def fn(idx: jax.Array, x0: jax.Array, inputs: Any, constants: Any) -> Any:
             pull = jax.vjp(lambda y: g(y, inputs, constants), x0)[1]
-            return jax.vmap(lambda i: pull(jnp.zeros(m).at[i].set(1.0))[0])(idx)
+            return jax.vmap(lambda i: pull(jnp.zeros(m, x0.dtype).at[i].set(1.0))[0])(idx)
 
-        return self._batched("jacrev", fn, np.arange(m), at.x0, at.inputs, at.constants)
+        x0 = np.asarray(at.x0)
+        return self._batched("jacrev", fn, np.arange(m), x0, at.inputs, at.constants)
 
     # -- second order: φ(x) = ⟨u, g(x)⟩ ---------------------------------------------------
     def hvp(self, how: str, at: At, u: np.ndarray, directions: np.ndarray) -> np.ndarray:
@@ -205,7 +248,7 @@ class Evaluator:
             pull = jax.vjp(gr, x0)[1]
             return jax.vmap(lambda w: pull(w)[0])(dirs)
 
-        args = (at.x0, jnp.asarray(u), at.inputs, at.constants)
+        args = (np.asarray(at.x0), np.asarray(u), at.inputs, at.constants)
         return self._batched(f"hvp-{how}", fn, directions, *args)
 
     def second_fwd(self, at: At, u: np.ndarray, pairs: np.ndarray) -> np.ndarray:
@@ -224,5 +267,40 @@ class Evaluator:
 
             return jax.vmap(one)(vw)
 
-        args = (at.x0, jnp.asarray(u), at.inputs, at.constants)
+        args = (np.asarray(at.x0), np.asarray(u), at.inputs, at.constants)
         return self._batched("fwd-fwd", fn, pairs, *args)
+
+    # -- order k >= 3: Dᵏφ[w₁, …, w_k] by nested first-order AD ----------------------------
+    def derivative(
+        self, at: At, u: np.ndarray, tuples: np.ndarray, how: tuple[str, ...]
+    ) -> np.ndarray:
+        """Dᵏφ[w₁, …, w_k] (φ = ⟨u, g⟩) for each row (k, d) of ``tuples`` (K, k, d),
+        composed ``how`` (``adcli._numerics.nested``): (K,)."""
+        g = self.fn.g
+
+        def fn(ws: jax.Array, x0: jax.Array, u: jax.Array, inputs: Any, constants: Any) -> Any:
+            return jax.vmap(lambda w: nested(g, u, inputs, constants, w, how)(x0))(ws)
+
+        args = (np.asarray(at.x0), np.asarray(u), at.inputs, at.constants)
+        return self._batched(f"d-{'-'.join(how)}", fn, tuples, *args)
+
+    def fd_derivative(
+        self,
+        at: At,
+        u: np.ndarray,
+        tuples: np.ndarray,
+        how: tuple[str, ...],
+        h: float,
+        noise: bool,
+    ) -> np.ndarray:
+        """D^(k−1)φ[w₁, …, w_{k−1}] of the reference, composed ``how``, at x0 + t·w_k for
+        each row of ``tuples`` (K, k, d): (7|9, K, 1)."""
+        g = self.fn.g_ref
+
+        def sample(
+            t: jax.Array, ws: jax.Array, x0: jax.Array, u: jax.Array, inputs: Any, constants: Any
+        ) -> Any:
+            return nested(g, u, inputs, constants, ws[:-1], how)(x0 + t * ws[-1])[None]
+
+        key = f"fd-d-{'-'.join(how)}"
+        return self._stencil(key, sample, tuples, h, noise, at, u, own=not self.fn.promoted)

@@ -18,6 +18,7 @@ import numpy as np
 
 from adcli._errors import SpecError
 from adcli._problem.python import load_python
+from adcli._problem.runtime import JaxMode, spec_mode
 from adcli._problem.sample import sample_tree
 from adcli._spec.expr import parse_formula
 from adcli._spec.model import ArraySpec, Formula, Spec
@@ -40,6 +41,9 @@ class Problem:
     # Engines keep their per-problem state here (e.g. the check's compiled probe), so that
     # checking the same problem again reuses its programs instead of tracing them anew.
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+    # The JAX settings the function runs (and is differentiated) in: a spec's own
+    # (``spec_mode``), or the caller's for a Python callable. Caches are keyed by it.
+    mode: JaxMode = field(default_factory=spec_mode, repr=False)
 
     def call(self, inputs: Mapping[str, Any], constants: Mapping[str, Any]) -> Any:
         """The spec's function at ``inputs`` (with the ``constants``)."""
@@ -52,10 +56,12 @@ class Problem:
         inputs: Mapping[str, Any],
         constants: Mapping[str, Any],
     ) -> Any:
-        """``fn(**inputs, **constants)`` compiled once per ``key`` (not run op by op)."""
+        """``fn(**inputs, **constants)`` compiled once per ``key`` (not run op by op), run in
+        the problem's ``mode`` (jit retraces when the mode differs)."""
         if key not in self._compiled:
             self._compiled[key] = jax.jit(lambda i, c: fn(**i, **c))
-        return self._compiled[key](dict(inputs), dict(constants))
+        with self.mode.apply():
+            return self._compiled[key](dict(inputs), dict(constants))
 
     def sample_inputs(self, point: int, seed: int | None = None) -> dict[str, Any]:
         """The inputs at sample point ``point`` (deterministic in spec seed and point)."""

@@ -13,6 +13,7 @@ import numpy as np
 
 from adcli._errors import UsageError, did_you_mean
 from adcli._problem.build import Problem
+from adcli._problem.runtime import caller_mode
 from adcli._spec.model import ArraySpec, CheckOptions, Formula, Spec
 
 
@@ -205,6 +206,7 @@ def _given_point(
         output_struct=output,
         given_inputs=inputs,
         given_constants=constants,
+        mode=caller_mode(),  # the function runs as its caller runs it
     )
 
 
@@ -213,11 +215,13 @@ _PROBLEMS: dict[Any, _GivenPoint] = {}
 
 
 def _cache_key(fn: Callable[..., Any], inputs: Any, constants: Any, options: CheckOptions) -> Any:
-    """What makes two calls the same problem: the function, shapes, dtypes and options."""
+    """What makes two calls the same problem: the function, shapes, dtypes, options and
+    the JAX settings it is traced under (x64, dtype promotion, ...)."""
     try:
         hash(fn)
     except TypeError:
         return None
     leaves, tree = jax.tree_util.tree_flatten((inputs, constants))
     shapes = tuple((np.shape(a), str(a.dtype)) for a in leaves)
-    return (fn, tree, shapes, repr(dataclasses.replace(options, seed=0)))
+    options_key = repr(dataclasses.replace(options, seed=0))
+    return (fn, tree, shapes, options_key, caller_mode().key)

@@ -67,7 +67,7 @@ def test_level_steps_and_offsets() -> None:
     assert fd.level_step(eps, -1) == pytest.approx(base * 8, rel=1e-15)
     assert fd.level_step(eps, -2) == pytest.approx(base * 64, rel=1e-15)
     assert fd.offsets(2.0, False).tolist() == [2.0, -2.0, 1.0, -1.0, 0.5, -0.5, 0.0]
-    assert fd.offsets(2.0, True).tolist()[7:] == [2.0**-19, -(2.0**-19)]
+    assert fd.offsets(2.0, True).tolist()[7:] == [0.75, -0.75]  # the noise probe, ±3h/8
 
 
 def test_a_cubic_is_exact_and_its_bound_is_the_rounding_floor() -> None:
