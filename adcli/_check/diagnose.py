@@ -49,6 +49,7 @@ def relevant_notes(notes: list[str], comparisons: list[Comparison]) -> list[str]
             ("custom_vjp" in note and (wrt in fwd_skipped or wrt in failing))
             or "float64" in note
             or "does not run" in note
+            or "fixed gauge" in note
             or wrt in failing
         ):
             kept.append(note)

@@ -77,6 +77,14 @@ def check_problem(
             methods[name], dtypes[name] = pt.method, pt.dtype
             if point == 0:
                 notes += jaxpr_notes(pt.fn, name, pt.at)
+                if pt.fn.gauge:
+                    notes.append(
+                        f"{name}: the output depends on the vectors of "
+                        f"{', '.join(dict.fromkeys(pt.fn.gauge))}, whose sign or phase is "
+                        "arbitrary: derivatives are compared in a fixed gauge (each vector "
+                        "aligned in phase with its value at the point) and by the adjoint "
+                        "identity between JVP and VJP"
+                    )
                 if not pt.fn.promoted and pt.dtype != "float64":
                     why = f" (it uses {pt.fn.promotion_note})" if pt.fn.promotion_note else ""
                     notes.append(

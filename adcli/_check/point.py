@@ -21,6 +21,7 @@ from adcli._numerics.compare import Labels, Subject, Tolerance, default_rtol, di
 from adcli._numerics.evaluate import Evaluator
 from adcli._numerics.function import At, InputFunction
 from adcli._problem.build import Problem
+from adcli._problem.gauge import GAUGE_KEY
 from adcli._problem.promote import promote
 from adcli._results.check import CheckKind
 
@@ -127,11 +128,14 @@ def make_point(
 ) -> Point:
     fn = evals.fn
     x0 = fn.layout.flatten(fn.input_value(inputs))
-    at = At(x0, inputs, constants)
     segment = fn.layout.segments[name]
     # This input's own way through f sets its rounding allowance (and the reported dtype):
     # with a float16 x and a bfloat16 w, x's derivatives are float16-accurate.
     dtype = fn.input_dtype(name, inputs, constants)
+    refs = fn.gauge_vectors(inputs, constants)
+    if refs is not None:  # eigen/singular vectors: compared in the gauge of this point
+        inputs = {**inputs, GAUGE_KEY: refs}
+    at = At(x0, inputs, constants)
     promoted = fn.use_promoted_reference(at)
     eps = float(np.finfo(np.float64).eps) if promoted else float(jnp.finfo(dtype).eps)
     scale = np.abs(np.asarray(x0, np.float64))

@@ -228,6 +228,8 @@ class Evaluator:
     def jacobian_rev(self, at: At) -> np.ndarray:
         """The full Jacobian (m, d) from m VJPs along the unit cotangents (built on device)."""
         g, m = self.fn.g, self.fn.m
+        if m == 0:  # no outputs (x[1:1]): no cotangent to pull back
+            return np.zeros((0, self.fn.d))
 
         def fn(idx: jax.Array, x0: jax.Array, inputs: Any, constants: Any) -> Any:
             pull = jax.vjp(lambda y: g(y, inputs, constants), x0)[1]

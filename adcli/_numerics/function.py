@@ -20,6 +20,7 @@ from jax.extend.core import Literal
 
 from adcli._problem.build import Problem
 from adcli._problem.flat import FlatLayout
+from adcli._problem.gauge import GAUGE_KEY, aligned, decompositions, vectors
 from adcli._problem.jaxpr import float_dtypes, least_precise, real_dtype
 from adcli._problem.promote import NotPromotable, promote, promote_function, promoted_dtype
 from adcli._problem.runtime import jax_scope
@@ -79,6 +80,8 @@ class InputFunction:
         self._input_dtypes: dict[str, str] = {}
         # Why the float64 reference could not be had (None once it was, or not yet tried).
         self.promotion_note: str | None = None
+        # The decompositions whose vectors f's outputs depend on (adcli._problem.gauge).
+        self.gauge: list[str] | None = None
 
     def _make_g(self, promoted: bool) -> Callable[..., Any]:
         dtypes = self.promoted_dtypes if promoted else None
@@ -86,10 +89,24 @@ class InputFunction:
 
         def g(x: jax.Array, inputs: Any, constants: Any) -> jax.Array:
             values = self.layout.unflatten(x, dtypes)
-            out = self.problem.call({**inputs, **values}, constants)
+            inputs = dict(inputs)
+            refs = inputs.pop(GAUGE_KEY, None)  # the point's vectors: align with them
+            call = self.problem.call if refs is None else aligned(self.problem.call, refs)
+            out = call({**inputs, **values}, constants)
             return self.out_layout.flatten(out, out_dtype)
 
         return g
+
+    def gauge_vectors(self, inputs: Any, constants: Any) -> list[Any] | None:
+        """The vectors of f's eigen- and singular-value decompositions at the point (the
+        references of the fixed gauge, ``adcli._problem.gauge``), or None when f has none."""
+        with self.mode.apply():
+            if self.gauge is None:
+                closed = jax.make_jaxpr(self.problem.call)(inputs, constants)
+                self.gauge = decompositions(closed)
+            if not self.gauge:
+                return None
+            return [np.asarray(v) for v in vectors(self.problem.call, inputs, constants)]
 
     def own(self, value: Any) -> Any:
         """A floating NumPy array as ``g``'s flat dtype (other values unchanged)."""

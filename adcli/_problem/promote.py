@@ -76,11 +76,22 @@ def _promote_param(value: Any) -> Any:
     return value
 
 
+def _promote_const(value: Any) -> Any:
+    """A captured constant in float64: concrete data is converted now (no float32 constant
+    and conversion left in the trace); a traced value is converted in the program."""
+    if isinstance(value, jax.core.Tracer):
+        return _promote_value(value)
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and jnp.issubdtype(dtype, jnp.inexact):
+        return np.asarray(value, promoted_dtype(dtype))
+    return value
+
+
 def eval_promoted(closed: Any, *args: Any, consts: list[Any] | None = None) -> list[Any]:
     """Evaluate a (Closed)Jaxpr with every floating value in float64 (complex128)."""
     jaxpr = getattr(closed, "jaxpr", closed)
     if consts is None:
-        consts = [_promote_value(c) for c in getattr(closed, "consts", ())]
+        consts = [_promote_const(c) for c in getattr(closed, "consts", ())]
     return _eval(jaxpr, consts, [_promote_value(a) for a in args])
 
 
@@ -116,9 +127,14 @@ def _equation(eqn: Any, operands: list[Any]) -> list[Any]:
     params = {k: _promote_param(v) for k, v in eqn.params.items()}
     try:
         result = eqn.primitive.bind(*operands, **params)
-    except Exception as exc:  # e.g. bitcast_convert_type: its bit width is float32's
+    except Exception as exc:
         raise NotPromotable(f"'{name}' does not run in float64 ({type(exc).__name__})") from exc
-    return list(result) if eqn.primitive.multiple_results else [result]
+    outs = list(result) if eqn.primitive.multiple_results else [result]
+    for var, out in zip(eqn.outvars, outs, strict=True):
+        # bitcast_convert_type of a float64 value has twice the int32 words: not the program
+        if tuple(getattr(out, "shape", ())) != tuple(var.aval.shape):
+            raise NotPromotable(f"'{name}' does not compute the same shapes in float64")
+    return outs
 
 
 def _holds_program(eqn: Any) -> bool:

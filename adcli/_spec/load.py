@@ -40,9 +40,7 @@ TOP_KEYS = (
     "expect",
     "memory",
 )
-CHECK_KEYS = tuple(
-    f.name for f in dataclasses.fields(CheckOptions) if f.metadata.get("spec", True)
-)
+CHECK_KEYS = tuple(f.name for f in dataclasses.fields(CheckOptions) if f.metadata.get("spec", True))
 
 
 def load_file(path: str | os.PathLike[str]) -> list[Spec]:
