@@ -283,15 +283,6 @@ def _binary() -> list[Op]:
             orders=(1,),
         ),
         binary("jsp.owens_t", jsp.owens_t, (-3, 3), (-3, 3), {}, None, orders=(1,)),
-        binary(
-            "jsp.zeta(x, 2)",
-            lambda q: jsp.zeta(2.5, q),
-            (0.5, 3),
-            (0.5, 3),
-            {},
-            None,
-            orders=(1, 2),
-        ),
         binary("jsp.kl_div", jsp.kl_div, (0.2, 3), (0.2, 3), {}, _m("x*mp.log(x/y)-x+y")),
         binary("jsp.rel_entr", jsp.rel_entr, (0.2, 3), (0.2, 3), {}, _m("x*mp.log(x/y)")),
     ]
@@ -364,6 +355,16 @@ def _special() -> list[Op]:
         ),
         unary("jsp.expi", jsp.expi, 0.2, 3, {}, _m("mp.ei(x)"), family="special"),
         unary("jsp.exp1", jsp.exp1, 0.2, 3, {}, _m("mp.e1(x)"), family="special"),
+        unary(
+            "jsp.zeta(2.5, q)",
+            lambda q: jsp.zeta(2.5, q),
+            0.5,
+            3,
+            {},
+            _m("mp.zeta(2.5, x)"),
+            family="special",
+            orders=(1, 2),
+        ),
         unary("jsp.dawsn", jsp.dawsn, -3, 3, {"0": 0.0}, None, family="special", orders=(1, 2)),
         unary(
             "jsp.polygamma(1, x)",

@@ -130,6 +130,10 @@ def _skips(pt: Point) -> dict[str, Comparison]:
 def _jacobians(pt: Point) -> dict[str, np.ndarray]:
     """This input's Jacobian (d, m) by each usable mode, rows scaled by |xᵢ|."""
     cols, jac = pt.columns, {}
+    if _usable(pt) == ["fwd", "rev"]:  # both in one program
+        fwd, rev = pt.evals.jacobians(pt.at, cols)
+        scale = pt.scale[cols][:, None]
+        return {"fwd": fwd.T * scale, "rev": rev[:, cols].T * scale}
     for mode in _usable(pt):
         if mode == "fwd":
             full = pt.evals.jacobian_fwd(pt.at, cols)

@@ -265,9 +265,9 @@ def _mismatches(m: Margins, labels: Labels, fd: Estimate | None) -> tuple[Mismat
     """The worst shown elements (largest margin first, at most WORST_SHOWN), or the one
     element with the largest margin when none is shown."""
     shown = m.shown
-    order = np.argsort(
-        -np.where(shown, np.where(np.isfinite(m.margin), m.margin, 1e300), -1), axis=None
-    )
+    finite = np.where(np.isfinite(m.margin), m.margin, 1e300)
+    # The shown elements by margin; when none is shown, the one with the largest margin.
+    order = np.argsort(-np.where(shown, finite, -1) if shown.any() else -finite, axis=None)
     worst = []
     for flat in order[: WORST_SHOWN if shown.any() else 1]:
         idx = _index(flat, m.ad.shape)

@@ -52,7 +52,7 @@ class Evaluator:
     def share_coordinates(self, rows: int) -> None:
         """Compile the coordinate programs (FD stencils, ``jacobian_fwd``) for at least
         ``rows`` rows, so that every input's batch fits the same program."""
-        for key in ("fd-coord-True", "fd-coord-False", "jacfwd"):
+        for key in ("fd-coord-True", "fd-coord-False", "jacfwd", "jacobians"):
             size = min(self.chunk, 1 << max(rows - 1, 0).bit_length())
             self._sizes[key] = max(self._sizes.get(key, 0), size)
 
@@ -209,6 +209,38 @@ class Evaluator:
 
         return self._batched("vjp", fn, cotangents, np.asarray(at.x0), at.inputs, at.constants)
 
+    def jacobians(self, at: At, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The Jacobian's ``columns`` by JVPs (m, len(columns)) and the whole Jacobian by
+        VJPs (m, d): one compiled program when both fit one chunk (most checks of small
+        inputs), else ``jacobian_fwd`` and ``jacobian_rev``."""
+        g, m = self.fn.g, self.fn.m
+        size = min(self.chunk, 1 << max(len(columns) - 1, 0).bit_length())
+        size = max(size, self._sizes.get("jacobians", 0))
+        if m == 0 or len(columns) > size or m > self.chunk:
+            return self.jacobian_fwd(at, columns), self.jacobian_rev(at)
+        self._sizes["jacobians"] = size
+
+        def fn(idx: jax.Array, x0: jax.Array, inputs: Any, constants: Any) -> Any:
+            def at_x(y: jax.Array) -> jax.Array:
+                out: jax.Array = g(y, inputs, constants)
+                return out
+
+            def column(i: jax.Array) -> jax.Array:
+                out: jax.Array = jax.jvp(at_x, (x0,), (jnp.zeros_like(x0).at[i].set(1.0),))[1]
+                return out
+
+            pull = jax.vjp(at_x, x0)[1]
+            rows = jax.vmap(lambda i: pull(jnp.zeros(m, x0.dtype).at[i].set(1.0))[0])
+            return jax.vmap(column)(idx), rows(jnp.arange(m))
+
+        compiled = self._jit.setdefault("jacobians", jax.jit(fn))
+        padded = np.concatenate([columns, np.repeat(columns[:1], size - len(columns))])
+        with self.fn.mode.apply():
+            x0 = self.fn.own(np.asarray(at.x0))
+            fwd, rev = compiled(jnp.asarray(padded), x0, at.inputs, at.constants)
+        keep = np.asarray(fwd, np.float64)[: len(columns)]
+        return keep.T, np.asarray(rev, np.float64)
+
     def jacobian_fwd(self, at: At, columns: np.ndarray) -> np.ndarray:
         """Columns of the Jacobian (m, len(columns)) from JVPs along those unit vectors."""
         g = self.fn.g
@@ -239,6 +271,25 @@ class Evaluator:
         return self._batched("jacrev", fn, np.arange(m), x0, at.inputs, at.constants)
 
     # -- second order: φ(x) = ⟨u, g(x)⟩ ---------------------------------------------------
+    def hvps(self, ways: tuple[str, ...], at: At, u: np.ndarray, dirs: np.ndarray) -> np.ndarray:
+        """``hvp`` by each of ``ways`` in one compiled program: (len(ways), K, d)."""
+        grad = grad_phi(self.fn.g)
+
+        def fn(dirs: jax.Array, x0: jax.Array, u: jax.Array, inputs: Any, constants: Any) -> Any:
+            gr = lambda y: grad(y, u, inputs, constants)  # noqa: E731
+            found = []
+            for how in ways:
+                if how == "fwd-over-rev":
+                    found.append(jax.vmap(lambda w: jax.jvp(gr, (x0,), (w,))[1])(dirs))
+                else:
+                    pull = jax.vjp(gr, x0)[1]
+                    found.append(jax.vmap(lambda w: pull(w)[0])(dirs))
+            return jnp.stack(found, axis=1)  # (K, ways, d): rows stay the batch
+
+        args = (np.asarray(at.x0), np.asarray(u), at.inputs, at.constants)
+        both = self._batched(f"hvps-{'-'.join(ways)}", fn, dirs, *args)
+        return np.moveaxis(both, 1, 0)
+
     def hvp(self, how: str, at: At, u: np.ndarray, directions: np.ndarray) -> np.ndarray:
         """H_φ·w for each direction w, by 'fwd-over-rev' or 'rev-over-rev': (K, d)."""
         grad = grad_phi(self.fn.g)

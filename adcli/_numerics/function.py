@@ -76,7 +76,7 @@ class InputFunction:
         self.promoted = False
         self._promotion_tried = False
         self._support: dict[str, str | None] = {}
-        self._jaxpr: Any = None
+        self._jaxpr: Any = None  # f's jaxpr as it runs (one trace, shared)
         self._input_dtypes: dict[str, str] = {}
         # Why the float64 reference could not be had (None once it was, or not yet tried).
         self.promotion_note: str | None = None
@@ -100,12 +100,11 @@ class InputFunction:
     def gauge_vectors(self, inputs: Any, constants: Any) -> list[Any] | None:
         """The vectors of f's eigen- and singular-value decompositions at the point (the
         references of the fixed gauge, ``adcli._problem.gauge``), or None when f has none."""
+        if self.gauge is None:
+            self.gauge = decompositions(self.call_jaxpr(inputs, constants))
+        if not self.gauge:
+            return None
         with self.mode.apply():
-            if self.gauge is None:
-                closed = jax.make_jaxpr(self.problem.call)(inputs, constants)
-                self.gauge = decompositions(closed)
-            if not self.gauge:
-                return None
             return [np.asarray(v) for v in vectors(self.problem.call, inputs, constants)]
 
     def own(self, value: Any) -> Any:
@@ -119,11 +118,15 @@ class InputFunction:
         return {n: inputs[n] for n in self.names}
 
     def jaxpr(self, at: At) -> Any:
-        """The jaxpr of ``g`` as f runs (in its mode)."""
+        """f's jaxpr as it runs (in its mode), traced once for everything that reads it."""
+        return self.call_jaxpr(at.inputs, at.constants)
+
+    def call_jaxpr(self, inputs: Any, constants: Any) -> Any:
+        """``jax.make_jaxpr(problem.call)(inputs, constants)`` in f's mode, traced once."""
         if self._jaxpr is None:
+            inputs = {k: v for k, v in inputs.items() if k != GAUGE_KEY}
             with self.mode.apply():
-                x0 = self.own(np.asarray(at.x0))
-                self._jaxpr = jax.make_jaxpr(self.g)(x0, at.inputs, at.constants)
+                self._jaxpr = jax.make_jaxpr(self.problem.call)(inputs, constants)
         return self._jaxpr
 
     def input_dtype(self, name: str, inputs: Any, constants: Any) -> str:
@@ -139,9 +142,7 @@ class InputFunction:
         return self._input_dtypes[name]
 
     def _input_dtype(self, name: str, inputs: Any, constants: Any) -> str:
-        with self.mode.apply():
-            closed = jax.make_jaxpr(self.problem.call)(inputs, constants)
-        jaxpr = closed.jaxpr
+        jaxpr = self.call_jaxpr(inputs, constants).jaxpr
         paths = [p for p, _ in jax.tree_util.tree_flatten_with_path((inputs, constants))[0]]
         own = [
             var

@@ -56,15 +56,38 @@ def _vector_outputs(eqn: Any) -> list[int]:
     return []
 
 
-def decompositions(jaxpr: Any) -> list[str]:
-    """The decompositions with gauge-dependent vector outputs, in evaluation order."""
+def _used(jaxpr: Any, live_out: list[bool] | None = None) -> set[Any]:
+    """The variables of ``jaxpr`` its live outputs depend on (``live_out``: which outputs
+    the caller reads; default all), by one backward pass."""
+    live_out = live_out if live_out is not None else [True] * len(jaxpr.outvars)
+    used = {v for v, on in zip(jaxpr.outvars, live_out, strict=True) if on}
+    used = {v for v in used if not isinstance(v, Literal)}
+    for eqn in reversed(jaxpr.eqns):
+        if any(v in used for v in eqn.outvars):
+            used.update(v for v in eqn.invars if not isinstance(v, Literal))
+    return used
+
+
+def _gauged(eqn: Any, used: set[Any]) -> list[int]:
+    """The gauge-dependent vector outputs of an equation that are used (eigvalsh computes
+    eigenvectors and drops them: nothing to align)."""
+    return [i for i in _vector_outputs(eqn) if eqn.outvars[i] in used]
+
+
+def _live(eqn: Any, used: set[Any]) -> list[bool]:
+    return [v in used for v in eqn.outvars]
+
+
+def decompositions(jaxpr: Any, live_out: list[bool] | None = None) -> list[str]:
+    """The decompositions whose vector outputs are used, in evaluation order."""
     jaxpr = getattr(jaxpr, "jaxpr", jaxpr)
+    used = _used(jaxpr, live_out)
     found: list[str] = []
     for eqn in jaxpr.eqns:
         name = eqn.primitive.name
         if name in _CALLS and _CALLS[name] in eqn.params:
-            found += decompositions(eqn.params[_CALLS[name]])
-        elif _vector_outputs(eqn):
+            found += decompositions(eqn.params[_CALLS[name]], _live(eqn, used))
+        elif _gauged(eqn, used):
             found.append(name)
     return found
 
@@ -73,7 +96,7 @@ def vectors(fn: Callable[..., Any], *args: Any) -> list[Any]:
     """The vector outputs of every decomposition ``fn`` computes at ``args``."""
     closed = jax.make_jaxpr(fn)(*args)
     found: list[Any] = []
-    _eval(closed.jaxpr, list(closed.consts), jax.tree_util.tree_leaves(args), None, found)
+    _eval(closed.jaxpr, list(closed.consts), jax.tree_util.tree_leaves(args), None, found, None)
     return found
 
 
@@ -85,7 +108,7 @@ def aligned(fn: Callable[..., Any], refs: list[Any]) -> Callable[..., Any]:
         closed = jax.make_jaxpr(fn)(*args)
         out_tree = jax.tree_util.tree_structure(jax.eval_shape(fn, *args))
         leaves = jax.tree_util.tree_leaves(args)
-        outs = _eval(closed.jaxpr, list(closed.consts), leaves, iter(refs), None)
+        outs = _eval(closed.jaxpr, list(closed.consts), leaves, iter(refs), None, None)
         return jax.tree_util.tree_unflatten(out_tree, outs)
 
     return run
@@ -97,6 +120,7 @@ def _eval(
     args: list[Any],
     refs: Iterator[Any] | None,
     found: list[Any] | None,
+    live_out: list[bool] | None,
 ) -> list[Any]:
     env: dict[Any, Any] = {}
 
@@ -107,18 +131,20 @@ def _eval(
         env[var] = value
     for var, value in zip(jaxpr.invars, args, strict=True):
         env[var] = value
+    used = _used(jaxpr, live_out)
     for eqn in jaxpr.eqns:
         operands = [read(v) for v in eqn.invars]
         name = eqn.primitive.name
         if name in _CALLS and _CALLS[name] in eqn.params:
             sub = eqn.params[_CALLS[name]]
             inner = getattr(sub, "jaxpr", sub)
-            outs = _eval(inner, list(getattr(sub, "consts", ())), operands, refs, found)
+            consts_in = list(getattr(sub, "consts", ()))
+            outs = _eval(inner, consts_in, operands, refs, found, _live(eqn, used))
         else:
             params = eqn.primitive.get_bind_params(eqn.params)  # as jax's own eval_jaxpr
             result = eqn.primitive.bind(*operands, **params)
             outs = list(result) if eqn.primitive.multiple_results else [result]
-            which = _vector_outputs(eqn)
+            which = _gauged(eqn, used)
             if which and found is not None:
                 found.extend(outs[i] for i in which)
             if which and refs is not None:
@@ -128,10 +154,10 @@ def _eval(
     return [read(v) for v in jaxpr.outvars]
 
 
-def _phase(v: jax.Array, ref: jax.Array) -> jax.Array:
-    """Per column k, the factor c with ⟨ref_k, v_k·c⟩ real and positive (its sign for
-    real vectors)."""
-    overlap = jnp.sum(jnp.conj(jnp.asarray(ref, v.dtype)) * v, axis=-2)
+def _phase(v: jax.Array, ref: jax.Array, axis: int = -2) -> jax.Array:
+    """Per column k (per row with ``axis=-1``), the factor c with ⟨ref_k, v_k·c⟩ real and
+    positive (its sign for real vectors)."""
+    overlap = jnp.sum(jnp.conj(jnp.asarray(ref, v.dtype)) * v, axis=axis)
     if not jnp.iscomplexobj(v):
         return jnp.where(overlap < 0, -1.0, 1.0).astype(v.dtype)
     size = jnp.abs(overlap)
@@ -142,11 +168,14 @@ def _phase(v: jax.Array, ref: jax.Array) -> jax.Array:
 
 def _align(name: str, outs: list[Any], which: list[int], refs: list[Any]) -> list[Any]:
     outs = list(outs)
-    if name == "svd":  # u·c and c̄·vᴴ: the right vectors follow the left ones
-        u, vt = outs[which[0]], outs[which[1]]
-        c = _phase(u, refs[0])
-        outs[which[0]] = u * c[..., None, :]
-        outs[which[1]] = vt * jnp.conj(c)[..., :, None]
+    if name == "svd":  # u·c and c̄·vᴴ (A unchanged): the right vectors follow the left ones
+        given = dict(zip(which, refs, strict=True))
+        if 1 in given:
+            c = _phase(outs[1], given[1])
+        else:  # only vᴴ is used: align its rows
+            c = jnp.conj(_phase(outs[2], given[2], axis=-1))
+        outs[1] = outs[1] * c[..., None, :]
+        outs[2] = outs[2] * jnp.conj(c)[..., :, None]
         return outs
     for i, ref in zip(which, refs, strict=True):
         outs[i] = outs[i] * _phase(outs[i], ref)[..., None, :]
