@@ -59,6 +59,11 @@ def check_problem(
         evals = Evaluator(InputFunction(problem, spec.wrt))
         _share_programs(evals, opts.method)
         problem.cache[key] = evals
+        # A caller's one-off first-order check runs op by op (compiling would cost more);
+        # the same function checked again compiles its programs (_numerics/evaluate.py).
+        evals.eager = point_given and opts.order == 1
+    else:
+        evals.eager = False
     constants = problem.sample_constants()
     comparisons: list[Comparison] = []
     notes: list[str] = []

@@ -5,6 +5,14 @@ directions or coordinates, JVPs, VJPs, HVPs) runs as one vmapped, jit-compiled c
 chunked to stay within a memory budget, never a Python loop over coordinates. Arguments
 are passed (not closed over) so that every point reuses the same compiled program.
 
+Programs are jit-compiled, except while ``eager`` is set (a one-off first-order check of
+a Python callable): then they run op by op, on JAX's per-primitive programs, which a test
+suite shares across all its checks; compiling each program would cost more than running
+it once (12 elementwise functions, order 1: 5.2 s op by op, 8.4 s compiled, check_grads
+5.2 s). Higher orders compile (nested AD makes many distinct primitives: order 2 costs
+the same either way, order 3 is 1.2× faster compiled), and so does a later check of the
+same function and shapes.
+
 Two kinds of program: those of f as it runs (AD, and FD in f's own precision) run in the
 problem's ``JaxMode`` (the caller's settings for a Python callable: float32 flat vectors
 when x64 is off), and those of the float64 reference run in adcli's scope. Results come
@@ -29,6 +37,19 @@ MEMORY_BUDGET = 1 << 26  # bytes of perturbed inputs/outputs in one chunk (64 Mi
 Sample = Callable[..., jax.Array]
 
 
+def _eagerly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` run op by op on JAX arrays (what jit would have converted its arguments to)."""
+
+    def run(*args: Any) -> Any:
+        return fn(*jax.tree_util.tree_map(_as_jax, args))
+
+    return run
+
+
+def _as_jax(value: Any) -> Any:
+    return jnp.asarray(value) if isinstance(value, np.ndarray | np.generic) else value
+
+
 def grad_phi(g: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
     """(x, u, inputs, constants) ↦ ∇φ(x) = J(x)ᵀu for φ = ⟨u, g⟩, by reverse mode."""
 
@@ -46,8 +67,17 @@ class Evaluator:
         self.fn = fn
         per_eval = 32 * (fn.d + fn.m) + 1
         self.chunk = int(max(1, min(4096, MEMORY_BUDGET // (per_eval * len(OFFSETS)))))
-        self._jit: dict[str, Callable[..., Any]] = {}
+        self._jit: dict[tuple[str, bool], Callable[..., Any]] = {}
         self._sizes: dict[str, int] = {}
+        self.eager = False  # run the programs op by op (see the module's docstring)
+
+    def _program(self, key: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` compiled once per key (or, while ``eager``, run op by op)."""
+        found = self._jit.get((key, self.eager))
+        if found is None:
+            found = _eagerly(fn) if self.eager else jax.jit(fn)
+            self._jit[(key, self.eager)] = found
+        return found
 
     def share_coordinates(self, rows: int) -> None:
         """Compile the coordinate programs (FD stencils, ``jacobian_fwd``) for at least
@@ -71,7 +101,7 @@ class Evaluator:
         so that every chunk has one shape and one compiled program. ``own``: a program of f
         as it runs (in f's mode, floating arguments in its flat dtype); otherwise one of the
         float64 reference (in adcli's scope)."""
-        compiled = self._jit.setdefault(key, jax.jit(fn))
+        compiled = self._program(key, fn)
         if own:
             with self.fn.mode.apply():
                 cast = [self.fn.own(a) for a in rest]
@@ -233,7 +263,7 @@ class Evaluator:
             rows = jax.vmap(lambda i: pull(jnp.zeros(m, x0.dtype).at[i].set(1.0))[0])
             return jax.vmap(column)(idx), rows(jnp.arange(m))
 
-        compiled = self._jit.setdefault("jacobians", jax.jit(fn))
+        compiled = self._program("jacobians", fn)
         padded = np.concatenate([columns, np.repeat(columns[:1], size - len(columns))])
         with self.fn.mode.apply():
             x0 = self.fn.own(np.asarray(at.x0))
@@ -283,7 +313,7 @@ class Evaluator:
                     found.append(jax.vmap(lambda w: jax.jvp(gr, (x0,), (w,))[1])(dirs))
                 else:
                     pull = jax.vjp(gr, x0)[1]
-                    found.append(jax.vmap(lambda w: pull(w)[0])(dirs))
+                    found.append(jax.vmap(lambda w, pull=pull: pull(w)[0])(dirs))
             return jnp.stack(found, axis=1)  # (K, ways, d): rows stay the batch
 
         args = (np.asarray(at.x0), np.asarray(u), at.inputs, at.constants)

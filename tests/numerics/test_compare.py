@@ -270,7 +270,13 @@ def test_the_subgradient_policy_at_a_kink() -> None:
     """relu at 0: untrusted (a kink), one-sided derivatives 0 and 1. AD 0 (JAX's choice)
     or 1/2 lies between: a subgradient; 2 does not."""
     kink = _fd(
-        [0.5], [np.inf], trusted=[False], slope_jump=[1.0], left=[0.0], right=[1.0], side_error=[1e-12]
+        [0.5],
+        [np.inf],
+        trusted=[False],
+        slope_jump=[1.0],
+        left=[0.0],
+        right=[1.0],
+        side_error=[1e-12],
     )
     policy = Tolerance(1e-8, kinks="subgradient")
     assert _compare([0.0], kink, Tolerance(1e-8)).verdict == "inconclusive"

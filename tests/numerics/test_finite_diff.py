@@ -214,7 +214,9 @@ def test_a_smooth_function_keeps_a_tight_bound_and_its_magnitude() -> None:
     [(np.abs, -1.0, 1.0), (lambda x: np.maximum(x, 0.0), 0.0, 1.0)],
     ids=["abs", "relu"],
 )
-def test_a_kink_at_the_point_has_its_one_sided_derivatives(f: Fn, left: float, right: float) -> None:
+def test_a_kink_at_the_point_has_its_one_sided_derivatives(
+    f: Fn, left: float, right: float
+) -> None:
     """The noise estimate sees the kink's shape (not noise), so the kink stays visible,
     and the one-sided derivatives of the finest level are the pieces' slopes."""
     levels = [estimate(f, 0.0, np.float64, level, noise=True) for level in fd.LEVEL_ORDER]
