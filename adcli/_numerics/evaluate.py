@@ -260,8 +260,12 @@ class Evaluator:
                 return out
 
             pull = jax.vjp(at_x, x0)[1]
-            rows = jax.vmap(lambda i: pull(jnp.zeros(m, x0.dtype).at[i].set(1.0))[0])
-            return jax.vmap(column)(idx), rows(jnp.arange(m))
+
+            def row(i: jax.Array) -> jax.Array:
+                out: jax.Array = pull(jnp.zeros(m, x0.dtype).at[i].set(1.0))[0]
+                return out
+
+            return jax.vmap(column)(idx), jax.vmap(row)(jnp.arange(m))
 
         compiled = self._program("jacobians", fn)
         padded = np.concatenate([columns, np.repeat(columns[:1], size - len(columns))])
