@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import jax.numpy as jnp
 import numpy as np
 
+from adcli._check import rounding
 from adcli._check.fd import coordinates_fd, directions_fd
 from adcli._check.localized import localized
 from adcli._check.point import (
@@ -72,6 +73,8 @@ def check_first_order(pt: Point, directions: int) -> FirstOrderResult:
         rng.bit_generator.state = start
         again = _second_opinion(dataclasses.replace(pt, rng=rng), out, run, directions)
         result = dataclasses.replace(result, comparisons=again)
+    if rounding.applies(pt, result.comparisons):
+        result = dataclasses.replace(result, comparisons=rounding.rounding_opinion(pt, result))
     return result
 
 
@@ -100,7 +103,7 @@ def _second_opinion(
         elif verdicts[c.kind] == "pass":
             note = (
                 f"agrees with FD of the function in its own precision ({pt.dtype}); its "
-                "float64 version differs here (underflow or saturation)"
+                "float64 version differs here (underflow, saturation or rounding)"
             )
             judged.append(dataclasses.replace(c, verdict="pass", reason=note))
         else:
@@ -256,9 +259,11 @@ def compare_fwd(
     jvps: np.ndarray,
     cots: np.ndarray,
     est: fdiff.Estimate,
+    allowance: np.ndarray | float = 0.0,
 ) -> Comparison:
-    """JVPs along ``dirs`` (K, m) against FD along them."""
-    scale = directional_scale(est.value)
+    """JVPs along ``dirs`` (K, m) against FD along them (``allowance``: added to each
+    element's tolerance, see ``adcli._check.rounding``)."""
+    scale = directional_scale(est.value) + allowance / max(pt.rtol, 1e-300)
     return compare(pt.about("fwd"), jvps, est, scale, pt.tolerance, direction_labels(pt))
 
 
@@ -268,8 +273,10 @@ def compare_rev(
     vjps: np.ndarray,
     cots: np.ndarray,
     est: fdiff.Estimate,
+    allowance: np.ndarray | float = 0.0,
 ) -> Comparison:
-    """⟨Jᵀu, v⟩ from the VJPs against ⟨u, FD along v⟩, for every (v, u): (K, J)."""
+    """⟨Jᵀu, v⟩ from the VJPs against ⟨u, FD along v⟩, for every (v, u): (K, J)
+    (``allowance``: added to each element's tolerance, see ``adcli._check.rounding``)."""
     trusted = np.asarray(est.trusted.all(axis=1))  # per direction
     error = np.where(est.trusted, est.error, 0.0) @ np.abs(cots).T  # (K, J)
     jump = np.where(np.isfinite(est.slope_jump), est.slope_jump, 0) @ np.abs(cots).T
@@ -282,6 +289,7 @@ def compare_rev(
         *_contracted(est, cots),
     )
     scale = dot_scale(pt, reference.value, np.abs(dirs) @ np.abs(vjps).T)
+    scale = scale + allowance / max(pt.rtol, 1e-300)
     out_layout = pt.fn.out_layout
     labels = Labels(
         lambda i: f"{pt.name}·v{i[0]}",

@@ -216,9 +216,16 @@ class Evaluator:
         return self._stencil("fd-fwd-fwd", sample, pairs, h, noise, at, u, own=not self.fn.promoted)
 
     # -- first-order AD -----------------------------------------------------------------
-    def jvp(self, at: At, directions: np.ndarray) -> np.ndarray:
+    def _ad(self, ref: bool) -> tuple[Callable[..., jax.Array], str, bool]:
+        """g, a key suffix and whether it runs in f's mode: f as it runs, or (``ref``) the
+        float64 reference, differentiated by the same rules when it has no custom rule."""
+        if not ref:
+            return self.fn.g, "", True
+        return self.fn.g_ref, "-ref", not self.fn.promoted
+
+    def jvp(self, at: At, directions: np.ndarray, ref: bool = False) -> np.ndarray:
         """J·v for each direction v (rows): (K, m)."""
-        g = self.fn.g
+        g, tag, own = self._ad(ref)
 
         def fn(dirs: jax.Array, x0: jax.Array, inputs: Any, constants: Any) -> Any:
             def tangent(v: jax.Array) -> jax.Array:
@@ -227,17 +234,19 @@ class Evaluator:
 
             return jax.vmap(tangent)(dirs)
 
-        return self._batched("jvp", fn, directions, np.asarray(at.x0), at.inputs, at.constants)
+        args = (np.asarray(at.x0), at.inputs, at.constants)
+        return self._batched("jvp" + tag, fn, directions, *args, own=own)
 
-    def vjp(self, at: At, cotangents: np.ndarray) -> np.ndarray:
+    def vjp(self, at: At, cotangents: np.ndarray, ref: bool = False) -> np.ndarray:
         """Jᵀ·u for each cotangent u (rows): (J, d)."""
-        g = self.fn.g
+        g, tag, own = self._ad(ref)
 
         def fn(cots: jax.Array, x0: jax.Array, inputs: Any, constants: Any) -> Any:
             pull = jax.vjp(lambda y: g(y, inputs, constants), x0)[1]
             return jax.vmap(lambda u: pull(u)[0])(cots)
 
-        return self._batched("vjp", fn, cotangents, np.asarray(at.x0), at.inputs, at.constants)
+        args = (np.asarray(at.x0), at.inputs, at.constants)
+        return self._batched("vjp" + tag, fn, cotangents, *args, own=own)
 
     def jacobians(self, at: At, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The Jacobian's ``columns`` by JVPs (m, len(columns)) and the whole Jacobian by
@@ -275,9 +284,9 @@ class Evaluator:
         keep = np.asarray(fwd, np.float64)[: len(columns)]
         return keep.T, np.asarray(rev, np.float64)
 
-    def jacobian_fwd(self, at: At, columns: np.ndarray) -> np.ndarray:
+    def jacobian_fwd(self, at: At, columns: np.ndarray, ref: bool = False) -> np.ndarray:
         """Columns of the Jacobian (m, len(columns)) from JVPs along those unit vectors."""
-        g = self.fn.g
+        g, tag, own = self._ad(ref)
 
         def fn(idx: jax.Array, x0: jax.Array, inputs: Any, constants: Any) -> Any:
             def column(i: jax.Array) -> jax.Array:
@@ -289,11 +298,11 @@ class Evaluator:
 
         columns = np.asarray(columns)
         x0 = np.asarray(at.x0)
-        return self._batched("jacfwd", fn, columns, x0, at.inputs, at.constants).T
+        return self._batched("jacfwd" + tag, fn, columns, x0, at.inputs, at.constants, own=own).T
 
-    def jacobian_rev(self, at: At) -> np.ndarray:
+    def jacobian_rev(self, at: At, ref: bool = False) -> np.ndarray:
         """The full Jacobian (m, d) from m VJPs along the unit cotangents (built on device)."""
-        g, m = self.fn.g, self.fn.m
+        (g, tag, own), m = self._ad(ref), self.fn.m
         if m == 0:  # no outputs (x[1:1]): no cotangent to pull back
             return np.zeros((0, self.fn.d))
 
@@ -302,7 +311,7 @@ class Evaluator:
             return jax.vmap(lambda i: pull(jnp.zeros(m, x0.dtype).at[i].set(1.0))[0])(idx)
 
         x0 = np.asarray(at.x0)
-        return self._batched("jacrev", fn, np.arange(m), x0, at.inputs, at.constants)
+        return self._batched("jacrev" + tag, fn, np.arange(m), x0, at.inputs, at.constants, own=own)
 
     # -- second order: φ(x) = ⟨u, g(x)⟩ ---------------------------------------------------
     def hvps(self, ways: tuple[str, ...], at: At, u: np.ndarray, dirs: np.ndarray) -> np.ndarray:

@@ -197,3 +197,44 @@ def test_a_jump_a_smaller_step_does_not_cross_is_stepped_under() -> None:
     with jax.enable_x64(True):
         adcli.assert_grads(jnp.remainder, (np.array([2.0]), np.array([0.999])))
     adcli.assert_grads(jnp.remainder, (np.array([2.0], np.float32), np.array([0.999], np.float32)))
+
+
+# --- zero and tiny true derivatives --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fn", "x", "order"),
+    [
+        (jnp.tanh, 0.0, 2),  # tanh″(0) = 0
+        (jnp.sin, np.pi, 2),  # sin″(π) = −sin(π) ≈ −1.2e-16
+        (jnp.cos, np.pi, 1),  # cos′(π) = −sin(π) ≈ −1.2e-16
+        (jax.scipy.special.erf, 10.0, 1),  # erf′(10) = 4.2e-44
+        (jnp.arctanh, 0.0, 2),  # arctanh″(0) = 0
+    ],
+    ids=["tanh''(0)", "sin''(pi)", "cos'(pi)", "erf'(10)", "arctanh''(0)"],
+)
+@pytest.mark.parametrize("x64", [False, True], ids=["float32", "float64"])
+def test_zero_true_derivatives_pass_when_ad_agrees(
+    fn: Any, x: float, order: int, x64: bool
+) -> None:
+    """A derivative that is 0 (or below the function's rounding) is decided against the
+    function's magnitude, not left inconclusive because 5% of 0 is 0."""
+    with jax.enable_x64(x64):
+        result = adcli.check_function(fn, np.array([x, 0.5]), order=order)
+    assert result.verdict == "pass", [(c.kind, c.reason) for c in result.comparisons]
+
+
+def test_det_near_singularity_in_float32() -> None:
+    """A rank-1 matrix rounded to float32: det's gradient is ~1e-9, from minors of entries
+    of size 1, and AD in float32 is off by its own rounding (~4e-9). The float64 reference
+    sees a derivative of 1e-9 very precisely, so a later opinion decides: FD in float32, or
+    AD's rounding measured with the same rules in float64 (adcli._check.rounding)."""
+    rng = np.random.default_rng(0)
+    a = np.outer(rng.standard_normal(3), rng.standard_normal(3)).astype(np.float32)
+    result = adcli.check_function(jnp.linalg.det, a)
+    assert result.verdict == "pass"
+    reasons = " ".join(c.reason or "" for c in result.comparisons if c.kind in ("fwd", "rev"))
+    assert "own precision (float32)" in reasons or "AD's own rounding in float32" in reasons
+    singular = np.arange(1.0, 10.0).reshape(3, 3)  # rank 2: the gradient adj(A) is not 0
+    with jax.enable_x64(True):
+        adcli.assert_grads(jnp.linalg.det, (singular,))
