@@ -70,6 +70,27 @@ class Evaluator:
         self._jit: dict[tuple[str, bool], Callable[..., Any]] = {}
         self._sizes: dict[str, int] = {}
         self.eager = False  # run the programs op by op (see the module's docstring)
+        # Rows are batched with vmap; a function that cannot be vmapped (a pure_callback
+        # without a vmap_method) gets them one after the other (lax.map) instead.
+        self.sequential = False
+
+    def over(self, fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """``fn`` over the leading axis of its argument: vmap, or lax.map once vmap failed."""
+        if self.sequential:
+            return lambda xs: jax.lax.map(fn, xs)
+        mapped: Callable[[Any], Any] = jax.vmap(fn)
+        return mapped
+
+    def _retry(self, run: Callable[[], Any]) -> Any:
+        """``run()``; if the function cannot be vmapped, again with sequential rows."""
+        try:
+            return run()
+        except Exception as exc:
+            if self.sequential or "vmap" not in str(exc):
+                raise
+            self.sequential = True
+            self._jit.clear()  # programs traced with vmap
+            return run()
 
     def _program(self, key: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         """``fn`` compiled once per key (or, while ``eager``, run op by op)."""
@@ -101,12 +122,17 @@ class Evaluator:
         so that every chunk has one shape and one compiled program. ``own``: a program of f
         as it runs (in f's mode, floating arguments in its flat dtype); otherwise one of the
         float64 reference (in adcli's scope)."""
-        compiled = self._program(key, fn)
-        if own:
-            with self.fn.mode.apply():
-                cast = [self.fn.own(a) for a in rest]
-                return self._chunks(key, compiled, self.fn.own(batch), cast, axis)
-        return self._chunks(key, compiled, batch, list(rest), axis)
+
+        def run() -> np.ndarray:
+            compiled = self._program(key, fn)
+            if own:
+                with self.fn.mode.apply():
+                    cast = [self.fn.own(a) for a in rest]
+                    return self._chunks(key, compiled, self.fn.own(batch), cast, axis)
+            return self._chunks(key, compiled, batch, list(rest), axis)
+
+        found: np.ndarray = self._retry(run)
+        return found
 
     def _chunks(
         self, key: str, compiled: Any, batch: np.ndarray, rest: list[Any], axis: int
@@ -152,7 +178,7 @@ class Evaluator:
             one: Callable[[jax.Array, jax.Array], Any] = lambda t, r: sample(  # noqa: E731
                 t, r, x0, *more, inputs, constants
             )
-            return jax.vmap(lambda t: jax.vmap(lambda r: one(t, r))(rows))(ts)
+            return self.over(lambda t: self.over(lambda r: one(t, r))(rows))(ts)
 
         ts = np.asarray(offsets(h, True))
         args = (*(np.asarray(e) for e in extra), at.inputs, at.constants)
@@ -232,7 +258,7 @@ class Evaluator:
                 out: jax.Array = jax.jvp(lambda y: g(y, inputs, constants), (x0,), (v,))[1]
                 return out
 
-            return jax.vmap(tangent)(dirs)
+            return self.over(tangent)(dirs)
 
         args = (np.asarray(at.x0), at.inputs, at.constants)
         return self._batched("jvp" + tag, fn, directions, *args, own=own)
@@ -243,7 +269,7 @@ class Evaluator:
 
         def fn(cots: jax.Array, x0: jax.Array, inputs: Any, constants: Any) -> Any:
             pull = jax.vjp(lambda y: g(y, inputs, constants), x0)[1]
-            return jax.vmap(lambda u: pull(u)[0])(cots)
+            return self.over(lambda u: pull(u)[0])(cots)
 
         args = (np.asarray(at.x0), at.inputs, at.constants)
         return self._batched("vjp" + tag, fn, cotangents, *args, own=own)
@@ -274,13 +300,17 @@ class Evaluator:
                 out: jax.Array = pull(jnp.zeros(m, x0.dtype).at[i].set(1.0))[0]
                 return out
 
-            return jax.vmap(column)(idx), jax.vmap(row)(jnp.arange(m))
+            return self.over(column)(idx), self.over(row)(jnp.arange(m))
 
-        compiled = self._program("jacobians", fn)
         padded = np.concatenate([columns, np.repeat(columns[:1], size - len(columns))])
-        with self.fn.mode.apply():
-            x0 = self.fn.own(np.asarray(at.x0))
-            fwd, rev = compiled(jnp.asarray(padded), x0, at.inputs, at.constants)
+
+        def run() -> Any:
+            compiled = self._program("jacobians", fn)
+            with self.fn.mode.apply():
+                x0 = self.fn.own(np.asarray(at.x0))
+                return compiled(jnp.asarray(padded), x0, at.inputs, at.constants)
+
+        fwd, rev = self._retry(run)
         keep = np.asarray(fwd, np.float64)[: len(columns)]
         return keep.T, np.asarray(rev, np.float64)
 
@@ -294,7 +324,7 @@ class Evaluator:
                 out: jax.Array = jax.jvp(lambda y: g(y, inputs, constants), (x0,), (e,))[1]
                 return out
 
-            return jax.vmap(column)(idx)
+            return self.over(column)(idx)
 
         columns = np.asarray(columns)
         x0 = np.asarray(at.x0)
@@ -308,7 +338,7 @@ class Evaluator:
 
         def fn(idx: jax.Array, x0: jax.Array, inputs: Any, constants: Any) -> Any:
             pull = jax.vjp(lambda y: g(y, inputs, constants), x0)[1]
-            return jax.vmap(lambda i: pull(jnp.zeros(m, x0.dtype).at[i].set(1.0))[0])(idx)
+            return self.over(lambda i: pull(jnp.zeros(m, x0.dtype).at[i].set(1.0))[0])(idx)
 
         x0 = np.asarray(at.x0)
         return self._batched("jacrev" + tag, fn, np.arange(m), x0, at.inputs, at.constants, own=own)
@@ -323,10 +353,10 @@ class Evaluator:
             found = []
             for how in ways:
                 if how == "fwd-over-rev":
-                    found.append(jax.vmap(lambda w: jax.jvp(gr, (x0,), (w,))[1])(dirs))
+                    found.append(self.over(lambda w: jax.jvp(gr, (x0,), (w,))[1])(dirs))
                 else:
-                    pull = jax.vjp(gr, x0)[1]
-                    found.append(jax.vmap(lambda w, pull=pull: pull(w)[0])(dirs))
+                    pull: Callable[[jax.Array], Any] = jax.vjp(gr, x0)[1]
+                    found.append(self.over(lambda w: pull(w)[0])(dirs))  # noqa: B023
             return jnp.stack(found, axis=1)  # (K, ways, d): rows stay the batch
 
         args = (np.asarray(at.x0), np.asarray(u), at.inputs, at.constants)
@@ -340,9 +370,9 @@ class Evaluator:
         def fn(dirs: jax.Array, x0: jax.Array, u: jax.Array, inputs: Any, constants: Any) -> Any:
             gr = lambda y: grad(y, u, inputs, constants)  # noqa: E731
             if how == "fwd-over-rev":
-                return jax.vmap(lambda w: jax.jvp(gr, (x0,), (w,))[1])(dirs)
+                return self.over(lambda w: jax.jvp(gr, (x0,), (w,))[1])(dirs)
             pull = jax.vjp(gr, x0)[1]
-            return jax.vmap(lambda w: pull(w)[0])(dirs)
+            return self.over(lambda w: pull(w)[0])(dirs)
 
         args = (np.asarray(at.x0), np.asarray(u), at.inputs, at.constants)
         return self._batched(f"hvp-{how}", fn, directions, *args)
@@ -361,7 +391,7 @@ class Evaluator:
                 out: jax.Array = jax.jvp(inner, (x0,), (pair[1],))[1]
                 return out
 
-            return jax.vmap(one)(vw)
+            return self.over(one)(vw)
 
         args = (np.asarray(at.x0), np.asarray(u), at.inputs, at.constants)
         return self._batched("fwd-fwd", fn, pairs, *args)
@@ -375,7 +405,7 @@ class Evaluator:
         g = self.fn.g
 
         def fn(ws: jax.Array, x0: jax.Array, u: jax.Array, inputs: Any, constants: Any) -> Any:
-            return jax.vmap(lambda w: nested(g, u, inputs, constants, w, how)(x0))(ws)
+            return self.over(lambda w: nested(g, u, inputs, constants, w, how)(x0))(ws)
 
         args = (np.asarray(at.x0), np.asarray(u), at.inputs, at.constants)
         return self._batched(f"d-{'-'.join(how)}", fn, tuples, *args)

@@ -123,17 +123,17 @@ def _equation(eqn: Any, operands: list[Any]) -> list[Any]:
     if name in _CONTROL:
         return _CONTROL[name](eqn.params, operands)
     if _holds_program(eqn):
-        raise NotPromotable(f"'{name}' (it holds a program adcli does not run in float64)")
+        raise NotPromotable(f"'{name}', whose program adcli does not run in float64")
     params = {k: _promote_param(v) for k, v in eqn.params.items()}
     try:
         result = eqn.primitive.bind(*operands, **params)
     except Exception as exc:
-        raise NotPromotable(f"'{name}' does not run in float64 ({type(exc).__name__})") from exc
+        raise NotPromotable(f"'{name}', which fails in float64 ({type(exc).__name__})") from exc
     outs = list(result) if eqn.primitive.multiple_results else [result]
     for var, out in zip(eqn.outvars, outs, strict=True):
         # bitcast_convert_type of a float64 value has twice the int32 words: not the program
         if tuple(getattr(out, "shape", ())) != tuple(var.aval.shape):
-            raise NotPromotable(f"'{name}' does not compute the same shapes in float64")
+            raise NotPromotable(f"'{name}', which computes other shapes in float64")
     return outs
 
 

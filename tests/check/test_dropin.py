@@ -238,3 +238,21 @@ def test_det_near_singularity_in_float32() -> None:
     singular = np.arange(1.0, 10.0).reshape(3, 3)  # rank 2: the gradient adj(A) is not 0
     with jax.enable_x64(True):
         adcli.assert_grads(jnp.linalg.det, (singular,))
+
+
+def test_a_primitive_that_cannot_be_promoted_is_named_in_the_note() -> None:
+    """A float32 pure_callback: not promoted (named in the note), and not vmappable either
+    (no vmap_method): check_grads calls it one point at a time, and so does adcli then."""
+
+    def f(x: jax.Array) -> jax.Array:  # a float32 callback, whatever x is
+        x32 = x.astype(jnp.float32)
+        y = jax.pure_callback(np.sin, jax.ShapeDtypeStruct(x.shape, jnp.float32), x32)
+        return jnp.sum(y * x32)
+
+    result = adcli.check_function(f, X.astype(np.float32), modes=["fwd"])
+    assert result.verdict == "pass"
+    assert result.notes == (
+        "x: the function computes in float32 and does not run wholly in float64 (it uses "
+        "'pure_callback', whose program adcli does not run in float64), so FD is taken in "
+        "its own precision",
+    )
