@@ -167,7 +167,12 @@ def run(ops: list[Op], args: argparse.Namespace) -> list[Row]:
                 row.adcli, row.detail_adcli = run_adcli(op, values, order)
             row.s_adcli = time.perf_counter() - start
             row.config_changed = dict(jax.config.values) != before
-            if row.adcli != row.check_grads and op.mp is not None:
+            judged = row.adcli != "not judged"
+            if (
+                op.mp is not None
+                and judged
+                and (row.adcli != row.check_grads or row.adcli == "fail")
+            ):
                 row.evidence = mp_evidence(op, values, order)
         rows.append(row)
         if args.verbose:
@@ -212,7 +217,8 @@ def mp_evidence(op: Op, values: tuple[np.ndarray, ...], order: int) -> str:
                 ad = float(deriv(jnp.asarray(xs[j], values[0].dtype)))
             except Exception:
                 continue
-            rel = abs(ad - ref) / max(abs(ref), 1e-300)
+            # A NaN or infinite AD value is as wrong as can be; at a zero the error is absolute.
+            rel = abs(ad - ref) / (abs(ref) if ref != 0 else 1.0) if np.isfinite(ad) else np.inf
             if rel > worst[0]:
                 worst = (
                     rel,
@@ -250,19 +256,28 @@ def table(rows: list[Row]) -> str:
 
 
 def disagreements(rows: list[Row]) -> str:
+    """Every case where the tools disagree or adcli fails, with its evidence; the cases
+    adcli did not judge (a non-finite point or value) are counted, not listed."""
     out = []
+    skipped: Counter[tuple[str, str]] = Counter()
     for r in rows:
-        if r.check_grads == r.adcli:
+        if r.adcli == "not judged":
+            why = (
+                "a point that is not finite" if "point is not" in r.detail_adcli else "f not finite"
+            )
+            skipped[(why, r.check_grads)] += 1
             continue
-        out.append(
-            f"- {r.op} [{r.dtype}, {r.point}, order {r.order}]: check_grads {r.check_grads}, "
-            f"adcli {r.adcli}"
-        )
+        if r.check_grads == r.adcli and r.adcli not in ("fail", "error"):
+            continue
         if r.evidence.startswith("the rule matches"):
             wrong = [
                 t for t, v in (("adcli", r.adcli), ("check_grads", r.check_grads)) if v == "fail"
             ]
             r.evidence += f": a false alarm of {' and '.join(wrong)}" if wrong else ""
+        out.append(
+            f"- {r.op} [{r.dtype}, {r.point}, order {r.order}]: check_grads {r.check_grads}, "
+            f"adcli {r.adcli}"
+        )
         for label, text in (
             ("check_grads", r.detail_check_grads),
             ("adcli", r.detail_adcli),
@@ -270,6 +285,8 @@ def disagreements(rows: list[Row]) -> str:
         ):
             if text:
                 out.append(f"    {label}: {text}")
+    for (why, outcome), count in sorted(skipped.items()):
+        out.append(f"- not judged by adcli at {why}: {count} cases (check_grads {outcome})")
     return "\n".join(out) if out else "(none)"
 
 
@@ -279,7 +296,13 @@ def evidence_from(path: str) -> list[Row]:
         rows = [Row(**r) for r in json.load(fh)]
     ops = {o.name: (k, o) for k, o in enumerate(all_ops())}
     for row in rows:
-        if row.check_grads == row.adcli or row.op not in ops or ops[row.op][1].mp is None:
+        judged = row.check_grads != row.adcli or row.adcli == "fail"
+        if (
+            not judged
+            or row.adcli == "not judged"
+            or row.op not in ops
+            or ops[row.op][1].mp is None
+        ):
             continue
         k, op = ops[row.op]
         dtype = {"complex64": "float32", "complex128": "float64"}.get(row.dtype, row.dtype)
