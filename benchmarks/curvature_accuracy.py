@@ -40,7 +40,7 @@ from adcli._curvature.hvp import HvpOperator, batch_size, pick_strategy  # noqa:
 from adcli._curvature.lanczos import lanczos, residuals  # noqa: E402
 from adcli._problem.build import build  # noqa: E402
 from adcli._problem.flat import flatten_problem  # noqa: E402
-from adcli._problem.runtime import default_memory_budget, enable_x64  # noqa: E402
+from adcli._problem.runtime import default_memory_budget  # noqa: E402
 from adcli._spec.select import select_specs  # noqa: E402
 
 BUDGETS = (10, 30, 100, 300, 1000)
@@ -201,7 +201,7 @@ def main() -> None:
     ap.add_argument("--lanczos-steps", type=int, default=400)
     ap.add_argument("--json", help="write the figures to this file")
     args = ap.parse_args()
-    enable_x64()
+    jax.config.update("jax_enable_x64", True)  # this script's own process
     budgets = BUDGETS[:-1] if args.quick else BUDGETS
     repeats = 4 if args.quick else args.repeats
     steps = 200 if args.quick else args.lanczos_steps

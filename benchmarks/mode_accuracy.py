@@ -134,11 +134,12 @@ def main() -> None:
     parser.add_argument("--json", help="write every point to this file")
     args = parser.parse_args()
 
+    import jax
+
     from adcli._modes.engine import choose_mode
-    from adcli._problem.runtime import enable_x64
     from adcli._spec.load import load_text
 
-    enable_x64()
+    jax.config.update("jax_enable_x64", True)  # this script's own process
     rows = []
     print(
         f"{'point':<24} {'target':<8} {'recommended':<13} {'fastest':<13} "

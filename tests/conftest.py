@@ -1,10 +1,12 @@
-"""Settings shared by every test: JAX in float64, as adcli itself runs it, on 8 CPU devices.
+"""Settings shared by every test: JAX in float64, the way most tests build their values,
+on 8 simulated CPU devices.
 
-adcli's FD reference needs float64, and ``adcli._problem.runtime.enable_x64`` turns it
-on when a check runs. Tests that call jax directly (before any check) must see the same
-setting, so it is set here, at import, before any test module is collected. The
-compilation cache is left as adcli configures it (``ADCLI_CACHE_DIR``): a test must pass
-with or without a warm cache.
+adcli itself changes no global JAX setting (its float64 work runs in a scoped context,
+``adcli._problem.runtime.jax_scope``), so tests that build float64 arrays with jax before
+any check need x64 on: it is set here, at import, before any test module is collected.
+tests/problem/test_runtime.py checks, in a fresh interpreter with x64 off, that a check
+changes no setting. The compilation cache is not configured: a test must pass with or
+without one.
 
 XLA reads its host device count once, when JAX starts: 8 simulated CPU devices are set
 here, before ``import jax``, so that the sharded specs (``mesh:``, docs/sharding.md) run

@@ -18,7 +18,7 @@ _SPEC_OPTIONS = (
     "dims", "points", "seed", "method", "order", "only", "rtol", "atol", "factor", "repeat",
 )  # fmt: skip
 _CALLABLE_OPTIONS = (
-    "wrt", "order", "modes", "method", "directions", "rtol", "atol", "seed",
+    "wrt", "order", "modes", "method", "directions", "rtol", "atol", "seed", "eps", "kinks",
     "reference", "factor", "repeat",
 )  # fmt: skip
 
@@ -98,12 +98,13 @@ def assert_grads(
     args: Sequence[Any] | Any,
     order: int = 1,
     modes: Sequence[str] = ("fwd", "rev"),
-    atol: float | None = None,
-    rtol: float | None = None,
+    atol: float | Mapping[Any, float] | None = None,
+    rtol: float | Mapping[Any, float] | None = None,
     eps: float | None = None,
     *,
     wrt: Sequence[int | str] | int | str | None = None,
     reference: Callable[..., Any] | None = None,
+    strict: bool = False,
 ) -> None:
     """Assert that ``f``'s derivatives at ``args`` agree with finite differences (and with
     those of a plain ``reference`` implementation, when one is given).
@@ -111,18 +112,28 @@ def assert_grads(
     A drop-in for ``jax.test_util.check_grads(f, args, order, modes, atol, rtol, eps)``:
     same call shape, adcli's comparison and messages. It passes silently, or raises an
     ``AssertionError`` whose message is adcli's compact report: the input element and
-    output, the AD and FD values, the margin, and a diagnosis.
+    output, the AD and FD values, the margin, and a diagnosis. Like check_grads it runs
+    ``f`` under the caller's JAX settings (x64, dtype promotion) and changes none of them.
 
     Differences from ``check_grads``, on purpose:
 
-    * ``eps`` is accepted and ignored: adcli picks each finite-difference step from the
-      input's dtype and scale and estimates the FD error, which a fixed step cannot
-      (a fixed 1e-6 step in float32 gives errors of 30-100%).
-    * ``atol``/``rtol`` are per element (not scaled by the array size), as in a spec's
-      ``check:``; ``None`` means the per-dtype default.
+    * ``eps`` bounds adcli's FD step instead of fixing it: no coordinate moves by more than
+      ``eps`` times its scale (``|xᵢ|``, or 1 at 0); adcli's own step (ε^(1/7), 6e-3 in
+      float64) and finer ones are used below that bound, each with an error estimate.
+    * ``atol``/``rtol`` (numbers, or dicts by dtype as check_grads takes them) are per
+      element (not scaled by the array size), as in a spec's ``check:``; ``None``, or a
+      dtype a dict leaves out, means adcli's per-dtype default.
+    * ``order`` k >= 3 checks the directional derivatives of orders 3 to k by nested JVPs
+      (and a gradient of them) against FD of order k − 1.
     * A ``jax.custom_vjp`` function does not raise TypeError in forward mode: the forward
       check is reported skipped and the VJP rule is still checked.
-    * A check that finite differences cannot decide (inconclusive) fails too.
+    * A check that finite differences cannot decide (inconclusive) fails, except at a kink
+      exactly at the point, where an element passes when AD lies between the one-sided FD
+      derivatives: the rule chose a subgradient (``relu``, ``abs`` and ``max`` at a tie).
+    * At a point that is not finite (NaN or ±inf in ``args``) or where ``f`` is not finite,
+      nothing is judged and nothing is raised; ``strict=True`` raises there too, and
+      treats every kink as inconclusive.
+    * Arguments with no entries have nothing to check, and pass.
     * ``args`` that is not a tuple or list (one array, a number or a dict) is taken as
       the single argument: ``assert_grads(f, x)`` is ``assert_grads(f, (x,))``. A tuple or
       list is always the argument list, as in ``check_grads``.
@@ -136,21 +147,36 @@ def assert_grads(
       float16 ``f`` is judged by the reference alone.
 
     Raises:
-        AssertionError: a comparison failed, was inconclusive, or the check errored.
-        UsageError: ``order`` not 1 or 2, an unknown mode (with "did you mean"), a bad
-            ``wrt``, or an integer argument in ``wrt`` (see :func:`adcli.check_function`).
+        AssertionError: a comparison failed, was inconclusive, or the check errored (and,
+            with ``strict``, when nothing was judged).
+        UsageError: ``order`` not an int >= 1, an unknown mode (with "did you mean"), a
+            tolerance that is neither a number nor a dict of them by dtype, a bad ``wrt``,
+            or an integer argument in ``wrt`` (see :func:`adcli.check_function`).
 
     >>> import numpy as np, jax.numpy as jnp, adcli
     >>> adcli.assert_grads(jnp.sin, (np.arange(3.0),), order=2)
     """
-    del eps  # see the docstring: adcli chooses its steps
     from adcli._check.function import check_function
+    from adcli._check.special import not_judged
     from adcli._report.console import spec_text
 
     if not isinstance(args, tuple | list):
         args = (args,)  # one array (or dict pytree): unambiguous, f gets one argument
+    kinks = "inconclusive" if strict else "subgradient"
     result = check_function(
-        f, *args, wrt=wrt, order=order, modes=modes, rtol=rtol, atol=atol, reference=reference
+        f,
+        *args,
+        wrt=wrt,
+        order=order,
+        modes=modes,
+        rtol=rtol,
+        atol=atol,
+        eps=eps,
+        kinks=kinks,
+        reference=reference,
     )
     if result.verdict in ("fail", "inconclusive", "error"):
         raise AssertionError("\n" + spec_text(result).rstrip())
+    if strict and any(not_judged(c) for c in result.comparisons):
+        reasons = [c.reason for c in result.comparisons if not_judged(c)]
+        raise AssertionError(f"\n{result.name}: {reasons[0]} (strict=True)")

@@ -64,6 +64,7 @@ def relevant_notes(
             or "float64" in note
             or "does not run" in note
             or "takes no key" in note
+            or "fixed gauge" in note
             or wrt in failing
         ):
             kept.append(note)

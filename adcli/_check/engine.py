@@ -5,31 +5,32 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from typing import Any
 
 import jax
-import numpy as np
 
 from adcli._check.diagnose import diagnose, jaxpr_notes, relevant_notes
 from adcli._check.expect import check_expect
 from adcli._check.first_order import check_first_order
+from adcli._check.higher_order import check_higher_orders
 from adcli._check.inert import inert_stops
 from adcli._check.point import Point, choose_method, make_point
 from adcli._check.reference import reference_check
 from adcli._check.requires import not_installed
 from adcli._check.second_order import check_second_order
 from adcli._check.sharded import finish_sharded
+from adcli._check.special import special_point
 from adcli._numerics.evaluate import Evaluator
 from adcli._numerics.function import InputFunction
 from adcli._problem.build import Problem, build
-from adcli._problem.runtime import enable_x64
-from adcli._results.check import CheckKind, Comparison, SpecResult
+from adcli._problem.runtime import jax_scope
+from adcli._results.check import Comparison, SpecResult
 from adcli._results.common import worst_verdict
 from adcli._spec.model import Spec
 
 Progress = Callable[[str], None]
 
 
+@jax_scope()
 def check_spec(spec: Spec, *, progress: Progress | None = None) -> SpecResult:
     """Check every derivative a spec asks for; see ``check_problem``.
 
@@ -39,7 +40,6 @@ def check_spec(spec: Spec, *, progress: Progress | None = None) -> SpecResult:
     skipped = not_installed(spec)  # a package under requires: is missing
     if skipped is not None:
         return skipped
-    enable_x64()
     if spec.check.dims:  # check-only sizes, unless the caller already applied them
         from adcli._spec.load import apply_overrides
 
@@ -48,19 +48,29 @@ def check_spec(spec: Spec, *, progress: Progress | None = None) -> SpecResult:
     return check_problem(build(spec), progress=progress)
 
 
-def check_problem(problem: Problem, *, progress: Progress | None = None) -> SpecResult:
+@jax_scope()
+def check_problem(
+    problem: Problem, *, progress: Progress | None = None, point_given: bool = False
+) -> SpecResult:
     """Compare AD (fwd, rev, 2nd order, ``expect`` formulas) against FD at each sample point.
 
     Deterministic: the same spec and seed give the same points, directions and numbers.
+    ``point_given``: the caller chose the point (the Python API), so a point or value that
+    is not finite is not judged (``adcli._check.special``) rather than failed.
     """
-    enable_x64()
     start = time.perf_counter()
     spec, opts = problem.spec, problem.spec.check
-    evals = problem.cache.get(("check-evaluator", spec.wrt, opts.method))
+    key = ("check-evaluator", spec.wrt, opts.method, problem.mode.key)
+    evals = problem.cache.get(key)
     if evals is None:
         evals = Evaluator(InputFunction(problem, spec.wrt))
         _share_programs(evals, opts.method)
-        problem.cache[("check-evaluator", spec.wrt, opts.method)] = evals
+        problem.cache[key] = evals
+        # A caller's one-off first-order check runs op by op (compiling would cost more);
+        # the same function checked again compiles its programs (_numerics/evaluate.py).
+        evals.eager = point_given and opts.order == 1
+    else:
+        evals.eager = False
     constants = problem.sample_constants()
     comparisons: list[Comparison] = []
     notes: list[str] = list(problem.notes)
@@ -70,7 +80,7 @@ def check_problem(problem: Problem, *, progress: Progress | None = None) -> Spec
     reference = reference_check(problem, evals.fn)  # ``reference:`` and ``check.repeat``
     for point in range(opts.points):
         inputs = problem.sample_inputs(point)
-        bad_value = _value_problem(problem, inputs, constants, point)
+        bad_value = special_point(problem, inputs, constants, point, given=point_given)
         if bad_value is not None:
             comparisons.append(bad_value)
             continue
@@ -85,15 +95,26 @@ def check_problem(problem: Problem, *, progress: Progress | None = None) -> Spec
             if point == 0:
                 first_points[name] = pt
                 notes += jaxpr_notes(pt.fn, name, pt.at)
+                if pt.fn.gauge:
+                    notes.append(
+                        f"{name}: the output depends on the vectors of "
+                        f"{', '.join(dict.fromkeys(pt.fn.gauge))}, whose sign or phase is "
+                        "arbitrary: derivatives are compared in a fixed gauge (each vector "
+                        "aligned in phase with its value at the point) and by the adjoint "
+                        "identity between JVP and VJP"
+                    )
                 if not pt.fn.promoted and pt.dtype != "float64":
+                    why = f" (it uses {pt.fn.promotion_note})" if pt.fn.promotion_note else ""
                     notes.append(
                         f"{name}: the function computes in {pt.dtype} and does not run "
-                        "wholly in float64, so FD is taken in its own precision"
+                        f"wholly in float64{why}, so FD is taken in its own precision"
                     )
             first = check_first_order(pt, opts.directions)
             comparisons += first.comparisons
             if opts.order >= 2:
                 comparisons += check_second_order(pt, opts.directions)
+            if opts.order >= 3:
+                comparisons += check_higher_orders(pt, opts.order, opts.directions)
             comparisons += check_expect(pt, problem, first, opts.directions)
         if reference is not None:
             comparisons += reference.check_point(point, inputs, constants)
@@ -121,30 +142,6 @@ def check_problem(problem: Problem, *, progress: Progress | None = None) -> Spec
         diagnoses=tuple(diagnose(comparisons, notes)),
         seconds=time.perf_counter() - start,
     )
-
-
-def _value_problem(problem: Problem, inputs: Any, constants: Any, point: int) -> Comparison | None:
-    out = problem.evaluate("f", problem.fn, inputs, constants)
-    for path, leaf in jax.tree_util.tree_flatten_with_path(out)[0]:
-        values = np.asarray(leaf)
-        if not np.all(np.isfinite(values)):
-            where = np.argwhere(~np.isfinite(values))[0] if values.ndim else ()
-            label = (
-                "out"
-                + jax.tree_util.keystr(path)
-                + (f"[{', '.join(map(str, where))}]" if len(where) else "")
-            )
-            return Comparison(
-                point=point,
-                wrt="-",
-                kind=CheckKind.VALUE,
-                method="-",
-                verdict="fail",
-                reason=f"the function is not finite at point {point}: {label} = "
-                f"{values[tuple(where)] if len(where) else values}; is the init inside its "
-                "domain (e.g. init: positive for log and sqrt)?",
-            )
-    return None
 
 
 def _share_programs(evals: Evaluator, method: str) -> None:

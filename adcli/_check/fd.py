@@ -44,7 +44,7 @@ def directions_fd(
             more |= (np.abs(ad - ref) > tol).any(axis=1)
         return more
 
-    return fd_estimate(sample, len(dirs), pt.eps, needs_more)
+    return fd_estimate(sample, len(dirs), pt.eps, needs_more, pt.max_step)
 
 
 def coordinates_fd(pt: Point, coords: np.ndarray, needs_more: NeedsMore) -> fdiff.Estimate:
@@ -54,7 +54,7 @@ def coordinates_fd(pt: Point, coords: np.ndarray, needs_more: NeedsMore) -> fdif
         at = pt.ref_at
         return pt.evals.fd_coordinates(at, coords[rows], pt.scale, h, noise, ref=pt.use_ref)
 
-    return fd_estimate(sample, len(coords), pt.eps, needs_more)
+    return fd_estimate(sample, len(coords), pt.eps, needs_more, pt.max_step)
 
 
 def gradient_fd(pt: Point, u: np.ndarray, dirs: np.ndarray, hv: list[np.ndarray]) -> fdiff.Estimate:
@@ -72,7 +72,7 @@ def gradient_fd(pt: Point, u: np.ndarray, dirs: np.ndarray, hv: list[np.ndarray]
             bad = bad | (np.abs(ad - e.value) > tol + pt.atol)
         return np.asarray(bad.any(axis=1))
 
-    return fd_estimate(sample, len(dirs), pt.eps, needs_more)
+    return fd_estimate(sample, len(dirs), pt.eps, needs_more, pt.max_step)
 
 
 def second_fwd_fd(pt: Point, u: np.ndarray, pairs: np.ndarray, ad: np.ndarray) -> fdiff.Estimate:
@@ -87,4 +87,4 @@ def second_fwd_fd(pt: Point, u: np.ndarray, pairs: np.ndarray, ad: np.ndarray) -
         more: np.ndarray = (~e.trusted | (np.abs(ad - e.value) > tol)).any(axis=1)
         return more
 
-    return fd_estimate(sample, len(pairs), pt.eps, needs_more)
+    return fd_estimate(sample, len(pairs), pt.eps, needs_more, pt.max_step)

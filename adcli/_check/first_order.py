@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from adcli._check import rounding
 from adcli._check.fd import coordinates_fd, directions_fd
 from adcli._check.leaves import Rows, aligned_directions, leaf_blocks, spot_coordinates
 from adcli._check.localized import localized
@@ -100,6 +101,8 @@ def check_first_order(pt: Point, directions: int) -> FirstOrderResult:
         rng.bit_generator.state = start
         again = second_opinion(dataclasses.replace(pt, rng=rng), result, run, directions)
         result = dataclasses.replace(result, comparisons=again)
+    if rounding.applies(pt, result.comparisons):
+        result = dataclasses.replace(result, comparisons=rounding.rounding_opinion(pt, result))
     return result
 
 
@@ -120,6 +123,10 @@ def _skips(pt: Point) -> dict[str, Comparison]:
 def _jacobians(pt: Point) -> dict[str, np.ndarray]:
     """This input's Jacobian (d, m) by each usable mode, rows scaled by |xᵢ|."""
     cols, jac = pt.columns, {}
+    if _usable(pt) == ["fwd", "rev"]:  # both in one program
+        fwd, rev = pt.evals.jacobians(pt.at, cols)
+        scale = pt.scale[cols][:, None]
+        return {"fwd": fwd.T * scale, "rev": rev[:, cols].T * scale}
     for mode in _usable(pt):
         if mode == "fwd":
             full = pt.evals.jacobian_fwd(pt.at, cols)
@@ -282,8 +289,10 @@ def fwd_terms(
     jvps: np.ndarray,
     cots: np.ndarray,
     est: fdiff.Estimate,
+    allowance: np.ndarray | float = 0.0,
 ) -> Terms:
-    """JVPs along ``dirs`` (K, m) against FD along them."""
+    """JVPs along ``dirs`` (K, m) against FD along them (``allowance``: added to each
+    element's tolerance, see ``adcli._check.rounding``)."""
     out_layout = pt.fn.out_layout
     labels = Labels(lambda i: rows.name(pt, i[0]), lambda i: out_layout.describe(i[1]))
     floor = rows.expected[0] if rows.expected and pt.fn.m == 1 else 0.0
@@ -292,7 +301,8 @@ def fwd_terms(
         found: np.ndarray = directional_scale(est.value[k])
         return np.maximum(found, floor) if len(k) and k[0] < rows.random else found
 
-    return Terms(jvps, est, _row_scales(rows, est.value, directional), labels)
+    scale = _row_scales(rows, est.value, directional) + allowance / max(pt.rtol, 1e-300)
+    return Terms(jvps, est, scale, labels)
 
 
 # A random direction along which FD cannot decide (it crosses a ReLU kink a few steps
@@ -347,8 +357,10 @@ def rev_terms(
     vjps: np.ndarray,
     cots: np.ndarray,
     est: fdiff.Estimate,
+    allowance: np.ndarray | float = 0.0,
 ) -> Terms:
-    """⟨Jᵀu, v⟩ from the VJPs against ⟨u, FD along v⟩, for every (v, u): (K, J)."""
+    """⟨Jᵀu, v⟩ from the VJPs against ⟨u, FD along v⟩, for every (v, u): (K, J)
+    (``allowance``: added to each element's tolerance, see ``adcli._check.rounding``)."""
     trusted = np.asarray(est.trusted.all(axis=1))  # per direction
     error = np.where(est.trusted, est.error, 0.0) @ np.abs(cots).T  # (K, J)
     jump = np.where(np.isfinite(est.slope_jump), est.slope_jump, 0) @ np.abs(cots).T
@@ -358,6 +370,7 @@ def rev_terms(
         np.broadcast_to(trusted[:, None], error.shape),
         np.min(est.step, axis=1)[:, None] * np.ones(error.shape),
         jump,
+        *_contracted(est, cots),
     )
     terms = np.abs(dirs) @ np.abs(vjps).T
     floor = np.asarray(rows.expected) if rows.expected else np.zeros(len(cots))
@@ -367,9 +380,22 @@ def rev_terms(
         return np.maximum(found, floor[None, :]) if len(k) and k[0] < rows.random else found
 
     scale = _row_scales(rows, reference.value, directional)
+    scale = scale + allowance / max(pt.rtol, 1e-300)
     out_layout = pt.fn.out_layout
     labels = Labels(
         lambda i: rows.name(pt, i[0]),
         (lambda i: out_layout.describe(0)) if pt.fn.m == 1 else (lambda i: f"⟨u{i[1]}, ·⟩"),
     )
     return Terms((vjps @ dirs.T).T, reference, scale, labels)
+
+
+def _contracted(est: fdiff.Estimate, cots: np.ndarray) -> tuple[np.ndarray | None, ...]:
+    """The magnitude and one-sided derivatives of ⟨u, FD⟩ for each cotangent u (rows of
+    ``cots``): linear in the one-sided values, bounded in |u| for the others."""
+    if est.magnitude is None or est.left is None or est.right is None:
+        return ()
+    assert est.side_error is not None and est.side_step is not None
+    magnitude = np.where(np.isfinite(est.magnitude), est.magnitude, 0.0) @ np.abs(cots).T
+    side_error = est.side_error @ np.abs(cots).T
+    side_step = np.min(est.side_step, axis=1)[:, None] * np.ones(side_error.shape)
+    return magnitude, est.left @ cots.T, est.right @ cots.T, side_error, side_step

@@ -16,10 +16,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from adcli._check.dropin import resolve_tolerance
 from adcli._numerics.compare import Labels, Subject, Tolerance, default_rtol, directional_scale
 from adcli._numerics.evaluate import Evaluator
 from adcli._numerics.function import At, InputFunction
 from adcli._problem.build import Problem
+from adcli._problem.gauge import GAUGE_KEY
 from adcli._problem.promote import promote
 from adcli._results.check import CheckKind
 
@@ -53,6 +55,8 @@ class Point:
     modes: dict[str, str | None]  # mode -> None if usable, else why not
     dtype: str = "float64"  # the least precise dtype f computes in
     use_ref: bool = True  # FD of the float64 reference (False: of f in its own precision)
+    max_step: float | None = None  # the largest FD level step (``eps``), None: adcli's own
+    kinks: str = "inconclusive"  # or "subgradient": see CheckOptions.kinks
 
     @property
     def columns(self) -> np.ndarray:
@@ -81,7 +85,9 @@ class Point:
 
     @property
     def tolerance(self) -> Tolerance:
-        return Tolerance(self.rtol, self.atol)
+        """rtol, atol, the rounding of the dtype the derivatives are computed in, and the
+        kink policy."""
+        return Tolerance(self.rtol, self.atol, float(jnp.finfo(self.dtype).eps), self.kinks)
 
     def about(self, kind: CheckKind | str, method: str | None = None) -> Subject:
         """The subject of a ``kind`` comparison of this input (by its method by default)."""
@@ -127,11 +133,20 @@ def make_point(
     # This input's own way through f sets its rounding allowance (and the reported dtype):
     # with a float16 x and a bfloat16 w, x's derivatives are float16-accurate.
     dtype = fn.input_dtype(name, inputs, constants)
+    refs = fn.gauge_vectors(inputs, constants)
+    if refs is not None:  # eigen/singular vectors: compared in the gauge of this point
+        inputs = {**inputs, GAUGE_KEY: refs}
+    at = At(x0, inputs, constants)
     promoted = fn.use_promoted_reference(at)
     eps = float(np.finfo(np.float64).eps) if promoted else float(jnp.finfo(dtype).eps)
-    scale = np.abs(np.asarray(x0))
-    scale[~(scale > 0)] = 1.0
+    scale = np.abs(np.asarray(x0, np.float64))
+    # A coordinate's scale sets its FD step: 1 where it is 0 or not finite (a step scaled
+    # by an infinite coordinate would make every perturbed value inf or NaN).
+    scale[~((scale > 0) & np.isfinite(scale))] = 1.0
     opts = problem.spec.check
+    complex_input = any(
+        leaf.is_complex for leaf in fn.layout.leaves if segment.start <= leaf.offset < segment.stop
+    )
     seed_key = [opts.seed, point, zlib.crc32(name.encode())]
     support = {mode: fn.supports(mode, at) for mode in modes}
     return Point(
@@ -146,12 +161,14 @@ def make_point(
         constants=constants,
         ref_inputs=promote(inputs) if promoted else inputs,
         ref_constants=promote(constants) if promoted else constants,
-        rtol=opts.rtol if opts.rtol is not None else default_rtol(dtype),
-        atol=opts.atol or 0.0,
+        rtol=resolve_tolerance(opts.rtol, dtype, default_rtol(dtype), complex_input),
+        atol=resolve_tolerance(opts.atol, dtype, 0.0, complex_input),
         eps=eps,
         rng=np.random.default_rng(seed_key),
         modes=support,
         dtype=dtype,
+        max_step=opts.eps,
+        kinks=opts.kinks,
     )
 
 
@@ -164,9 +181,12 @@ def directions_for(pt: Point, count: int) -> np.ndarray:
 
 
 def cotangents_for(pt: Point, count: int) -> np.ndarray:
+    """Gaussian cotangents (count, m), exact in f's flat dtype (so that AD and the FD
+    reference contract with the very same vector)."""
     if pt.fn.m == 1:
         return np.ones((1, 1))
-    return pt.rng.standard_normal((count, pt.fn.m))
+    drawn = pt.rng.standard_normal((count, pt.fn.m))
+    return drawn.astype(pt.fn.dtype).astype(np.float64)
 
 
 def coordinate_labels(pt: Point, coords: np.ndarray) -> Labels:

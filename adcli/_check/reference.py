@@ -13,7 +13,7 @@ per run (``reference_check``) and calls it at each point; docs/reference.md is t
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,7 +95,8 @@ class ReferenceCheck:
                 skipped(Subject(point, "-", CheckKind.REFERENCE_VALUE, "-"), str(v.why_no_truth))
             ]
         opts = self.opts
-        rule = Rule(opts.factor, opts.rtol, opts.atol or 0.0, v.baseline_dtype, v.baseline_scale)
+        rtol, atol = _by_dtype(opts.rtol, v.baseline_dtype), _by_dtype(opts.atol, v.baseline_dtype)
+        rule = Rule(opts.factor, rtol, atol or 0.0, v.baseline_dtype, v.baseline_scale)
         ats = (at, v.truth_at(at), v.baseline_at(at))
         about = Subject(point, "-", CheckKind.REFERENCE_VALUE, "-")
         try:
@@ -330,3 +331,12 @@ def _more_accurate(comparisons: list[Comparison]) -> str | None:
     dtype = better[0][2]
     parts = ", ".join(f"{what} of {tensor} ({r:.2g}× its error)" for (what, tensor), r, _ in better)
     return f"the kernel is more accurate than the plain {dtype} implementation: {parts}"
+
+
+def _by_dtype(value: float | Mapping[str, float] | None, dtype: str) -> float | None:
+    """A tolerance given as a number, or as a dict by dtype (``check_function``'s ``rtol``
+    and ``atol``, as check_grads takes them): its entry for ``dtype``, else None."""
+    if isinstance(value, Mapping):
+        found = value.get(dtype)
+        return None if found is None else float(found)
+    return value

@@ -153,9 +153,11 @@ def run_command(
     ``adcli: error: …``, after ``context``, and its exit code), write the JSON to ``-o``
     atomically, then any other ``files`` (JUnit, a figure), print ``view.fmt`` on stdout,
     and exit with the report's exit code."""
+    from adcli._problem.runtime import use_persistent_cache
     from adcli._report.formats import render
     from adcli._results.json import to_json_text
 
+    use_persistent_cache()  # the command's own process: compiled programs kept on disk
     out, err = consoles(view.no_color, width=view.width)
     with errors_exit(view.no_color, context), Progress(err, label) as progress:
         report = engine(progress)

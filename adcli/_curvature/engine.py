@@ -37,7 +37,7 @@ from adcli._options import from_keywords
 from adcli._problem.build import Problem, build
 from adcli._problem.callable import problem_of
 from adcli._problem.flat import FlatProblem, flatten_problem
-from adcli._problem.runtime import default_memory_budget, enable_x64
+from adcli._problem.runtime import default_memory_budget, jax_scope
 from adcli._results.curvature import (
     CurvatureReport,
     CurvatureResult,
@@ -163,13 +163,13 @@ def curvature_report(
     return CurvatureReport(tuple(results), time.perf_counter() - start, tuple(skipped))
 
 
+@jax_scope()
 def curvature_of(
     spec: Spec | Problem | str | os.PathLike[str],
     options: CurvatureOptions,
     progress: Progress | None = None,
 ) -> CurvatureResult:
     """``curvature`` with its options already validated (see there)."""
-    enable_x64()
     start = time.perf_counter()
     problem = spec if isinstance(spec, Problem) else build(one_spec(spec, instead=_REPORT))
     sp = problem.spec

@@ -35,6 +35,7 @@ from adcli._estimate.options import DEFAULT_MEMORY_BUDGET, EstimateOptions
 from adcli._estimate.target import Target, scalar_target
 from adcli._numerics.domain import require_finite
 from adcli._options import from_keywords
+from adcli._problem.runtime import jax_scope
 from adcli._results.estimate import FORMULAS, EstimateResult, MethodResult
 from adcli._spec.model import Spec
 
@@ -132,16 +133,15 @@ class Sample:
     seed: int | None = None
 
 
+@jax_scope()
 def estimate_spec(
     spec: Spec, options: EstimateOptions, sample: Sample, progress: Progress | None = None
 ) -> EstimateResult:
     """``estimate`` of one loaded Spec with validated options (see there)."""
     from adcli._problem.build import build
     from adcli._problem.flat import flatten_problem
-    from adcli._problem.runtime import enable_x64
     from adcli._spec.load import apply_overrides
 
-    enable_x64()
     point = sample.point
     if sample.dims or sample.seed is not None:
         spec = apply_overrides(spec, dims=sample.dims, seed=sample.seed)
@@ -179,6 +179,7 @@ def estimate_spec(
     )
 
 
+@jax_scope()
 def estimate_with(
     f: Callable[[jax.Array, Any], jax.Array],
     x: Any,
@@ -188,9 +189,7 @@ def estimate_with(
     progress: Progress | None = None,
 ) -> EstimateResult:
     """``estimate_function`` with validated options (see there)."""
-    from adcli._problem.runtime import enable_x64
 
-    enable_x64()
     start = time.perf_counter()
     say = progress or (lambda what: None)
     target = scalar_target(f, x, aux, name)

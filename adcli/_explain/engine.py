@@ -37,6 +37,7 @@ from adcli._options import from_keywords
 from adcli._problem.build import Problem, build
 from adcli._problem.callable import problem_of
 from adcli._problem.jaxpr import equations
+from adcli._problem.runtime import jax_scope
 from adcli._results.explain import (
     ExplainReport,
     ExplainResult,
@@ -158,11 +159,10 @@ class _Sweeps:
     notes: tuple[str, ...] = ()
 
 
+@jax_scope()
 def explain_spec(spec: Spec, options: ExplainOptions) -> ExplainResult:
     """``explain`` of one loaded Spec with validated options (see there)."""
-    from adcli._problem.runtime import enable_x64
 
-    enable_x64()
     start = time.perf_counter()
     return explain_problem(build(spec), options, start)
 

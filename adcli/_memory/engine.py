@@ -34,6 +34,7 @@ from adcli._memory.schedules import Block, stack_schedules
 from adcli._memory.sharded import mesh_memory, output_sharded
 from adcli._problem.build import Problem, build
 from adcli._problem.mesh import shard_bytes
+from adcli._problem.runtime import jax_scope
 from adcli._results.memory import (
     CompiledMemory,
     MemoryReport,
@@ -95,6 +96,7 @@ def memory_report(
     return MemoryReport(tuple(results), seconds=time.perf_counter() - start)
 
 
+@jax_scope()
 def analyse_memory(
     spec: Spec | Problem,
     *,
@@ -119,9 +121,7 @@ def analyse_memory(
     Raises:
         SpecError: the spec cannot be built; UsageError: ``layers`` cannot be applied.
     """
-    from adcli._problem.runtime import enable_x64
 
-    enable_x64()
     start = time.perf_counter()
     problem = spec if isinstance(spec, Problem) else build(spec)
     spec = problem.spec

@@ -32,7 +32,7 @@ from adcli._problem.build import Problem, build
 from adcli._problem.callable import problem_of
 from adcli._problem.flat import FlatProblem, flatten_problem
 from adcli._problem.one_device import one_device
-from adcli._problem.runtime import default_memory_budget, enable_x64, memory_needed
+from adcli._problem.runtime import default_memory_budget, jax_scope, memory_needed
 from adcli._results.modes import CandidateResult, CandidateStatus, CutInfo, ModeResult
 from adcli._spec.model import Spec
 from adcli._spec.select import one_spec
@@ -49,6 +49,7 @@ TIMING_METHOD = (
 )
 
 
+@jax_scope()
 def choose_mode(
     spec: Spec | Problem | str | os.PathLike[str] | Callable[..., Any],
     *args: Any,
@@ -91,7 +92,6 @@ def choose_mode(
     >>> choose_mode(lambda w, x: jnp.tanh(x @ w), jnp.ones((40, 2)), jnp.ones(40), wrt="w").m
     2
     """
-    enable_x64()
     start = time.perf_counter()
     if measure not in MEASURES:
         raise UsageError(f"--measure: expected one of {', '.join(MEASURES)}, got {measure!r}")

@@ -3,12 +3,27 @@
 A tolerance means the same thing everywhere: for each element,
 
     tol = SAFETY · (FD error bound) + rtol · (|reference| + block scale) + atol
+          + ROUNDING_ULPS · ε · (the comparison's RMS)
 
 where the block scale is the RMS of the element's neighbours (the other outputs of the
 same directional derivative, or the magnitude of the terms of a dot product), so values
 that are small by cancellation are judged on the scale they were computed at. ``rtol``
 defaults to the rounding allowance of the dtype the derivative was computed in
-(``DEFAULT_RTOL``) and is replaced by the spec's ``check.rtol`` when given.
+(``DEFAULT_RTOL``) and is replaced by the spec's ``check.rtol`` when given. The last term
+is the derivative's own rounding: ε of the dtype it is computed in (``Tolerance.eps``)
+times the RMS of every reference value compared, so an identically-zero block beside
+others (the imaginary part of a real eigenvalue) is held to the rounding of the whole
+derivative, not to exactly zero.
+
+An element FD agrees with is still *undecided* when FD's error bound is too wide to
+see a 5% error: above 5% of |reference| + block scale + the function's magnitude per unit
+step (``Estimate.magnitude``), so a zero derivative that FD resolves to a small fraction of
+the function's size (tanh″(0), cos′(π), erf′(10)) is decided, and passes when AD agrees.
+
+At a kink exactly at the point (no FD level trusted, the one-sided derivatives differ) an
+element is undecided; with the ``subgradient`` policy it passes when AD lies between the
+one-sided derivatives (within tolerance and their error): a subgradient, which is what
+JAX's rules for relu, abs and max choose there.
 """
 
 from __future__ import annotations
@@ -20,10 +35,12 @@ from typing import Any
 import numpy as np
 
 from adcli._numerics.finite_diff import Estimate
+from adcli._numerics.refine import vague
 from adcli._results.check import CheckKind, Comparison, Mismatch
 from adcli._results.common import Verdict
 
 SAFETY = 2.0
+ROUNDING_ULPS = 16.0
 DEFAULT_RTOL = {
     "float64": 1e-8,
     "complex128": 1e-8,
@@ -75,11 +92,15 @@ class Subject:
 
 @dataclass(frozen=True)
 class Tolerance:
-    """The rounding allowance (``rtol``, relative to the value and its block scale) and
-    the absolute floor (``atol``) of a comparison."""
+    """The rounding allowance (``rtol``, relative to the value and its block scale), the
+    absolute floor (``atol``), the machine epsilon of the dtype the derivative is computed
+    in (``eps``: 0 adds no rounding term) and what a kink at the point does (``kinks``:
+    ``inconclusive`` or ``subgradient``)."""
 
     rtol: float
     atol: float = 0.0
+    eps: float = 0.0
+    kinks: str = "inconclusive"
 
 
 @dataclass(frozen=True)
@@ -106,6 +127,7 @@ class Margins:
     ad_bad: np.ndarray  # AD (or an AD reference) not finite
     failed: np.ndarray  # ad_bad included
     undecided: np.ndarray
+    subgradient: np.ndarray  # kinks at the point passed by the subgradient policy
 
     @property
     def shown(self) -> np.ndarray:
@@ -133,7 +155,9 @@ def margins(
     error = np.zeros_like(ref) if fd is None else np.asarray(fd.error, np.float64)
     ok_fd = np.ones(ref.shape, bool) if fd is None else np.asarray(fd.trusted, bool)
     rtol, atol = tolerance.rtol, tolerance.atol
-    base_tol = rtol * (np.abs(np.where(np.isfinite(ref), ref, 0.0)) + scale) + atol
+    finite_ref = np.where(np.isfinite(ref) & ok_fd, ref, 0.0)
+    rounding = ROUNDING_ULPS * tolerance.eps * (block_rms(finite_ref, None) if ref.size else 0.0)
+    base_tol = rtol * (np.abs(np.where(np.isfinite(ref), ref, 0.0)) + scale) + atol + rounding
     tol = SAFETY * np.where(ok_fd, error, 0.0) + base_tol
     diff = np.abs(ad - ref)
     margin = np.where(tol > 0, diff / np.where(tol > 0, tol, 1.0), np.where(diff > 0, np.inf, 0.0))
@@ -141,11 +165,17 @@ def margins(
     ad_bad = ~np.isfinite(ad) | (~np.isfinite(ref) if fd is None else False)
     margin = np.where(ad_bad, np.inf, margin)
     # FD too uncertain to tell a 5% error: agreement within its error bar proves nothing.
-    vague = ok_fd & (SAFETY * np.where(ok_fd, error, 0.0) > 0.05 * (np.abs(ref) + scale))
+    unclear = np.zeros(ref.shape, bool) if fd is None else vague(fd, scale)
     failed = ok_fd & (margin > 1)
-    undecided = ~ad_bad & ((~ok_fd & ~(margin <= 1)) | (vague & ~failed & (diff > base_tol)))
+    undecided = ~ad_bad & ((~ok_fd & ~(margin <= 1)) | (unclear & ~failed & (diff > base_tol)))
+    accepted = np.zeros(ref.shape, bool)
+    if fd is not None and tolerance.kinks == "subgradient":
+        accepted = undecided & ~ok_fd & subgradient(ad, fd, base_tol)
+        undecided &= ~accepted
     failed |= ad_bad
-    return Margins(ad, ref, error, ok_fd, tol, base_tol, diff, margin, ad_bad, failed, undecided)
+    return Margins(
+        ad, ref, error, ok_fd, tol, base_tol, diff, margin, ad_bad, failed, undecided, accepted
+    )
 
 
 @np.errstate(invalid="ignore", divide="ignore", over="ignore")
@@ -211,6 +241,14 @@ def _verdict(m: Margins, labels: Labels, fd: Estimate | None) -> tuple[Verdict, 
         value = m.ad[idx] if not np.isfinite(m.ad[idx]) else m.ref[idx]
         return "fail", f"{which} gave {value} at {labels.input(idx)} → {labels.output(idx)}"
     if not m.undecided.any():
+        if m.subgradient.any() and fd is not None and fd.left is not None:
+            assert fd.right is not None
+            idx = _index(np.argmax(m.subgradient), m.ad.shape)
+            return "pass", (
+                f"a kink at {labels.input(idx)}: AD ({m.ad[idx]:.6g}) lies between the "
+                f"one-sided derivatives ({fd.left[idx]:.6g}, {fd.right[idx]:.6g}), a "
+                "subgradient (passed by the subgradient policy)"
+            )
         return "pass", None
     idx = _index(np.argmax(m.undecided), m.ad.shape)
     if m.trusted[idx]:
@@ -227,9 +265,9 @@ def _mismatches(m: Margins, labels: Labels, fd: Estimate | None) -> tuple[Mismat
     """The worst shown elements (largest margin first, at most WORST_SHOWN), or the one
     element with the largest margin when none is shown."""
     shown = m.shown
-    order = np.argsort(
-        -np.where(shown, np.where(np.isfinite(m.margin), m.margin, 1e300), -1), axis=None
-    )
+    finite = np.where(np.isfinite(m.margin), m.margin, 1e300)
+    # The shown elements by margin; when none is shown, the one with the largest margin.
+    order = np.argsort(-np.where(shown, finite, -1) if shown.any() else -finite, axis=None)
     worst = []
     for flat in order[: WORST_SHOWN if shown.any() else 1]:
         idx = _index(flat, m.ad.shape)
@@ -319,3 +357,17 @@ def ratio_pattern(
     # Enough digits that a ratio close to 1 does not print as "1".
     digits = max(3, int(np.ceil(-np.log10(abs(r - 1)))) + 2) if r != 1 else 3
     return f"constant ratio: {a} = {r:.{digits}g} × {b} (a scale bug)"
+
+
+@np.errstate(invalid="ignore")
+def subgradient(ad: np.ndarray, fd: Estimate, tol: np.ndarray) -> np.ndarray:
+    """Elements at a kink exactly at the point (untrusted at every level, one-sided
+    derivatives that differ) where AD lies between the left and right derivatives, within
+    ``tol`` and twice their error bound: a subgradient."""
+    if fd.left is None or fd.right is None or fd.side_error is None:
+        return np.zeros(np.shape(ad), bool)
+    low, high = np.minimum(fd.left, fd.right), np.maximum(fd.left, fd.right)
+    slack = tol + SAFETY * fd.side_error
+    kink = ~np.asarray(fd.trusted, bool) & np.isfinite(low) & np.isfinite(high)
+    found: np.ndarray = kink & (ad >= low - slack) & (ad <= high + slack)
+    return found

@@ -15,12 +15,15 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.extend.core import Literal
 
 from adcli._problem.build import Problem
 from adcli._problem.flat import FlatLayout
+from adcli._problem.gauge import GAUGE_KEY, aligned, decompositions, vectors
 from adcli._problem.jaxpr import float_dtypes, least_precise, real_dtype
-from adcli._problem.promote import promote, promote_function, promoted_dtype
+from adcli._problem.promote import NotPromotable, promote, promote_function, promoted_dtype
+from adcli._problem.runtime import jax_scope
 
 _LOW_PRECISION = re.compile(r"\b(f32|bf16|f16|c64)\[")
 
@@ -51,10 +54,16 @@ class InputFunction:
     input a segment of it), so that every input is checked by the same compiled programs.
     ``g`` is f as it runs; ``g_ref`` its float64 version once ``use_promoted_reference``
     found one (else ``g`` itself).
+
+    ``g`` is traced and run in the problem's ``mode`` (the settings f runs under), on flat
+    vectors of ``dtype`` (float64, or float32 where that mode has no float64); ``g_ref``
+    in adcli's scope, on float64.
     """
 
     def __init__(self, problem: Problem, names: tuple[str, ...]) -> None:
         self.problem = problem
+        self.mode = problem.mode
+        self.dtype = np.dtype(np.float64 if self.mode.x64 else np.float32)
         self.names = tuple(names)
         self.layout = FlatLayout({n: problem.input_structs[n] for n in self.names}, named_root=True)
         self.out_layout = FlatLayout(problem.output_struct, "out")
@@ -67,18 +76,42 @@ class InputFunction:
         self.promoted = False
         self._promotion_tried = False
         self._support: dict[str, str | None] = {}
-        self._jaxpr: Any = None
+        self._jaxpr: Any = None  # f's jaxpr as it runs (one trace, shared)
         self._input_dtypes: dict[str, str] = {}
+        # Why the float64 reference could not be had (None once it was, or not yet tried).
+        self.promotion_note: str | None = None
+        # The decompositions whose vectors f's outputs depend on (adcli._problem.gauge).
+        self.gauge: list[str] | None = None
 
     def _make_g(self, promoted: bool) -> Callable[..., Any]:
         dtypes = self.promoted_dtypes if promoted else None
+        out_dtype = np.float64 if promoted else self.dtype
 
         def g(x: jax.Array, inputs: Any, constants: Any) -> jax.Array:
             values = self.layout.unflatten(x, dtypes)
-            out = self.problem.run({**inputs, **values}, constants)
-            return self.out_layout.flatten(out, jnp.float64)
+            inputs = dict(inputs)
+            refs = inputs.pop(GAUGE_KEY, None)  # the point's vectors: align with them
+            call = self.problem.run if refs is None else aligned(self.problem.run, refs)
+            out = call({**inputs, **values}, constants)
+            return self.out_layout.flatten(out, out_dtype)
 
         return g
+
+    def gauge_vectors(self, inputs: Any, constants: Any) -> list[Any] | None:
+        """The vectors of f's eigen- and singular-value decompositions at the point (the
+        references of the fixed gauge, ``adcli._problem.gauge``), or None when f has none."""
+        if self.gauge is None:
+            self.gauge = decompositions(self.call_jaxpr(inputs, constants))
+        if not self.gauge:
+            return None
+        with self.mode.apply():
+            return [np.asarray(v) for v in vectors(self.problem.call, inputs, constants)]
+
+    def own(self, value: Any) -> Any:
+        """A floating NumPy array as ``g``'s flat dtype (other values unchanged)."""
+        if isinstance(value, np.ndarray | np.generic) and np.issubdtype(value.dtype, np.floating):
+            return np.asarray(value, self.dtype)
+        return value
 
     def input_value(self, inputs: Any) -> dict[str, Any]:
         """The wrt inputs as the dict the layout flattens."""
@@ -95,8 +128,15 @@ class InputFunction:
         return flat
 
     def jaxpr(self, at: At) -> Any:
+        """f's jaxpr as it runs (in its mode), traced once for everything that reads it."""
+        return self.call_jaxpr(at.inputs, at.constants)
+
+    def call_jaxpr(self, inputs: Any, constants: Any) -> Any:
+        """``jax.make_jaxpr(problem.call)(inputs, constants)`` in f's mode, traced once."""
         if self._jaxpr is None:
-            self._jaxpr = jax.make_jaxpr(self.g)(at.x0, at.inputs, at.constants)
+            inputs = {k: v for k, v in inputs.items() if k != GAUGE_KEY}
+            with self.mode.apply():
+                self._jaxpr = jax.make_jaxpr(self.problem.call)(inputs, constants)
         return self._jaxpr
 
     def input_dtype(self, name: str, inputs: Any, constants: Any) -> str:
@@ -112,8 +152,7 @@ class InputFunction:
         return self._input_dtypes[name]
 
     def _input_dtype(self, name: str, inputs: Any, constants: Any) -> str:
-        closed = jax.make_jaxpr(self.problem.call)(inputs, constants)
-        jaxpr = closed.jaxpr
+        jaxpr = self.call_jaxpr(inputs, constants).jaxpr
         paths = [p for p, _ in jax.tree_util.tree_flatten_with_path((inputs, constants))[0]]
         own = [
             var
@@ -143,18 +182,26 @@ class InputFunction:
         if self._promotion_tried:
             return self.promoted
         self._promotion_tried = True
-        args = (at.x0, promote(at.inputs), promote(at.constants))
-        candidates: list[Callable[[], Callable[..., Any]]] = [lambda: self._make_g(promoted=True)]
-        candidates.append(lambda: promote_function(self.g, at.x0, at.inputs, at.constants))
-        for make in candidates:
-            try:
-                g = make()
-                text = str(jax.make_jaxpr(g)(*args))
-            except Exception:  # user code that insists on its own dtypes: try the next way
-                continue
-            if _LOW_PRECISION.search(text) is None:
-                self.g_ref, self.promoted = g, True
-                return True
+        with jax_scope():
+            x0 = np.asarray(at.x0, np.float64)
+            args = (x0, promote(at.inputs), promote(at.constants))
+            own = (self.own(x0), at.inputs, at.constants)
+            candidates: list[Callable[[], Callable[..., Any]]] = [
+                lambda: self._make_g(promoted=True),
+                lambda: promote_function(self.g, *own, mode=self.mode),
+            ]
+            for make in candidates:
+                try:
+                    g = make()
+                    text = str(jax.make_jaxpr(g)(*args))
+                except NotPromotable as exc:
+                    self.promotion_note = str(exc)
+                    continue
+                except Exception:  # user code that insists on its own dtypes: try the next way
+                    continue
+                if _LOW_PRECISION.search(text) is None:
+                    self.g_ref, self.promoted, self.promotion_note = g, True, None
+                    return True
         return False
 
     def supports(self, mode: str, at: At) -> str | None:
@@ -173,9 +220,10 @@ class InputFunction:
                 fn = lambda x, i, c: jax.jvp(lambda y: g(y, i, c), (x,), (x,))[1]  # noqa: E731
             else:
                 fn = lambda x, i, c: jax.vjp(lambda y: g(y, i, c), x)[1](  # noqa: E731
-                    jnp.zeros(m)
+                    jnp.zeros(m, x.dtype)
                 )
-            jax.jit(fn).lower(at.x0, at.inputs, at.constants)
+            with self.mode.apply():
+                jax.jit(fn).lower(self.own(np.asarray(at.x0)), at.inputs, at.constants)
         except Exception as exc:
             return failure(exc)
         return None

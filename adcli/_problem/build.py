@@ -20,6 +20,7 @@ from adcli._errors import SpecError
 from adcli._problem.arguments import Arguments
 from adcli._problem.mesh import MeshPlan, mesh_plan
 from adcli._problem.python import load_python
+from adcli._problem.runtime import JaxMode, spec_mode
 from adcli._spec.expr import parse_formula
 from adcli._spec.model import ArraySpec, Formula, Spec
 from adcli._spec.shapes import resolve_shape
@@ -54,6 +55,9 @@ class Problem:
 
     # A sharded spec's mesh and shardings (adcli._problem.mesh); None: one device.
     mesh: MeshPlan | None = None
+    # The JAX settings the function runs (and is differentiated) in: a spec's own
+    # (``spec_mode``), or the caller's for a Python callable. Caches are keyed by it.
+    mode: JaxMode = field(default_factory=spec_mode, repr=False)
 
     def call(self, inputs: Mapping[str, Any], constants: Mapping[str, Any]) -> Any:
         """The spec's function at ``inputs`` (with the ``constants``)."""
@@ -75,11 +79,13 @@ class Problem:
         inputs: Mapping[str, Any],
         constants: Mapping[str, Any],
     ) -> Any:
-        """``fn(**inputs, **constants)`` compiled once per ``key`` (not run op by op)."""
+        """``fn(**inputs, **constants)`` compiled once per ``key`` (not run op by op), run in
+        the problem's ``mode`` (jit retraces when the mode differs)."""
         if key not in self._compiled:
             jit = jax.jit if self.mesh is None else self.mesh.jit  # sharded: results replicated
             self._compiled[key] = jit(lambda i, c: fn(**i, **c))
-        return self._compiled[key](dict(inputs), dict(constants))
+        with self.mode.apply():
+            return self._compiled[key](dict(inputs), dict(constants))
 
     def sample_inputs(self, point: int, seed: int | None = None) -> dict[str, Any]:
         """The inputs at sample point ``point`` (deterministic in spec seed and point)."""

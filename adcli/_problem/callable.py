@@ -22,6 +22,7 @@ from adcli._errors import UsageError, did_you_mean
 from adcli._problem.arguments import held_name
 from adcli._problem.build import Problem
 from adcli._problem.partition import Leaves, Partition, kind_of, plain
+from adcli._problem.runtime import caller_mode
 from adcli._spec.model import ArraySpec, CheckOptions, Formula, Spec
 
 
@@ -103,7 +104,7 @@ def _differentiable(name: str, value: Any) -> Any:
     import jax.numpy as jnp
 
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return jnp.asarray(value, jnp.float64)
+        return jnp.asarray(float(value))  # the caller's default float (x64 or not)
     dtype = getattr(value, "dtype", None)
     if dtype is not None and kind_of(value) == "held":
         raise UsageError(
@@ -283,6 +284,7 @@ def _given_point(fn: Callable[..., Any], given: _Arguments, options: CheckOption
         given_constants=given.constants,
         names=names,
         arranged=_arranged(given),
+        mode=caller_mode(),  # the function runs as its caller runs it
     )
 
 
@@ -302,8 +304,6 @@ def problem_of(
     """
     import os
 
-    from adcli._problem.runtime import enable_x64
-
     if isinstance(target, Problem | Spec | str | os.PathLike | list | tuple) or not callable(
         target
     ):
@@ -312,7 +312,6 @@ def problem_of(
         return None
     if not args:
         raise TypeError(f"{what}(fn, *args): give the arguments to call fn at")
-    enable_x64()
     if wrt is None:
         names = _names(target, len(args))
         wrt = [
@@ -329,7 +328,8 @@ _PROBLEMS: dict[Any, _GivenPoint] = {}
 
 def _cache_key(fn: Callable[..., Any], given: _Arguments, options: CheckOptions) -> Any:
     """What makes two calls the same problem: the function, the arguments' structure,
-    shapes, dtypes and fixed leaves, and the options."""
+    shapes, dtypes and fixed leaves, the options, and the JAX settings it is traced under
+    (x64, dtype promotion, ...)."""
     try:
         hash(fn)
     except TypeError:
@@ -342,4 +342,4 @@ def _cache_key(fn: Callable[..., Any], given: _Arguments, options: CheckOptions)
         hash(parts)
     except TypeError:  # a fixed leaf that neither hashes nor compares: do not cache
         return None
-    return (fn, tree, shapes, parts, options_key)
+    return (fn, tree, shapes, parts, options_key, caller_mode().key)

@@ -24,6 +24,7 @@ import numpy as np
 
 from adcli._errors import UsageError, hinted
 from adcli._problem.partition import Leaves, Partition, kind_of
+from adcli._problem.runtime import jax_scope
 from adcli._spec.scaffold import ArgLeaf, ArgRef, Call, pairs
 
 MAX_LEAVES = 8  # an argument with more leaves is referred to in the code, not listed
@@ -89,6 +90,7 @@ def _call_args_from(ref: str) -> Any:
         raise UsageError(f"{ref}: calling it failed: {type(exc).__name__}: {exc}") from None
 
 
+@jax_scope()  # adcli's float64 settings for the user's code, the caller's after
 def describe_call(ref: str, examples: Sequence[str], args_from: str | None, spec_dir: str) -> Call:
     """The function, its arguments and its output, for a spec written to ``spec_dir``.
 
@@ -96,9 +98,6 @@ def describe_call(ref: str, examples: Sequence[str], args_from: str | None, spec
         UsageError: an import, an example or the call fails; an argument is missing or
             unknown; an argument cannot be described without ``--args-from``.
     """
-    from adcli._problem.runtime import enable_x64
-
-    enable_x64()
     fn = load_callable(ref)
     try:
         params = list(inspect.signature(fn).parameters.values())

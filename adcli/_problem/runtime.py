@@ -1,24 +1,112 @@
-"""How adcli uses JAX's runtime: float64, the persistent compilation cache, and memory
-budgets (what the machine offers, what a compiled program needs)."""
+"""How adcli uses JAX's runtime: scoped settings, the persistent compilation cache, and
+memory budgets (what the machine offers, what a compiled program needs).
+
+adcli never changes the caller's JAX configuration. Its own work (flat vectors, the float64
+FD reference, the engines' bookkeeping) runs inside ``jax_scope()``: float64 allowed, NumPy
+dtype promotion ``standard`` and rank promotion ``allow``, restored on exit (JAX's context
+managers are thread-local). The function being checked runs in a ``JaxMode``: for a
+Python callable, the settings its caller had when it called adcli (``caller_mode()``), so
+that adcli differentiates the program the caller runs; for a spec, ``spec_mode()`` (the
+settings of ``jax_scope``: a spec's dtypes are declared, and its verdict must not depend on
+the process it runs in). Programs are cached per ``JaxMode.key``, every setting that
+changes tracing.
+
+The persistent compilation cache is the ``adcli`` command's choice for its own process
+(``use_persistent_cache``); the Python API and the pytest plugin leave the caller's cache
+settings alone.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import jax
 
+# The settings adcli's own programs need, and the public context manager of each.
+_HARNESS: dict[str, Any] = {
+    "jax_enable_x64": True,
+    "jax_numpy_dtype_promotion": "standard",
+    "jax_numpy_rank_promotion": "allow",
+}
+_CONTEXTS: dict[str, Callable[[Any], AbstractContextManager[Any]]] = {
+    "jax_enable_x64": jax.enable_x64,
+    "jax_numpy_dtype_promotion": jax.numpy_dtype_promotion,
+    "jax_numpy_rank_promotion": jax.numpy_rank_promotion,
+}
 
-def enable_x64() -> None:
-    """Configure JAX for adcli: float64 allowed (the FD reference needs it), and a
-    persistent compilation cache, since compiling dominates a check's time and specs are
-    re-checked unchanged run after run. ``ADCLI_CACHE_DIR`` moves the cache; setting it
-    to an empty string turns it off."""
-    jax.config.update("jax_enable_x64", True)
-    global _configured
-    if _configured:
-        return
-    _configured = True
+
+def _setting(name: str) -> Any:
+    """The effective (thread-local, else global) value of a JAX setting, as a plain value."""
+    value = jax.config.values[name]
+    return getattr(value, "value", value)  # enum settings (dtype promotion) by their string
+
+
+def _trace_key() -> tuple[Any, ...]:
+    """Every setting that changes how JAX traces (JAX's own jit-cache key), or, should that
+    private function move, the values of every setting."""
+    try:
+        from jax._src.config import trace_context
+
+        return tuple(trace_context())
+    except (ImportError, AttributeError):  # pragma: no cover - a future JAX
+        return tuple(sorted((k, repr(v)) for k, v in jax.config.values.items()))
+
+
+@dataclass(frozen=True)
+class JaxMode:
+    """The JAX settings a function is traced under: the ones adcli's scope changes
+    (``settings``), and ``key``, every setting that changes tracing (for program caches)."""
+
+    settings: tuple[tuple[str, Any], ...]
+    key: tuple[Any, ...]
+
+    @property
+    def x64(self) -> bool:
+        """Whether float64 exists in this mode (``jax_enable_x64``)."""
+        return bool(dict(self.settings)["jax_enable_x64"])
+
+    @contextmanager
+    def apply(self) -> Iterator[None]:
+        """Run (and trace) in this mode; the previous settings come back on exit."""
+        with ExitStack() as stack:
+            for name, value in self.settings:
+                if _setting(name) != value:
+                    stack.enter_context(_CONTEXTS[name](value))
+            yield
+
+
+def caller_mode() -> JaxMode:
+    """The current JAX settings (call before entering ``jax_scope``)."""
+    return JaxMode(tuple((name, _setting(name)) for name in _HARNESS), _trace_key())
+
+
+@contextmanager
+def jax_scope() -> Iterator[None]:
+    """adcli's JAX settings (float64 on, standard promotion) inside, the caller's after.
+
+    Every engine runs inside it (``with jax_scope():`` or ``@jax_scope()``); nesting is
+    harmless. Nothing global changes: not ``jax_enable_x64``, not the compilation cache.
+    """
+    with JaxMode(tuple(_HARNESS.items()), ()).apply():
+        yield
+
+
+def spec_mode() -> JaxMode:
+    """The mode a spec's function runs in: ``jax_scope``'s settings, whatever the process's."""
+    with jax_scope():
+        return caller_mode()
+
+
+def use_persistent_cache() -> None:
+    """Turn on JAX's persistent compilation cache for this process: the ``adcli``
+    command's choice (compiling dominates a check, and specs are re-checked unchanged run
+    after run), never made for a caller of the Python API or of the pytest plugin.
+    ``ADCLI_CACHE_DIR`` moves the cache; an empty string turns it off; a cache directory
+    the process already set is kept."""
     default = os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "adcli", "jax"
     )
@@ -27,9 +115,6 @@ def enable_x64() -> None:
         jax.config.update("jax_compilation_cache_dir", cache)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-
-
-_configured = False
 
 
 def default_memory_budget() -> int:

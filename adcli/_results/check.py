@@ -7,6 +7,7 @@ in docs/json.md (``schema_version`` changes only with an incompatible change).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
@@ -53,10 +54,42 @@ class CheckKind(StrEnum):
         """The kind of a Hessian-vector product composed ``how`` (``fwd-over-rev``, ...)."""
         return cls(f"hvp:{how}")
 
+    @classmethod
+    def higher(cls, order: int, mode: str) -> CheckKind:
+        """The kind of an order-k directional derivative (k >= 3) by ``mode``: ``d3:fwd``
+        (k nested JVPs) or ``d3:rev`` (the gradient of k − 1 nested JVPs, or k nested
+        gradients without forward mode)."""
+        return cls(f"d{order}:{mode}")
+
+    @classmethod
+    def _missing_(cls, value: object) -> CheckKind | None:
+        # Orders 3, 4, ... have no fixed list: ``d<k>:fwd``/``d<k>:rev`` are made on demand
+        # (one member per value, so ``is`` and ``==`` work as for the others).
+        match = _HIGHER.fullmatch(str(value))
+        if match is None:
+            return None
+        member = str.__new__(cls, str(value))
+        member._value_ = str(value)
+        member._name_ = f"D{match[1]}_{match[2].upper()}"
+        found = cls._value2member_map_.setdefault(str(value), member)
+        return found if isinstance(found, CheckKind) else None
+
+    @property
+    def order(self) -> int:
+        """The order of the derivative compared (1 for first-order kinds)."""
+        match = _HIGHER.fullmatch(self.value)
+        if match is not None:
+            return int(match[1])
+        return 2 if self.value.startswith(("hvp", "hessian", "expect-hessian")) else 1
+
     @property
     def text(self) -> str:
         """What is compared, in words: ``forward mode (JVP) vs FD``."""
-        return _TEXT[self]
+        if self in _TEXT:
+            return _TEXT[self]
+        k, how = self.order, self.value.partition(":")[2]
+        way = f"{k} nested JVPs" if how == "fwd" else "gradient of nested derivatives"
+        return f"order-{k} directional derivative, {way}, vs FD of order {k - 1}"
 
     @property
     def labels(self) -> tuple[str, str]:
@@ -98,6 +131,7 @@ _TEXT = {
     CheckKind.PARITY_FWD: "sharded vs one device: JVPs",
     CheckKind.PARITY_REV: "sharded vs one device: VJPs",
 }
+_HIGHER = re.compile(r"d([3-9]|[1-9][0-9]+):(fwd|rev)")
 _EXPECT = frozenset(
     {
         CheckKind.EXPECT_GRAD_AD,

@@ -47,7 +47,7 @@ TOP_KEYS = (
     "mesh",
     "mesh_axis_types",
 )
-CHECK_KEYS = tuple(f.name for f in dataclasses.fields(CheckOptions))
+CHECK_KEYS = tuple(f.name for f in dataclasses.fields(CheckOptions) if f.metadata.get("spec", True))
 
 
 def load_file(path: str | os.PathLike[str]) -> list[Spec]:

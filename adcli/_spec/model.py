@@ -154,8 +154,10 @@ class CheckOptions:
     points: int = 2
     method: str = "auto"
     directions: int = 3
-    rtol: float | None = None  # None: the per-dtype default of adcli._tolerance
-    atol: float | None = None
+    # None: the per-dtype default (adcli._numerics.compare); a mapping from dtype names
+    # ("float32") to numbers is a per-dtype choice (the Python API's check_grads form).
+    rtol: float | Mapping[str, float] | None = None
+    atol: float | Mapping[str, float] | None = None
     seed: int = 0
     # Sizes for checking only (a large model is checked small, analysed at full size).
     dims: Mapping[str, int] = field(default_factory=dict)
@@ -166,6 +168,12 @@ class CheckOptions:
     repeat: int = 1
     # A sharded spec: also compare its values and derivatives with one device's (--parity).
     parity: bool = False
+    # Python API only (``check_function``; not spec keys: ``metadata={"spec": False}``).
+    # The largest FD step, relative to each coordinate's scale (None: adcli's own steps).
+    eps: float | None = field(default=None, metadata={"spec": False})
+    # A kink exactly at the point: "inconclusive", or "subgradient" (passes when AD lies
+    # between the one-sided FD derivatives: assert_grads' policy).
+    kinks: str = field(default="inconclusive", metadata={"spec": False})
 
 
 # What ``memory.figure`` may name (see docs/memory.md): the residuals the backward pass

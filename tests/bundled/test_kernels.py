@@ -46,9 +46,7 @@ def _runs(folder: str, file: str, name: str) -> tuple[SpecResult, ...]:
     """The spec checked at seeds 0…9, one point each, on one built problem."""
     from adcli._check.engine import check_problem
     from adcli._problem.build import build
-    from adcli._problem.runtime import enable_x64
 
-    enable_x64()
     (spec,) = [s for s in load_file(ROOT / folder / file) if s.name == name]
     spec = spec.replace(check=dataclasses.replace(spec.check, points=1))
     problem = build(spec)

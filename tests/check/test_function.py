@@ -39,9 +39,14 @@ def test_integer_argument_outside_wrt_is_fine() -> None:
 # --- empty arguments ----------------------------------------------------------------------
 
 
-def test_empty_argument_is_a_usage_error() -> None:
-    with pytest.raises(UsageError, match=r"x has no entries \(shape \(0,\)\): nothing to diff"):
-        adcli.check_function(_sq, jnp.ones((0,)))
+def test_arguments_without_entries_have_nothing_to_check_and_pass() -> None:
+    """As check_grads: nothing to compare is not an error; the result says so."""
+    result = adcli.check_function(_sq, jnp.ones((0,)))
+    assert (result.verdict, result.comparisons) == ("pass", ())
+    assert result.notes == (
+        "nothing to check: the differentiated arguments have no entries ((0,))",
+    )
+    adcli.assert_grads(lambda x, y: jnp.sum(x) * y, (jnp.ones((2, 0)), jnp.ones(0)))
 
 
 def test_empty_argument_beside_another_is_left_out_with_a_note() -> None:
@@ -57,7 +62,12 @@ def test_empty_argument_beside_another_is_left_out_with_a_note() -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"order": 3}, r"order must be 1 or 2, got 3"),
+        ({"order": 0}, r"order must be an int >= 1, got 0"),
+        ({"order": 2.0}, r"order must be an int >= 1, got 2.0"),
+        ({"eps": 0.0}, r"eps must be a number > 0 or None, got 0.0"),
+        ({"kinks": "subgradents"}, r"did you mean 'subgradient'\?"),
+        ({"rtol": {"nope": 1e-3}}, r"rtol: 'nope' is not a dtype"),
+        ({"atol": {"float32": -1.0}}, r"atol must be a number >= 0 .* for float32"),
         ({"modes": ["bogus"]}, r"unknown mode 'bogus' \(modes are 'fwd'"),
         ({"modes": ["rvs"]}, r"unknown mode 'rvs' \(did you mean 'rev'\?\)"),
         ({"modes": []}, r"modes is empty"),
@@ -87,7 +97,7 @@ def test_check_function_modes_as_one_string() -> None:
 def test_assert_grads_takes_a_single_array_as_one_argument() -> None:
     adcli.assert_grads(_sq, jnp.ones(3))
     adcli.assert_grads(lambda x: x**2, 3.0)
-    with pytest.raises(UsageError, match="order must be 1 or 2"):
+    with pytest.raises(UsageError, match="order must be an int >= 1"):
         adcli.assert_grads(_sq, jnp.ones(3), order=0)
 
 

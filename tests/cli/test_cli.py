@@ -350,15 +350,21 @@ def test_errors_in_user_code_exit_2_with_a_message(tmp_path: Path) -> None:
     assert "0 passed, 0 failed, 2 errors" in result.stdout
 
 
-def test_function_that_cannot_be_batched_is_an_error_not_a_crash(tmp_path: Path) -> None:
+def test_function_that_cannot_be_batched_is_checked_point_by_point(tmp_path: Path) -> None:
+    """A host callback without a vmap rule (nor any derivative rule): adcli batches its
+    points with lax.map instead of vmap, and reports both modes skipped, with why."""
     write(tmp_path, "user.py", USER_CODE)
     path = write(tmp_path, "callback.yaml", CALLBACK_SPECS)
     result = invoke("check", path)
     no_traceback(result)
-    assert result.exit_code == 2
-    assert re.search(r"^ERROR +host_callback ", result.stdout, re.M)
-    assert "vmap" in section(result.stdout, "host_callback")
+    assert result.exit_code == 0
+    assert re.search(r"^SKIPPED +host_callback ", result.stdout, re.M)
     assert re.search(r"^PASS +fine ", result.stdout, re.M)
+    report = json.loads(invoke("check", path, "--format", "json").stdout)
+    (callback, _) = report["specs"]
+    reasons = {c["kind"]: c["reason"] for c in callback["comparisons"]}
+    assert set(reasons) == {"fwd", "rev"}
+    assert all("Pure callbacks do not support JVP" in r for r in reasons.values())
 
 
 def test_output_into_missing_directory_exits_2(tmp_path: Path) -> None:

@@ -24,10 +24,8 @@ def _quadratic(n: int):
     """The quadratic spec at size n, its flat problem, and its Hessian A + Aᵀ."""
     from adcli._problem.build import build
     from adcli._problem.flat import flatten_problem
-    from adcli._problem.runtime import enable_x64
     from adcli._spec.select import select_specs
 
-    enable_x64()
     specs, _ = select_specs(QUADRATIC, dims={"n": n})
     problem = build(specs[0])
     a = np.asarray(problem.sample_constants()["A"])

@@ -35,13 +35,6 @@ ROSENBROCK = ROOT / "specs" / "estimate" / "rosenbrock.yaml"
 FAST = {"time_budget": 0.0, "min_rounds": 1}  # one timing round: these tests check numbers
 
 
-@pytest.fixture(autouse=True)
-def _x64() -> None:
-    from adcli._problem.runtime import enable_x64
-
-    enable_x64()
-
-
 # --- counting ----------------------------------------------------------------------------
 
 

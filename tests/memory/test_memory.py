@@ -32,13 +32,6 @@ ROOT = Path(__file__).resolve().parents[2]
 MEMORY_SPECS = ROOT / "specs" / "memory"
 
 
-@pytest.fixture(autouse=True)
-def _x64() -> None:
-    from adcli._problem.runtime import enable_x64
-
-    enable_x64()
-
-
 def _mlp(L: int, N: int = 8, h: int = 16):
     (spec,) = load_file(MEMORY_SPECS / "mlp.yaml")
     return build(apply_overrides(spec, dims={"L": L, "N": N, "h": h}))

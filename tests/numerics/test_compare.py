@@ -219,3 +219,68 @@ def test_the_diagnosis_names_what_was_compared(kind: str, labels: tuple[str, str
     assert CheckKind(kind).labels == labels
     ref = np.array([1.0, 2.0])
     assert run(-ref, ref, kind=kind).diagnosis == f"sign flip: {labels[0]} = −{labels[1]}"
+
+
+# --- the edges: rounding of the derivative, zero derivatives, kinks ----------------------------
+
+
+def _fd(value: Any, error: Any, **fields: Any) -> Estimate:
+    value = np.asarray(value, float)
+    n = value.shape
+    return Estimate(
+        value,
+        np.asarray(error, float),
+        np.asarray(fields.pop("trusted", np.ones(n, bool)), bool),
+        np.full(n, 0.01),
+        np.asarray(fields.pop("slope_jump", np.zeros(n)), float),
+        **{k: np.asarray(v, float) for k, v in fields.items()},
+    )
+
+
+def _compare(ad: Any, ref: Estimate, tolerance: Tolerance, scale: Any = 0.0) -> Comparison:
+    about = Subject(0, "x", CheckKind.FWD, "full")
+    return compare(about, np.asarray(ad, float), ref, scale, tolerance, Labels(_name_in, _name_out))
+
+
+def test_an_identically_zero_block_is_held_to_the_derivatives_rounding() -> None:
+    """The imaginary part of a real eigenvalue: FD is exactly 0 with a zero error bound,
+    AD in float32 carries 1e-8 of rounding. tol = 16·ε₃₂·RMS(reference) = 16 · 1.19e-7 ·
+    √(1² + 1² + 0 + 0)/2 = 1.35e-6 ≥ 1e-8: it passes, where the old tolerance was 0."""
+    ref = _fd([1.0, -1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0])
+    eps32 = float(np.finfo(np.float32).eps)
+    c = _compare([1.0, -1.0, 1e-8, -1e-8], ref, Tolerance(2e-4, 0.0, eps32))
+    assert c.verdict == "pass"
+    assert c.worst[0].tolerance == pytest.approx(16 * eps32 * np.sqrt(0.5), rel=1e-12)
+    assert _compare([1.0, -1.0, 1e-8, -1e-8], ref, Tolerance(2e-4)).verdict == "fail"
+    # A real error in that block is still far outside: 1e-4 against 1.35e-6.
+    assert _compare([1.0, -1.0, 1e-4, 0.0], ref, Tolerance(2e-4, 0.0, eps32)).verdict == "fail"
+
+
+def test_a_zero_derivative_resolved_against_the_functions_magnitude_is_decided() -> None:
+    """tanh″(0) = 0: FD gives 5e-14 ± 2.7e-13 where the differenced function (tanh′ ≈ 1)
+    has magnitude 1. Without the magnitude that bound is 'above 5% of the value'."""
+    vague = _fd([5e-14], [2.7e-13])
+    assert _compare([0.0], vague, Tolerance(1e-8)).verdict == "inconclusive"
+    resolved = _fd([5e-14], [2.7e-13], magnitude=[1.0])
+    assert _compare([0.0], resolved, Tolerance(1e-8)).verdict == "pass"
+    assert _compare([1e-6], resolved, Tolerance(1e-8)).verdict == "fail"  # not zero: caught
+
+
+def test_the_subgradient_policy_at_a_kink() -> None:
+    """relu at 0: untrusted (a kink), one-sided derivatives 0 and 1. AD 0 (JAX's choice)
+    or 1/2 lies between: a subgradient; 2 does not."""
+    kink = _fd(
+        [0.5],
+        [np.inf],
+        trusted=[False],
+        slope_jump=[1.0],
+        left=[0.0],
+        right=[1.0],
+        side_error=[1e-12],
+    )
+    policy = Tolerance(1e-8, kinks="subgradient")
+    assert _compare([0.0], kink, Tolerance(1e-8)).verdict == "inconclusive"
+    passed = _compare([0.0], kink, policy)
+    assert passed.verdict == "pass" and passed.reason is not None and "subgradient" in passed.reason
+    assert _compare([0.25], kink, policy).verdict == "pass"
+    assert _compare([2.0], kink, policy).verdict == "inconclusive"  # not a subgradient

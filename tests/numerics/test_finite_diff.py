@@ -67,7 +67,7 @@ def test_level_steps_and_offsets() -> None:
     assert fd.level_step(eps, -1) == pytest.approx(base * 8, rel=1e-15)
     assert fd.level_step(eps, -2) == pytest.approx(base * 64, rel=1e-15)
     assert fd.offsets(2.0, False).tolist() == [2.0, -2.0, 1.0, -1.0, 0.5, -0.5, 0.0]
-    assert fd.offsets(2.0, True).tolist()[7:] == [2.0**-19, -(2.0**-19)]
+    assert fd.offsets(2.0, True).tolist()[7:] == [0.75, -0.75]  # the noise probe, ±3h/8
 
 
 def test_a_cubic_is_exact_and_its_bound_is_the_rounding_floor() -> None:
@@ -171,3 +171,58 @@ def test_a_step_that_leaves_the_domain_is_untrusted_not_a_warning() -> None:
     """log at 10⁻³ in float32: the coarsest level steps to x·(1 − 6.6) < 0."""
     est = estimate(np.log, 1e-3, np.float32, level=-2)  # filterwarnings = error
     assert not est.trusted[0] and np.isnan(est.value[0]) and est.error[0] == np.inf
+
+
+# --- measured noise, magnitude, one-sided derivatives ------------------------------------------
+
+
+def _noisy(t: np.ndarray) -> np.ndarray:
+    """A slope of 1e-9 under rounding noise of 1e-12, on values of 1e-13: a sum whose
+    terms of size ~1e4 cancel (a nearly singular determinant behaves so). Deterministic
+    noise: a hash of t's bits."""
+    bits = np.asarray(t, np.float64).view(np.uint64)
+    unit = ((bits * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(11)).astype(np.float64) / 2.0**53
+    noise: np.ndarray = 1e-12 * (2 * unit - 1)
+    return 1e-13 + 1e-9 * t + noise
+
+
+def test_the_noise_probe_measures_noise_a_model_of_the_value_misses() -> None:
+    """ε·|g| says 2e-29; the values carry 1e-12 of noise. The bound (and the magnitude
+    noise/ε) must come from the noise, and cover the true slope."""
+    eps = float(np.finfo(np.float64).eps)
+    levels = []
+    for level in fd.LEVEL_ORDER:
+        h = fd.level_step(eps, level)
+        est = fd.combine(_noisy(fd.offsets(h, True))[:, None], h, eps)
+        levels.append(est)
+        assert not est.trusted[0] or abs(est.value[0] - 1e-9) <= est.error[0]
+        assert est.magnitude is not None and est.magnitude[0] > 1e-12 / eps
+    best = fd.best(levels)
+    assert best.trusted[0] and abs(best.value[0] - 1e-9) <= best.error[0] < 1e-9
+
+
+def test_a_smooth_function_keeps_a_tight_bound_and_its_magnitude() -> None:
+    est = estimate(np.exp, 1.3, np.float64, noise=True)
+    assert est.trusted[0] and est.error[0] < 1e-10 * true_slope(np.exp, 1.3)
+    assert est.magnitude is not None  # at least max|g|, at most a few times it
+    largest = np.exp(1.3 * (1 + fd.level_step(2.0**-52, 0)))
+    assert largest <= est.magnitude[0] < 4 * largest
+
+
+@pytest.mark.parametrize(
+    ("f", "left", "right"),
+    [(np.abs, -1.0, 1.0), (lambda x: np.maximum(x, 0.0), 0.0, 1.0)],
+    ids=["abs", "relu"],
+)
+def test_a_kink_at_the_point_has_its_one_sided_derivatives(
+    f: Fn, left: float, right: float
+) -> None:
+    """The noise estimate sees the kink's shape (not noise), so the kink stays visible,
+    and the one-sided derivatives of the finest level are the pieces' slopes."""
+    levels = [estimate(f, 0.0, np.float64, level, noise=True) for level in fd.LEVEL_ORDER]
+    best = fd.best(levels)
+    assert not best.trusted[0]
+    assert best.left is not None and best.right is not None and best.side_error is not None
+    assert (best.left[0], best.right[0]) == (pytest.approx(left), pytest.approx(right))
+    assert best.side_error[0] < 1e-9
+    assert best.side_step is not None and best.side_step[0] == min(e.step[0] for e in levels)

@@ -43,14 +43,13 @@ def test_only_the_open_rows_are_refined_and_each_keeps_its_best_level() -> None:
     sampler = Sampler()
     est = fd_estimate(sampler, len(ROWS), EPS, needs_more)
     h = [fd.level_step(EPS, level) for level in fd.LEVEL_ORDER]
-    # All rows once at the base level without the noise probe; then the two open rows at
-    # the base level again with it, and at the finer and coarser levels in turn.
-    assert sampler.calls[0] == ([0, 1, 2, 3], h[0], False)
-    assert sampler.calls[1] == ([2, 3], h[0], True)
-    assert [call[1] for call in sampler.calls[2:]] == h[1:]
-    assert all(call[0] in ([2], [3], [2, 3]) and call[2] for call in sampler.calls[2:])
+    # All rows once at the base level, with the noise probe; then the two open rows at the
+    # finer and coarser levels in turn (each with its noise probe too).
+    assert sampler.calls[0] == ([0, 1, 2, 3], h[0], True)
+    assert [call[1] for call in sampler.calls[1:]] == h[1:]
+    assert all(call[0] in ([2], [3], [2, 3]) and call[2] for call in sampler.calls[1:])
 
-    base = fd.combine(Sampler()(np.arange(4), h[0], False), h[0], EPS)
+    base = fd.combine(Sampler()(np.arange(4), h[0], True), h[0], EPS)
     for row in (0, 1):  # closed at the base level: untouched
         assert est.value[row, 0] == base.value[row, 0]
         assert est.error[row, 0] == base.error[row, 0]

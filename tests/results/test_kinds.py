@@ -81,3 +81,17 @@ def test_decide_returns_a_decision_naming_what_could_not_run() -> None:
     assert d.reason.endswith("; reverse cannot run (ValueError: x)")
     none = decide([rev], target="jacobian", n=2, m=5)
     assert none == Decision(None, "no candidate could run (reverse: error: ValueError: x)")
+
+
+def test_higher_order_kinds_are_made_on_demand() -> None:
+    """d3:fwd, d4:rev, ...: one member per value (``is`` works), with its order and words."""
+    kind = CheckKind.higher(3, "fwd")
+    assert kind is CheckKind("d3:fwd") and kind == "d3:fwd" and json.dumps(kind) == '"d3:fwd"'
+    assert (kind.order, CheckKind("d12:rev").order, CheckKind.FWD.order) == (3, 12, 1)
+    assert CheckKind("d4:rev").text == (
+        "order-4 directional derivative, gradient of nested derivatives, vs FD of order 3"
+    )
+    assert to_json_data(Comparison(0, "x", kind, "directions", "pass"))["kind"] == "d3:fwd"
+    for bad in ("d2:fwd", "d3:sideways", "d03:fwd"):
+        with pytest.raises(ValueError, match="is not a valid CheckKind"):
+            CheckKind(bad)

@@ -27,13 +27,6 @@ from adcli._spec.load import load_file, load_text
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def _x64() -> None:
-    from adcli._problem.runtime import enable_x64
-
-    enable_x64()
-
-
 def _spec(folder: str, file: str, name: str | None = None, *, parity: bool = False):
     specs = load_file(ROOT / folder / file)
     (spec,) = [s for s in specs if name is None or s.name == name]

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import jax
 import numpy as np
-import pytest
 from click.testing import CliRunner
 from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
@@ -19,13 +18,6 @@ from adcli._spec.load import load_file, load_text
 
 ROOT = Path(__file__).resolve().parents[2]
 F64 = 8
-
-
-@pytest.fixture(autouse=True)
-def _x64() -> None:
-    from adcli._problem.runtime import enable_x64
-
-    enable_x64()
 
 
 def _by_hand() -> dict[str, jax.stages.Compiled]:

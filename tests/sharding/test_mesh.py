@@ -20,13 +20,6 @@ from adcli._spec.load import load_file, load_text
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def _x64() -> None:
-    from adcli._problem.runtime import enable_x64
-
-    enable_x64()
-
-
 def _mlp():
     (spec,) = load_file(ROOT / "specs" / "sharded_mlp.yaml")
     return build(spec)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from adcli._cli.main import cli
@@ -15,13 +14,6 @@ from adcli._modes.sharded import collectives
 from adcli._spec.load import load_file
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def _x64() -> None:
-    from adcli._problem.runtime import enable_x64
-
-    enable_x64()
 
 
 def test_sharded_candidates_and_the_one_device_answer() -> None:
