@@ -10,7 +10,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -87,7 +87,11 @@ class Point:
     def tolerance(self) -> Tolerance:
         """rtol, atol, the rounding of the dtype the derivatives are computed in, and the
         kink policy."""
-        return Tolerance(self.rtol, self.atol, float(jnp.finfo(self.dtype).eps), self.kinks)
+        eps = float(jnp.finfo(self.dtype).eps)
+        rounding: Literal["comparison", "element"] = (
+            "element" if self.method == "directions" else "comparison"
+        )
+        return Tolerance(self.rtol, self.atol, eps, self.kinks, rounding)
 
     def about(self, kind: CheckKind | str, method: str | None = None) -> Subject:
         """The subject of a ``kind`` comparison of this input (by its method by default)."""

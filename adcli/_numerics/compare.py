@@ -13,7 +13,11 @@ defaults to the rounding allowance of the dtype the derivative was computed in
 is the derivative's own rounding: ε of the dtype it is computed in (``Tolerance.eps``)
 times the RMS of every reference value compared, so an identically-zero block beside
 others (the imaginary part of a real eigenvalue) is held to the rounding of the whole
-derivative, not to exactly zero.
+derivative, not to exactly zero. Where one comparison holds rows of different kinds
+(``method: directions``: random directions, directions along the gradient, single
+coordinates far smaller), each element's rounding is relative to its own block scale
+instead (``Tolerance.rounding_scale``), so a coordinate is not judged on the rounding of
+a gradient-sized row.
 
 An element FD agrees with is still *undecided* when FD's error bound is too wide to
 see a 5% error: above 5% of |reference| + block scale + the function's magnitude per unit
@@ -30,7 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -95,12 +99,16 @@ class Tolerance:
     """The rounding allowance (``rtol``, relative to the value and its block scale), the
     absolute floor (``atol``), the machine epsilon of the dtype the derivative is computed
     in (``eps``: 0 adds no rounding term) and what a kink at the point does (``kinks``:
-    ``inconclusive`` or ``subgradient``)."""
+    ``inconclusive`` or ``subgradient``). ``rounding_scale``: what the rounding term is
+    relative to — the RMS of the whole comparison (one Jacobian, element by element), or
+    each element's own block scale (rows of different kinds judged side by side: random
+    directions, directions along the gradient, single coordinates 10⁵× smaller)."""
 
     rtol: float
     atol: float = 0.0
     eps: float = 0.0
     kinks: str = "inconclusive"
+    rounding_scale: Literal["comparison", "element"] = "comparison"
 
 
 @dataclass(frozen=True)
@@ -156,7 +164,14 @@ def margins(
     ok_fd = np.ones(ref.shape, bool) if fd is None else np.asarray(fd.trusted, bool)
     rtol, atol = tolerance.rtol, tolerance.atol
     finite_ref = np.where(np.isfinite(ref) & ok_fd, ref, 0.0)
-    rounding = ROUNDING_ULPS * tolerance.eps * (block_rms(finite_ref, None) if ref.size else 0.0)
+    if tolerance.rounding_scale == "element":
+        own = np.broadcast_to(np.asarray(scale, np.float64), ref.shape)
+        rounding: np.ndarray | float = (
+            ROUNDING_ULPS * tolerance.eps * np.where(np.isfinite(own), own, 0.0)
+        )
+    else:
+        whole = block_rms(finite_ref, None) if ref.size else 0.0
+        rounding = ROUNDING_ULPS * tolerance.eps * whole
     base_tol = rtol * (np.abs(np.where(np.isfinite(ref), ref, 0.0)) + scale) + atol + rounding
     tol = SAFETY * np.where(ok_fd, error, 0.0) + base_tol
     diff = np.abs(ad - ref)

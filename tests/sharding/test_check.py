@@ -45,13 +45,13 @@ def test_the_check_programs_are_sharded_and_run_the_collectives() -> None:
     inputs, constants = problem.sample_inputs(0), problem.sample_constants()
     x0 = evals.fn.point(inputs)
     assert x0.sharding.is_fully_replicated and len(x0.sharding.device_set) == 8
-    rows = evals._put(np.arange(1))  # the full method: the Jacobian by one VJP (m = 1)
-    vjp = evals._jit["jacrev"].lower(rows, x0, inputs, constants).compile()
+    rows = evals._put(np.arange(1))  # the full method: the Jacobians by JVPs and VJPs
+    vjp = evals._jit[("jacobians", False)].lower(rows, x0, inputs, constants).compile()
     # The batch arrives split over data, and the reductions over data and model are
     # collectives in the check's own VJP program, as in the training step.
     assert vjp.input_shardings[0][3]["batch"].spec == jax.sharding.PartitionSpec("data", None)
     assert "all-reduce" in vjp.as_text()
-    assert vjp.output_shardings.is_fully_replicated
+    assert all(s.is_fully_replicated for s in vjp.output_shardings)
 
 
 def test_without_a_mesh_the_evaluator_is_plain_jit() -> None:
