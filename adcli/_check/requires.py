@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 
 from adcli._results.check import SpecResult
+from adcli._results.common import Verdict
 from adcli._spec.model import Spec
 
 EXTRA = {"flax": "models", "equinox": "models", "optax": "models"}
@@ -38,16 +39,31 @@ def not_installed(spec: Spec) -> SpecResult | None:
     extras = sorted({EXTRA[n] for n in absent if n in EXTRA})
     how = f" (pip install 'adcli[{','.join(extras)}]')" if extras else ""
     verb = "is" if len(absent) == 1 else "are"
+    note = f"not checked: {', '.join(absent)} {verb} not installed{how}"
+    return unchecked(spec, "skipped", notes=(note,))
+
+
+def unchecked(
+    spec: Spec,
+    verdict: Verdict,
+    *,
+    line: int | None = None,
+    notes: tuple[str, ...] = (),
+    error: str | None = None,
+) -> SpecResult:
+    """The result of a spec that was not checked (skipped, or an error before any
+    comparison): its header, the verdict, and why (``notes`` or ``error``)."""
     return SpecResult(
         name=spec.name,
         file=spec.where.file,
-        line=spec.where.line,
-        verdict="skipped",
+        line=line or spec.where.line,
+        verdict=verdict,
         seed=spec.check.seed,
         points=spec.check.points,
         dims=dict(spec.dims),
         backend="-",
         dtypes={},
         method="-",
-        notes=(f"not checked: {', '.join(absent)} {verb} not installed{how}",),
+        notes=notes,
+        error=error,
     )

@@ -6,6 +6,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 
+from adcli._check.requires import unchecked
 from adcli._errors import SpecError
 from adcli._results.check import CheckReport, SpecResult
 from adcli._spec.model import Spec
@@ -67,19 +68,8 @@ def check_specs(
                     raise
                 raise CannotCheck(spec, exc) from exc
         except (SpecError, CannotCheck) as exc:
-            result = SpecResult(
-                name=spec.name,
-                file=spec.where.file,
-                line=getattr(exc, "line", None) or spec.where.line,
-                verdict="error",
-                seed=spec.check.seed,
-                points=spec.check.points,
-                dims=dict(spec.dims),
-                backend="-",
-                dtypes={},
-                method="-",
-                error=exc.format() if isinstance(exc, SpecError) else str(exc),
-            )
+            error = exc.format() if isinstance(exc, SpecError) else str(exc)
+            result = unchecked(spec, "error", line=getattr(exc, "line", None), error=error)
         results.append(result)
     if any(spec.mesh is not None for spec in specs):  # several processes: one verdict
         from adcli._check.sharded import agree_across_processes

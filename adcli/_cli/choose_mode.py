@@ -7,16 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from adcli._cli.devices import DeviceArgs, devices_option, prepare, spec_meshes
+from adcli._cli.devices import DeviceArgs, prepare, spec_meshes
 from adcli._cli.options import (
     CommandArgs,
     FiniteFloat,
-    dims_option,
-    format_option,
-    no_color_option,
-    output_option,
+    choice_option,
+    report_options,
     size_option,
-    spec_option,
+    sweep_options,
 )
 from adcli._cli.output import Progress, View, run_command, write_or_exit
 from adcli._errors import UsageError
@@ -42,16 +40,16 @@ class ModeArgs(CommandArgs):
 
 @click.command("choose-mode")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option(
+@choice_option(
     "--target",
-    type=click.Choice(["jacobian", "hessian", "hvp"]),
+    ("jacobian", "hessian", "hvp"),
     default="jacobian",
-    show_default=True,
     help="What to compute: the Jacobian, or (scalar functions) the Hessian or an HVP.",
 )
-@click.option(
+@choice_option(
     "--measure",
-    type=click.Choice(["close", "all", "none"]),
+    ("close", "all", "none"),
+    default=None,
     help="Time the candidates predicted close to the best (default), all, or none. "
     "A sweep times all.",
 )
@@ -68,22 +66,11 @@ class ModeArgs(CommandArgs):
     show_default=True,
     help="Seconds of timing per spec (each timed candidate still gets 5 rounds).",
 )
-@dims_option
-@click.option(
-    "--sweep",
-    metavar="DIM=V1,V2,...",
-    help="Rerun over the values of a dim; show the reverse/forward time ratio per value.",
+@sweep_options(
+    sweep="Rerun over the values of a dim; show the reverse/forward time ratio per value.",
+    plot="the time-vs-(m/n) figure",
 )
-@click.option(
-    "--plot",
-    type=click.Path(dir_okay=False),
-    help="With --sweep: write the time-vs-(m/n) figure (.png or .svg; needs adcli[plot]).",
-)
-@spec_option
-@format_option(ModeReport)
-@output_option
-@devices_option
-@no_color_option
+@report_options(ModeReport)
 def choose_mode_command(**options: Any) -> None:
     """Recommend forward, reverse or mixed mode (or a Hessian composition), with the reason.
 

@@ -7,17 +7,14 @@ from typing import Any
 
 import click
 
-from adcli._cli.devices import DeviceArgs, devices_option, prepare, spec_meshes
+from adcli._cli.devices import DeviceArgs, prepare, spec_meshes
 from adcli._cli.options import (
     CommandArgs,
-    dims_option,
-    format_option,
-    no_color_option,
-    output_option,
-    point_option,
-    seed_option,
+    choice_option,
+    count_option,
+    point_options,
+    report_options,
     size_option,
-    spec_option,
 )
 from adcli._cli.output import Progress, View, run_command
 from adcli._report.formats import Format
@@ -60,23 +57,22 @@ class CurvatureArgs(CommandArgs):
 @click.command("curvature", epilog=CURVATURE_EXIT_CODES)
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--trace", is_flag=True, help="Estimate tr H (Hutchinson, and Hutch++).")
-@click.option(
+@count_option(
     "--eigs",
-    type=click.IntRange(min=0),
+    least=0,
     default=0,
     metavar="K",
     help="The K largest and K smallest eigenvalues by Lanczos on HVPs.",
 )
-@click.option(
+@choice_option(
     "--probes",
-    type=click.Choice(["rademacher", "gaussian", "both"]),
+    ("rademacher", "gaussian", "both"),
     default="both",
-    show_default=True,
     help="Hutchinson probe distribution(s).",
 )
-@click.option(
+@count_option(
     "--hvps",
-    type=click.IntRange(min=2),
+    least=2,
     metavar="N",
     help="HVPs per trace estimate (default 100; with --rtol the cap, default 1000).",
 )
@@ -93,41 +89,38 @@ class CurvatureArgs(CommandArgs):
     help="Level of the trace intervals (Student t).",
 )
 @click.option("--no-hutchpp", is_flag=True, help="Leave out the Hutch++ row.")
-@click.option(
+@choice_option(
     "--exact",
-    type=click.Choice(["auto", "always", "never"]),
+    ("auto", "always", "never"),
     default="auto",
-    show_default=True,
     help="Form the dense Hessian to compare with (auto: d ≤ 4096 and it fits the budget).",
 )
 @size_option(
     "--memory-budget",
     help="Memory the dense Hessian and HVP batches may use (default: half the machine's).",
 )
-@point_option
-@seed_option
-@click.option(
+@point_options
+@count_option(
     "--check-directions",
-    type=click.IntRange(min=1),
+    least=1,
     default=3,
-    show_default=True,
     help="Seeded directions whose HVP is checked against FD of the gradient.",
 )
-@click.option(
+@choice_option(
     "--hvp-strategy",
-    type=click.Choice(["fwd-over-rev", "rev-over-rev", "rev-over-fwd", "fwd-over-fwd"]),
+    ("fwd-over-rev", "rev-over-rev", "rev-over-fwd", "fwd-over-fwd"),
+    default=None,
     help="Use this composition instead of the one choose-mode recommends.",
 )
-@click.option(
+@choice_option(
     "--measure",
-    type=click.Choice(["close", "none"]),
+    ("close", "none"),
     default="close",
-    show_default=True,
     help="How choose-mode picks the HVP strategy: time the close candidates, or predict only.",
 )
-@click.option(
+@count_option(
     "--lanczos-steps",
-    type=click.IntRange(min=1),
+    least=1,
     help="Most Lanczos steps (one HVP each; default min(d, 300)).",
 )
 @click.option(
@@ -137,12 +130,7 @@ class CurvatureArgs(CommandArgs):
     show_default=True,
     help="Lanczos stops when each wanted residual estimate ≤ EIG_TOL·max|θ|.",
 )
-@dims_option
-@spec_option
-@format_option(CurvatureReport)
-@output_option
-@devices_option
-@no_color_option
+@report_options(CurvatureReport)
 def curvature_command(**options: Any) -> None:
     """Curvature of a scalar function from Hessian-vector products, never forming H.
 

@@ -8,18 +8,16 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from adcli._cli.choose_mode import require_plot
-from adcli._cli.devices import DeviceArgs, devices_option, prepare, spec_meshes
+from adcli._cli.devices import DeviceArgs, prepare, spec_meshes
 from adcli._cli.options import (
     CommandArgs,
     FiniteFloat,
-    dims_option,
-    format_option,
-    no_color_option,
-    output_option,
-    point_option,
-    seed_option,
+    choice_option,
+    count_option,
+    point_options,
+    report_options,
     size_option,
-    spec_option,
+    sweep_options,
 )
 from adcli._cli.output import Progress, View, run_command, write_or_exit
 from adcli._report.formats import Format
@@ -66,11 +64,10 @@ class EstimateArgs(CommandArgs):
     help="Zero-order directions (2K evaluations). Default: d (the cost of central "
     "differences); in a sweep, d at the first value, then fixed.",
 )
-@click.option(
+@choice_option(
     "--directions",
-    type=click.Choice(["sphere", "gaussian"]),
+    ("sphere", "gaussian"),
     default="sphere",
-    show_default=True,
     help="Zero-order directions: uniform on the unit sphere (G = d·…·v) or N(0, I).",
 )
 @click.option(
@@ -81,15 +78,9 @@ class EstimateArgs(CommandArgs):
     metavar="N",
     help="Zero-order runs with different directions (error: mean ± std).",
 )
-@click.option(
-    "--sweep",
-    metavar="DIM=V1,V2,...",
-    help="Rerun over the values of a dim: each cost and error as d grows.",
-)
-@click.option(
-    "--plot",
-    type=click.Path(dir_okay=False),
-    help="With --sweep: write time vs d and zero-order error vs d (.png/.svg; adcli[plot]).",
+@sweep_options(
+    sweep="Rerun over the values of a dim: each cost and error as d grows.",
+    plot="time vs d and zero-order error vs d",
 )
 @click.option(
     "--sequential", is_flag=True, help="Evaluate one point (one JVP) at a time, not vmapped."
@@ -115,21 +106,14 @@ class EstimateArgs(CommandArgs):
     metavar="SECONDS",
     help="Skip a method whose one call is predicted (passes × T) to take longer.",
 )
-@click.option(
+@count_option(
     "--rounds",
-    type=click.IntRange(min=1),
+    least=1,
     default=5,
-    show_default=True,
     help="Minimum timing rounds per method.",
 )
-@point_option
-@seed_option
-@dims_option
-@spec_option
-@format_option(EstimateReport)
-@output_option
-@devices_option
-@no_color_option
+@point_options
+@report_options(EstimateReport)
 def estimate_command(**options: Any) -> None:
     """The gradient by forward and central differences, the two-point random-direction
     (zero-order) estimator, forward-mode AD and reverse-mode AD, side by side.

@@ -7,16 +7,13 @@ from typing import Any
 
 import click
 
-from adcli._cli.devices import DeviceArgs, devices_option, prepare, spec_meshes
+from adcli._cli.devices import DeviceArgs, prepare, spec_meshes
 from adcli._cli.options import (
     CommandArgs,
-    dims_option,
-    format_option,
-    no_color_option,
-    output_option,
-    point_option,
-    seed_option,
-    spec_option,
+    choice_option,
+    count_option,
+    point_options,
+    report_options,
 )
 from adcli._cli.output import Progress, View, run_command
 from adcli._report.formats import Format
@@ -27,6 +24,9 @@ Exit codes:
   0  the graph and its sweeps were explained
   2  bad usage or a spec that cannot be loaded or built
 """
+
+# Seeds of the forward (--direction) and reverse (--cotangent) sweeps.
+DIRECTIONS = ("first", "ones", "random")
 
 
 def _parse_at(ctx: click.Context, param: click.Parameter, values: Any) -> dict[str, str]:
@@ -59,18 +59,16 @@ class ExplainArgs(CommandArgs):
 @click.command("explain", epilog=EXPLAIN_EXIT_CODES)
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--wrt", metavar="NAME", help="Input whose tangent seeds the forward sweep.")
-@click.option(
+@choice_option(
     "--direction",
-    type=click.Choice(["first", "ones", "random"]),
+    DIRECTIONS,
     default="first",
-    show_default=True,
     help="Tangent of an array --wrt input: e₀, all ones, or random (from --seed).",
 )
-@click.option(
+@choice_option(
     "--cotangent",
-    type=click.Choice(["first", "ones", "random"]),
+    DIRECTIONS,
     default="first",
-    show_default=True,
     help="Seed of the reverse sweep for a non-scalar output: e₀ (one Jacobian row), ones, random.",
 )
 @click.option(
@@ -81,24 +79,17 @@ class ExplainArgs(CommandArgs):
     callback=_parse_at,
     help="Set an input (or constant): a number, or a list broadcast to its shape (repeatable).",
 )
-@point_option
-@seed_option
+@point_options
 @click.option("--all-nodes", is_flag=True, help="Also show casts and broadcast constants.")
-@click.option(
+@count_option(
     "--max-nodes",
-    type=click.IntRange(min=1),
+    least=1,
     default=40,
-    show_default=True,
     help="Beyond this many nodes, summarise the graph by primitive counts.",
 )
 @click.option("--check-dims", is_flag=True, help="Use each spec's check.dims (small sizes).")
 @click.option("--output-name", metavar="NAME", help="Name of the output node (default L/out).")
-@dims_option
-@spec_option
-@format_option(ExplainReport)
-@output_option
-@devices_option
-@no_color_option
+@report_options(ExplainReport)
 def explain_command(**options: Any) -> None:
     """The computational graph of a function, and its forward and reverse sweeps.
 

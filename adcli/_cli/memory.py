@@ -7,22 +7,8 @@ from typing import Any
 
 import click
 
-from adcli._cli.devices import (
-    DeviceArgs,
-    devices_option,
-    distributed_options,
-    prepare,
-    spec_meshes,
-)
-from adcli._cli.options import (
-    CommandArgs,
-    dims_option,
-    format_option,
-    no_color_option,
-    output_option,
-    size_option,
-    spec_option,
-)
+from adcli._cli.devices import DeviceArgs, distributed_options, prepare, spec_meshes
+from adcli._cli.options import CommandArgs, count_option, report_options, size_option
 from adcli._cli.output import Progress, View, run_command
 from adcli._errors import UsageError
 from adcli._report.formats import Format
@@ -50,9 +36,9 @@ class MemoryArgs(CommandArgs):
 
 @click.command("memory", epilog=MEMORY_EXIT_CODES)
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option(
+@count_option(
     "--layers",
-    type=click.IntRange(min=1),
+    least=1,
     help="Treat the function as one block of an L-layer stack and extrapolate schedules.",
 )
 @size_option(
@@ -63,20 +49,9 @@ class MemoryArgs(CommandArgs):
 @click.option(
     "--no-policies", is_flag=True, help="Skip the checkpoint policies (one compile each)."
 )
-@dims_option
-@spec_option
-@click.option(
-    "--top",
-    type=click.IntRange(min=1),
-    default=10,
-    show_default=True,
-    help="Residual groups to list; the rest are summed.",
-)
-@format_option(MemoryReport)
-@output_option
-@devices_option
+@count_option("--top", least=1, default=10, help="Residual groups to list; the rest are summed.")
+@report_options(MemoryReport)
 @distributed_options
-@no_color_option
 def memory_command(**options: Any) -> None:
     """What reverse mode stores, what XLA allocates, and what checkpointing buys back.
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from adcli._cli.devices import devices_option
 from adcli._report.formats import formats
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -96,16 +97,80 @@ def size_option(*names: str, default: str | None = None, help: str) -> Decorator
     )
 
 
-point_option: Decorator = click.option(
-    "--point",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Sample point index (points are drawn from the spec's inits, seeded).",
-)
-seed_option: Decorator = click.option(
-    "--seed", type=click.IntRange(min=0), help="Replace the spec's check.seed (sampling seed)."
-)
+def report_options(report_type: type) -> Decorator:
+    """The options every analysis command ends with: ``--dim``, ``--spec``, ``--format``
+    (the formats ``report_type`` renders in), ``-o``, ``--devices`` and ``--no-color``."""
+    shared = (
+        dims_option,
+        spec_option,
+        format_option(report_type),
+        output_option,
+        devices_option,
+        no_color_option,
+    )
+
+    def apply(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(shared):  # decorators apply bottom-up
+            command = option(command)
+        return command
+
+    return apply
+
+
+def choice_option(
+    name: str, choices: tuple[str, ...], *, default: str | None, help: str
+) -> Decorator:
+    """An option taking one of ``choices`` (its default shown in ``--help``)."""
+    return click.option(
+        name,
+        type=click.Choice(list(choices)),
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
+
+
+def count_option(
+    name: str, *, least: int, default: int | None = None, metavar: str | None = None, help: str
+) -> Decorator:
+    """An integer option of at least ``least`` (its default, if any, shown in ``--help``)."""
+    return click.option(
+        name,
+        type=click.IntRange(min=least),
+        default=default,
+        show_default=default is not None,
+        metavar=metavar,
+        help=help,
+    )
+
+
+def sweep_options(*, sweep: str, plot: str) -> Decorator:
+    """``--sweep DIM=V1,V2,...`` (what a sweep shows: ``sweep``) and ``--plot FILE`` (what
+    it draws: ``plot``)."""
+
+    def apply(command: Callable[..., Any]) -> Callable[..., Any]:
+        command = click.option(
+            "--plot",
+            type=click.Path(dir_okay=False),
+            help=f"With --sweep: write {plot} (.png or .svg; needs adcli[plot]).",
+        )(command)
+        return click.option("--sweep", metavar="DIM=V1,V2,...", help=sweep)(command)
+
+    return apply
+
+
+def point_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--point I`` (which sampled point) and ``--seed S`` (the sampling seed)."""
+    command = click.option(
+        "--seed", type=click.IntRange(min=0), help="Replace the spec's check.seed (sampling seed)."
+    )(command)
+    return click.option(
+        "--point",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        help="Sample point index (points are drawn from the spec's inits, seeded).",
+    )(command)
 
 
 class FiniteFloat(click.FloatRange):

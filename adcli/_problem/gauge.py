@@ -31,6 +31,8 @@ import jax
 import jax.numpy as jnp
 from jax.extend.core import Literal
 
+from adcli._problem.jaxpr import Environment
+
 # The key under which a point's reference vectors travel in the function's other inputs.
 GAUGE_KEY = "__adcli_gauge__"
 # Calls whose insides are inlined to find decompositions (the program parameter's name).
@@ -122,18 +124,10 @@ def _eval(
     found: list[Any] | None,
     live_out: list[bool] | None,
 ) -> list[Any]:
-    env: dict[Any, Any] = {}
-
-    def read(var: Any) -> Any:
-        return var.val if isinstance(var, Literal) else env[var]
-
-    for var, value in zip(jaxpr.constvars, consts, strict=True):
-        env[var] = value
-    for var, value in zip(jaxpr.invars, args, strict=True):
-        env[var] = value
+    env = Environment(jaxpr, consts, args)
     used = _used(jaxpr, live_out)
     for eqn in jaxpr.eqns:
-        operands = [read(v) for v in eqn.invars]
+        operands = [env.read(v) for v in eqn.invars]
         name = eqn.primitive.name
         if name in _CALLS and _CALLS[name] in eqn.params:
             sub = eqn.params[_CALLS[name]]
@@ -149,9 +143,8 @@ def _eval(
                 found.extend(outs[i] for i in which)
             if which and refs is not None:
                 outs = _align(name, outs, which, [next(refs) for _ in which])
-        for var, value in zip(eqn.outvars, outs, strict=True):
-            env[var] = value
-    return [read(v) for v in jaxpr.outvars]
+        env.write(eqn.outvars, outs)
+    return [env.read(v) for v in jaxpr.outvars]
 
 
 def _phase(v: jax.Array, ref: jax.Array, axis: int = -2) -> jax.Array:

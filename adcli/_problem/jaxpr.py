@@ -19,6 +19,27 @@ def equations(jaxpr: Any, *, opaque: frozenset[str] = frozenset()) -> Iterator[A
                     yield from equations(inner, opaque=opaque)
 
 
+class Environment:
+    """The values of a jaxpr's variables while it is interpreted equation by equation."""
+
+    def __init__(self, jaxpr: Any, consts: list[Any], args: list[Any]) -> None:
+        from jax.extend.core import Literal
+
+        self._literal = Literal
+        self._values: dict[Any, Any] = {}
+        self.write(jaxpr.constvars, consts)
+        self.write(jaxpr.invars, args)
+
+    def read(self, var: Any) -> Any:
+        """A variable's value (a literal's own)."""
+        return var.val if isinstance(var, self._literal) else self._values[var]
+
+    def write(self, variables: list[Any], values: list[Any]) -> None:
+        """Bind ``variables`` to ``values`` (as many of each)."""
+        for var, value in zip(variables, values, strict=True):
+            self._values[var] = value
+
+
 def real_dtype(dtype: Any) -> Any:
     """A floating dtype, or a complex one's real part (complex64 -> float32)."""
     import jax.numpy as jnp

@@ -27,8 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jax.extend.core import Literal
 
+from adcli._problem.jaxpr import Environment
 from adcli._problem.runtime import JaxMode
 
 # Primitives that call a program on their operands (its outputs are theirs), by the name
@@ -98,21 +98,11 @@ def eval_promoted(closed: Any, *args: Any, consts: list[Any] | None = None) -> l
 
 
 def _eval(jaxpr: Any, consts: list[Any], args: list[Any]) -> list[Any]:
-    env: dict[Any, Any] = {}
-
-    def read(var: Any) -> Any:
-        return var.val if isinstance(var, Literal) else env[var]
-
-    for var, value in zip(jaxpr.constvars, consts, strict=True):
-        env[var] = value
-    for var, value in zip(jaxpr.invars, args, strict=True):
-        env[var] = value
+    env = Environment(jaxpr, consts, args)
     for eqn in jaxpr.eqns:
-        operands = [_promote_value(read(v)) for v in eqn.invars]
-        outs = _equation(eqn, operands)
-        for var, value in zip(eqn.outvars, outs, strict=True):
-            env[var] = value
-    return [read(v) for v in jaxpr.outvars]
+        operands = [_promote_value(env.read(v)) for v in eqn.invars]
+        env.write(eqn.outvars, _equation(eqn, operands))
+    return [env.read(v) for v in jaxpr.outvars]
 
 
 def _equation(eqn: Any, operands: list[Any]) -> list[Any]:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
-from adcli._report.mode_console import seconds
+from adcli._report.mode_console import plain_table, seconds
 from adcli._results.estimate import (
     METHODS,
     EstimateReport,
@@ -53,20 +52,20 @@ def render_result(result: EstimateResult, console: Console) -> None:
         f"{result.dtype} · T = one evaluation of f = {seconds(result.eval_seconds)} "
         f"(compile {seconds(result.eval_compile_seconds)})[/dim]"
     )
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-    for column, justify in (
-        ("method", "left"),
-        ("passes", "right"),
-        ("theory", "left"),
-        ("step", "left"),
-        ("compile", "right"),
-        ("run (median)", "right"),
-        ("÷ T", "right"),
-        ("rel. error", "right"),
-        ("predicted", "right"),
-        ("max abs error", "right"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    table = plain_table(
+        (
+            ("method", "left"),
+            ("passes", "right"),
+            ("theory", "left"),
+            ("step", "left"),
+            ("compile", "right"),
+            ("run (median)", "right"),
+            ("÷ T", "right"),
+            ("rel. error", "right"),
+            ("predicted", "right"),
+            ("max abs error", "right"),
+        )
+    )
     for m in result.methods:
         table.add_row(*_row(m, result))
     console.print(table)
@@ -117,14 +116,8 @@ def render_sweep(sweep: EstimateSweep, console: Console) -> None:
         f"[bold]{escape(sweep.name)}[/bold]  [dim]sweep over {sweep.dim} · {backend} · "
         f"zero-order at fixed k = {sweep.k} ({2 * sweep.k} evals)[/dim]"
     )
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-    table.add_column(sweep.dim, justify="right")
-    table.add_column("d", justify="right")
-    table.add_column("T", justify="right")
-    for name in METHODS:
-        table.add_column(f"{name} (÷T)", justify="right")
-    table.add_column("zero-order error", justify="right")
-    table.add_column("√((d∓1)/k)", justify="right")
+    headers = (sweep.dim, "d", "T", *(f"{name} (÷T)" for name in METHODS))
+    table = plain_table((h, "right") for h in (*headers, "zero-order error", "√((d∓1)/k)"))
     for p in sweep.points:
         table.add_row(
             str(p.value),

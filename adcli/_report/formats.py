@@ -42,33 +42,30 @@ class Renderer:
 
 JSON = Renderer("adcli._results.json:to_json_text", newline=True)
 
+
+def _console(module: str) -> Renderer:
+    """``render`` of ``adcli._report.<module>``, drawn on a rich Console."""
+    return Renderer(f"adcli._report.{module}:render", console=True)
+
+
 # Per report type, its formats in the order --format lists them ("text" first: the default).
 RENDERERS: dict[type, dict[Format, Renderer]] = {
     CheckReport: {
-        "text": Renderer("adcli._report.console:render", console=True),
+        "text": _console("console"),
         "json": JSON,
         "github": Renderer("adcli._report.github:render"),
         "markdown": Renderer("adcli._report.markdown:render"),
     },
-    ModeReport: {"text": Renderer("adcli._report.mode_console:render", console=True), "json": JSON},
-    MemoryReport: {
-        "text": Renderer("adcli._report.memory_console:render", console=True),
-        "json": JSON,
-    },
+    ModeReport: {"text": _console("mode_console"), "json": JSON},
+    MemoryReport: {"text": _console("memory_console"), "json": JSON},
     ExplainReport: {
-        "text": Renderer("adcli._report.explain_console:render", console=True),
+        "text": _console("explain_console"),
         "json": JSON,
         "markdown": Renderer("adcli._report.explain_markdown:render_markdown", newline=True),
         "dot": Renderer("adcli._report.explain_dot:render_dot"),
     },
-    EstimateReport: {
-        "text": Renderer("adcli._report.estimate_console:render", console=True),
-        "json": JSON,
-    },
-    CurvatureReport: {
-        "text": Renderer("adcli._report.curvature_console:render", console=True),
-        "json": JSON,
-    },
+    EstimateReport: {"text": _console("estimate_console"), "json": JSON},
+    CurvatureReport: {"text": _console("curvature_console"), "json": JSON},
 }
 
 

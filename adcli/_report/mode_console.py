@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from rich.console import Console
+from collections.abc import Iterable
+
+from rich.console import Console, JustifyMethod
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -23,6 +25,14 @@ _STATUS_STYLE = {
     CandidateStatus.DISAGREES: "red",
     CandidateStatus.SKIPPED: "yellow",
 }
+
+
+def plain_table(columns: Iterable[tuple[str, JustifyMethod]]) -> Table:
+    """A borderless table with bold headers and these (header, justify) columns."""
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for header, justify in columns:
+        table.add_column(header, justify=justify)
+    return table
 
 
 def seconds(x: float | None) -> str:
@@ -70,18 +80,18 @@ def render_result(result: ModeResult, console: Console) -> None:
             f"[dim]narrow intermediate: {cut.dtype}[{shape}] ({cut.size} entries, "
             f"{escape(cut.primitive)}) at {escape(cut.source or 'an unknown line')}[/dim]"
         )
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-    for column, justify in (
-        ("candidate", "left"),
-        ("passes", "left"),
-        ("pred. FLOPs", "right"),
-        ("compile", "right"),
-        ("run (median)", "right"),
-        ("spread", "right"),
-        ("memory", "right"),
-        ("status", "left"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    table = plain_table(
+        (
+            ("candidate", "left"),
+            ("passes", "left"),
+            ("pred. FLOPs", "right"),
+            ("compile", "right"),
+            ("run (median)", "right"),
+            ("spread", "right"),
+            ("memory", "right"),
+            ("status", "left"),
+        )
+    )
     for c in result.candidates:
         table.add_row(*_row(c, result))
     console.print(table)
@@ -123,15 +133,10 @@ def render_sweep(sweep: SweepResult, console: Console) -> None:
         f"[bold]{escape(sweep.name)}[/bold]  [dim]sweep over {sweep.dim} · {backend}[/dim]"
     )
     names = [c.name for c in first.candidates] if first else []
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-    table.add_column(sweep.dim, justify="right")
-    table.add_column("n", justify="right")
-    table.add_column("m", justify="right")
-    for name in names:
-        table.add_column(name, justify="right")
-    table.add_column(sweep.ratio_of, justify="right")
-    table.add_column("recommended", justify="left")
-    table.add_column("", justify="left")
+    right: list[tuple[str, JustifyMethod]] = [
+        (header, "right") for header in (sweep.dim, "n", "m", *names, sweep.ratio_of)
+    ]
+    table = plain_table([*right, ("recommended", "left"), ("", "left")])
     for p in sweep.points:
         table.add_row(
             str(p.value),
