@@ -149,7 +149,9 @@ def _images(seed: int):  # type: ignore[no-untyped-def]
     return images, jnp.asarray(rng.integers(0, 10, 4), jnp.int32)
 
 
-def test_float32_cnn_bug_is_caught_at_twenty_seeds_from_check_function() -> None:
+def test_float32_cnn_bug_is_caught_at_ten_seeds_from_check_function() -> None:
+    """The spec test above holds the 20 seeds; through check_function each seed costs a
+    fresh model, so ten seeds here (20 of 20 in the CHANGELOG was measured once)."""
     import importlib.util
     import sys
 
@@ -168,12 +170,12 @@ def test_float32_cnn_bug_is_caught_at_twenty_seeds_from_check_function() -> None
     finally:
         sys.path.remove(str(EXAMPLES))
     verdicts = []
-    for seed in range(20):
+    for seed in range(10):
         params = bug.init_params(jax.random.key(seed))  # Flax's own init weights
         images, labels = _images(seed)
         result = adcli.check_function(bug.loss, params, images, labels, wrt="params", seed=seed)
         verdicts.append(result.verdict)
-    assert verdicts == ["fail"] * 20
+    assert verdicts == ["fail"] * 10
 
 
 # Two of the five (each costs a few compilations); all five are run in the release notes.
