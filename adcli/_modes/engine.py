@@ -95,15 +95,9 @@ def choose_mode(
     start = time.perf_counter()
     if measure not in MEASURES:
         raise UsageError(f"--measure: expected one of {', '.join(MEASURES)}, got {measure!r}")
-    problem = problem_of(spec, args, wrt=wrt, what="choose_mode")
-    if problem is None:
-        assert not callable(spec)  # problem_of took the function
-        problem = spec if isinstance(spec, Problem) else build(one_spec(spec, instead=_REPORT))
+    problem, flat = _flat_problem(spec, args, wrt, target)
     say = progress or (lambda what: None)
-    flat = flatten_problem(problem, with_vector=target == "hvp")
     sharded = problem.mesh is not None and problem.mesh.mesh.devices.size > 1
-    if problem.mesh is not None:  # a sharded spec: candidates compiled and timed sharded
-        flat = sharded_flat(flat, problem)
     split = None
     if candidates is None:
         if target == "jacobian":
@@ -153,6 +147,24 @@ def choose_mode(
 
     result = on_mesh(result, problem, compiled, alone)
     return dataclasses.replace(result, seconds=time.perf_counter() - start)
+
+
+def _flat_problem(
+    spec: Spec | Problem | str | os.PathLike[str] | Callable[..., Any],
+    args: tuple[Any, ...],
+    wrt: Sequence[int | str] | int | str | None,
+    target: str,
+) -> tuple[Problem, FlatProblem]:
+    """The problem ``choose_mode`` was given (built from a spec or a function) and its flat
+    form: with the HVP's vector for ``hvp``, placed on its mesh for a sharded spec."""
+    problem = problem_of(spec, args, wrt=wrt, what="choose_mode")
+    if problem is None:
+        assert not callable(spec)  # problem_of took the function
+        problem = spec if isinstance(spec, Problem) else build(one_spec(spec, instead=_REPORT))
+    flat = flatten_problem(problem, with_vector=target == "hvp")
+    if problem.mesh is not None:  # a sharded spec: candidates compiled and timed sharded
+        flat = sharded_flat(flat, problem)
+    return problem, flat
 
 
 def _cut_info(split: Any, spec: Spec) -> CutInfo | None:
