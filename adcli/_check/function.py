@@ -98,10 +98,7 @@ def check_function(
     'pass'
     """
     modes = _options(order, modes, method, directions, seed)
-    _reference_options(reference, factor, repeat)
-    if kinks not in KINKS:
-        hint = did_you_mean(str(kinks), KINKS) or f"expected one of: {', '.join(KINKS)}"
-        raise UsageError(f"unknown kinks policy {kinks!r} ({hint})")
+    _validate_keywords(reference, factor, repeat, kinks)
     options = CheckOptions(
         order=order_option(order),
         modes=modes,
@@ -124,15 +121,22 @@ def check_function(
         problem = with_reference(problem, reference)
     result = check_problem(problem, point_given=True)
     asked = resolve_wrt(wrt, argument_names(fn, len(args)))
-    left_out = [n for n in asked if n not in problem.spec.wrt]
-    if left_out:
-        note = f"not checked: {', '.join(left_out)} (no entries: nothing to differentiate)"
-        result = dataclasses.replace(result, notes=(*result.notes, note))
-    return result
+    return _left_out([n for n in asked if n not in problem.spec.wrt], result)
 
 
-def _reference_options(reference: Any, factor: Any, repeat: Any) -> None:
-    """Check ``reference``, ``factor`` and ``repeat`` of :func:`check_function`."""
+def _left_out(names: list[str], result: SpecResult) -> SpecResult:
+    """``result`` with a note naming the arguments asked for but left out (no entries)."""
+    if not names:
+        return result
+    note = f"not checked: {', '.join(names)} (no entries: nothing to differentiate)"
+    return dataclasses.replace(result, notes=(*result.notes, note))
+
+
+def _validate_keywords(reference: Any, factor: Any, repeat: Any, kinks: Any) -> None:
+    """Check ``reference``, ``factor``, ``repeat`` and ``kinks`` of :func:`check_function`."""
+    if kinks not in KINKS:
+        hint = did_you_mean(str(kinks), KINKS) or f"expected one of: {', '.join(KINKS)}"
+        raise UsageError(f"unknown kinks policy {kinks!r} ({hint})")
     if reference is not None and not callable(reference):
         raise UsageError(
             f"reference must be a callable (the plain implementation), got {reference!r}"
