@@ -50,7 +50,8 @@ class Arguments:
             if field.startswith("inputs.") and not code.takes_key and spec.check.points > 1:
                 self.notes.append(
                     f"{field.removeprefix('inputs.')}: {code.node.ref} takes no key, so every "
-                    "point uses the same values"
+                    "point uses the same values (adcli passes a PRNG key to a parameter "
+                    "named key or rng)"
                 )
 
     # -- structure ------------------------------------------------------------------------

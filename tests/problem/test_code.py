@@ -97,7 +97,10 @@ def test_without_a_key_every_point_is_the_same_and_the_report_says_so(folder: Pa
     np.testing.assert_array_equal(
         problem.sample_inputs(0)["params"]["w"], problem.sample_inputs(1)["params"]["w"]
     )
-    note = "params: m.py:fixed_params takes no key, so every point uses the same values"
+    note = (
+        "params: m.py:fixed_params takes no key, so every point uses the same values "
+        "(adcli passes a PRNG key to a parameter named key or rng)"
+    )
     assert problem.notes == [note]
     (spec,) = load_text(text, file=str(folder / "s.yaml"), base_dir=str(folder))
     result = check_spec(spec)
