@@ -20,7 +20,7 @@ from adcli._check.reference_callable import with_reference
 from adcli._errors import UsageError, did_you_mean
 from adcli._problem.callable import argument_names, problem_from_callable, resolve_wrt
 from adcli._results.check import SpecResult
-from adcli._spec.model import METHODS, MODES, CheckOptions
+from adcli._spec.model import KINK_POLICIES, METHODS, MODES, CheckOptions
 
 
 def check_function(
@@ -148,7 +148,7 @@ def _validate_keywords(reference: Any, factor: Any, repeat: Any, kinks: Any) -> 
         raise UsageError(f"repeat must be an int >= 1, got {repeat!r}")
 
 
-KINKS = ("inconclusive", "subgradient")
+KINKS = KINK_POLICIES
 
 
 def _nothing_to_check(

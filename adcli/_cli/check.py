@@ -66,7 +66,11 @@ class CheckArgs(CommandArgs):
     type=click.Choice(["auto", "full", "directions"]),
     help="Full Jacobian, random directions, or chosen by size (auto).",
 )
-@click.option("--order", type=click.IntRange(1, 2), help="2 also checks second derivatives.")
+@click.option(
+    "--order",
+    type=click.IntRange(min=1),
+    help="2 also checks second derivatives (HVPs); k >= 3 also directional derivatives to order k.",
+)
 @spec_option
 @format_option(
     CheckReport,

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import keyword
+import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from adcli._errors import SpecError, UsageError, did_you_mean
 from adcli._spec.model import (
+    KINK_POLICIES,
     MEMORY_FIGURES,
     METHODS,
     MODES,
@@ -384,9 +386,9 @@ def _check(
             _not_constant(r, name, f"check.wrt[{i}]", constants, key=False)
         opts["wrt"] = r.names(m["wrt"], "check.wrt", tuple(inputs), what="input")
     if "order" in m:
-        if type(m["order"]) is not int or m["order"] not in (1, 2):
-            hint = "1 checks first derivatives; 2 also Hessian-vector products"
-            r.fail("check.order", f"expected 1 or 2, got {m['order']!r}", hint)
+        if type(m["order"]) is not int or m["order"] < 1:
+            hint = "1 checks first derivatives; 2 also Hessian-vector products; k >= 3 also D^k"
+            r.fail("check.order", f"expected an int >= 1, got {m['order']!r}", hint)
         opts["order"] = m["order"]
     if "modes" in m:
         hint = "modes are fwd (forward, JVPs) and rev (reverse, VJPs)"
@@ -406,6 +408,19 @@ def _check(
             opts[key] = r.number(m[key], f"check.{key}", minimum=0)
     if "repeat" in m:
         opts["repeat"] = r.integer(m["repeat"], "check.repeat", minimum=1)
+    if "eps" in m:
+        eps = r.number(m["eps"], "check.eps", minimum=0)
+        if not 0 < eps < math.inf:
+            hint = "the largest FD step, relative to each coordinate's scale"
+            r.fail("check.eps", f"expected a finite number > 0, got {m['eps']}", hint)
+        opts["eps"] = eps
+    if "kinks" in m:
+        if m["kinks"] not in KINK_POLICIES:
+            hint = did_you_mean(str(m["kinks"]), KINK_POLICIES) or (
+                f"expected one of: {', '.join(KINK_POLICIES)}"
+            )
+            r.fail("check.kinks", f"unknown kinks policy {m['kinks']!r}", hint)
+        opts["kinks"] = m["kinks"]
     if "dims" in m:
         sizes = _dims(r, m["dims"], path="check.dims")
         for name in sizes:

@@ -168,13 +168,15 @@ class CheckOptions:
     repeat: int = 1
     # A sharded spec: also compare its values and derivatives with one device's (--parity).
     parity: bool = False
-    # Python API only (``check_function``; not spec keys: ``metadata={"spec": False}``).
     # The largest FD step, relative to each coordinate's scale (None: adcli's own steps).
-    eps: float | None = field(default=None, metadata={"spec": False})
+    eps: float | None = None
     # A kink exactly at the point: "inconclusive", or "subgradient" (passes when AD lies
     # between the one-sided FD derivatives: assert_grads' policy).
-    kinks: str = field(default="inconclusive", metadata={"spec": False})
+    kinks: str = "inconclusive"
 
+
+# What ``check.kinks`` may say: how an element with a kink exactly at the point is judged.
+KINK_POLICIES = ("inconclusive", "subgradient")
 
 # What ``memory.figure`` may name (see docs/memory.md): the residuals the backward pass
 # stores, or the compiler's temporary / total bytes of the value-and-VJP program.

@@ -20,6 +20,7 @@ from adcli._spec.load import CHECK_KEYS, TOP_KEYS
 from adcli._spec.model import (
     CONSTANT_DTYPES,
     INPUT_DTYPES,
+    KINK_POLICIES,
     MEMORY_FIGURES,
     MESH_AXIS_TYPES,
     METHODS,
@@ -230,7 +231,7 @@ def _closed(properties: dict[str, Any]) -> dict[str, Any]:
 def _check_properties() -> dict[str, Any]:
     props: dict[str, Any] = {
         "wrt": {"type": "array", "items": _IDENT, "minItems": 1, "uniqueItems": True},
-        "order": {"enum": [1, 2]},
+        "order": _int(1),
         "modes": {
             "type": "array",
             "items": {"enum": list(MODES)},
@@ -247,6 +248,8 @@ def _check_properties() -> dict[str, Any]:
         "factor": _NONNEG,
         "repeat": _int(1),
         "parity": {"type": "boolean"},
+        "eps": {"type": "number", "exclusiveMinimum": 0},
+        "kinks": {"enum": list(KINK_POLICIES)},
     }
     assert set(props) == set(CHECK_KEYS), "the schema must know every check: key"
     return props

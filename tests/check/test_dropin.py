@@ -261,3 +261,29 @@ def test_a_primitive_that_cannot_be_promoted_is_named_in_the_note() -> None:
         "'pure_callback', whose program adcli does not run in float64), so FD is taken in "
         "its own precision",
     )
+
+
+# --- the same options as spec keys ------------------------------------------------------------
+
+
+def test_order_kinks_and_eps_are_spec_keys_too() -> None:
+    """check.order ≥ 3, check.kinks and check.eps mean in a spec what they mean to
+    check_function: relu at its kink passes as a subgradient, D³ of sin³ is checked, and the
+    FD steps stay within eps (relative to each coordinate's scale)."""
+    text = (
+        "name: kinked\n"
+        "function: {expr: 'sum(relu(x)) + sum(sin(x) ** 3)'}\n"
+        "inputs: {x: {shape: [2], init: {value: [0.0, 0.7]}}}\n"
+        "check: {order: 3, kinks: subgradient, eps: 0.001, points: 1}\n"
+    )
+    (spec,) = adcli.load_text(text)
+    assert (spec.check.order, spec.check.kinks, spec.check.eps) == (3, "subgradient", 0.001)
+    (result,) = adcli.check(spec).results
+    assert result.verdict == "pass", [c.reason for c in result.comparisons]
+    kinds = {c.kind for c in result.comparisons}
+    assert {"fwd", "rev", "d3:fwd"} <= kinds, kinds
+    steps = [c.step for c in result.comparisons if c.step is not None]
+    steps += [m.step for c in result.comparisons for m in c.worst if m.step is not None]
+    assert steps and max(steps) <= 0.001 * (1 + 1e-9), steps  # x[0] = 0: scale 1
+    (strict,) = adcli.load_text(text.replace("kinks: subgradient", "kinks: inconclusive"))
+    assert adcli.check(strict).results[0].verdict == "inconclusive"
