@@ -259,7 +259,7 @@ def test_directory_without_specs_exits_2(tmp_path: Path) -> None:
             id="points-0",
         ),
         pytest.param([LECTURE, "--seed", "-1"], "Invalid value for '--seed'", id="seed-negative"),
-        pytest.param([LECTURE, "--order", "3"], "Invalid value for '--order'", id="order-3"),
+        pytest.param([LECTURE, "--order", "0"], "Invalid value for '--order'", id="order-0"),
         pytest.param(
             [LECTURE, "--method", "jacfwd"],
             "'jacfwd' is not one of 'auto', 'full', 'directions'",
