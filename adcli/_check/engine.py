@@ -68,7 +68,8 @@ def check_problem(
         problem.cache[key] = evals
         # A caller's one-off first-order check runs op by op (compiling would cost more);
         # the same function checked again compiles its programs (_numerics/evaluate.py).
-        evals.eager = point_given and opts.order == 1
+        # Sharded arguments are laid out by compiled programs (with the mesh's shardings).
+        evals.eager = point_given and opts.order == 1 and problem.mesh is None
     else:
         evals.eager = False
     constants = problem.sample_constants()

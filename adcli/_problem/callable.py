@@ -21,6 +21,7 @@ import numpy as np
 from adcli._errors import UsageError, did_you_mean
 from adcli._problem.arguments import held_name
 from adcli._problem.build import Problem
+from adcli._problem.mesh import given_mesh
 from adcli._problem.partition import Leaves, Partition, kind_of, plain
 from adcli._problem.runtime import caller_mode
 from adcli._spec.model import ArraySpec, CheckOptions, Formula, Spec
@@ -264,6 +265,11 @@ def _given_point(fn: Callable[..., Any], given: _Arguments, options: CheckOption
 
     input_structs = {n: struct(v) for n, v in given.inputs.items()}
     constant_structs = {n: struct(v) for n, v in given.constants.items()}
+    plan = given_mesh(given.inputs, given.constants)  # None: the arguments are on one device
+    if plan is not None:  # run, and differentiate, as the caller's sharded program does
+        input_structs = plan.structs(input_structs, plan.inputs)
+        constant_structs = plan.structs(constant_structs, plan.constants)
+        call = plan.wrap(call)
     output = jax.eval_shape(lambda i, c: call(**i, **c), input_structs, constant_structs)
     name = getattr(fn, "__name__", type(fn).__name__)
     spec = Spec(
@@ -285,6 +291,7 @@ def _given_point(fn: Callable[..., Any], given: _Arguments, options: CheckOption
         names=names,
         arranged=_arranged(given),
         mode=caller_mode(),  # the function runs as its caller runs it
+        mesh=plan,
     )
 
 
@@ -335,7 +342,8 @@ def _cache_key(fn: Callable[..., Any], given: _Arguments, options: CheckOptions)
     except TypeError:
         return None
     leaves, tree = jax.tree_util.tree_flatten((given.inputs, given.constants))
-    shapes = tuple((np.shape(a), str(a.dtype)) for a in leaves)
+    # A sharded argument is a different program: its layout is part of the problem.
+    shapes = tuple((np.shape(a), str(a.dtype), str(getattr(a, "sharding", ""))) for a in leaves)
     parts = tuple(sorted(given.parts.items()))
     options_key = repr(dataclasses.replace(options, seed=0))
     try:

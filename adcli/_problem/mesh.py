@@ -30,7 +30,7 @@ import jax
 import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
-from adcli._errors import SpecError
+from adcli._errors import SpecError, UsageError
 from adcli._spec.model import ArraySpec, MeshSpec, Spec
 
 if TYPE_CHECKING:
@@ -240,6 +240,46 @@ def mesh_plan(spec: Spec) -> MeshPlan | None:
         return {name: _tree_shardings(mesh, tree) for name, tree in trees.items()}
 
     return MeshPlan(spec.mesh, mesh, shardings(spec.inputs), shardings(spec.constants), note)
+
+
+def given_mesh(inputs: Mapping[str, Any], constants: Mapping[str, Any]) -> MeshPlan | None:
+    """The MeshPlan of arguments the caller placed on several devices: the mesh of their
+    ``NamedSharding``s and each leaf's sharding (other leaves replicated), so that
+    ``check_function`` runs and differentiates the function laid out as the caller's own
+    program does. None when no argument is sharded over more than one device.
+
+    Raises:
+        UsageError: arguments sharded over two different meshes.
+    """
+    leaves = jax.tree_util.tree_leaves((inputs, constants))
+    meshes = {leaf.sharding.mesh for leaf in leaves if _is_sharded(leaf)}
+    if not meshes:
+        return None
+    if len(meshes) > 1:
+        shapes = " and ".join(sorted(str(dict(m.shape)) for m in meshes))
+        raise UsageError(f"the arguments are sharded over different meshes ({shapes}): use one")
+    (mesh,) = meshes
+    explicit = any(t == AxisType.Explicit for t in mesh.axis_types)
+    spec = MeshSpec(dict(mesh.shape), "explicit" if explicit else "auto")
+
+    def sharding(leaf: Any) -> NamedSharding:
+        if _is_sharded(leaf) and leaf.sharding.mesh == mesh:
+            return NamedSharding(mesh, leaf.sharding.spec)
+        return NamedSharding(mesh, PartitionSpec())
+
+    def shardings(trees: Mapping[str, Any]) -> dict[str, Tree]:
+        return {name: jax.tree_util.tree_map(sharding, tree) for name, tree in trees.items()}
+
+    return MeshPlan(spec, mesh, shardings(inputs), shardings(constants))
+
+
+def _is_sharded(leaf: Any) -> bool:
+    """Whether ``leaf`` is an array sharded over a mesh of several devices."""
+    return (
+        isinstance(leaf, jax.Array)
+        and isinstance(leaf.sharding, NamedSharding)
+        and leaf.sharding.mesh.size > 1
+    )
 
 
 def _tree_shardings(mesh: Mesh, tree: Any) -> Tree:
