@@ -51,7 +51,7 @@ class Arguments:
                 self.notes.append(
                     f"{field.removeprefix('inputs.')}: {code.node.ref} takes no key, so every "
                     "point uses the same values (adcli passes a PRNG key to a parameter "
-                    "named key or rng)"
+                    "named key or rng, an int to one named seed)"
                 )
 
     # -- structure ------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from adcli._problem.python import load_object
 from adcli._spec.model import PythonTree, Spec
 
 KEY_NAMES = ("key", "rng")
+SEED_NAMES = ("seed",)  # an int seed, drawn from the point's key
 
 
 @dataclass
@@ -49,7 +50,9 @@ class CodeValue:
             value = self.obj
         else:
             kwargs: dict[str, Any] = {name: dims[name] for name in self.dim_params}
-            if self.key_param is not None:
+            if self.key_param in SEED_NAMES:
+                kwargs[self.key_param] = _int_seed(key)
+            elif self.key_param is not None:
                 kwargs[self.key_param] = key
             value = self.obj(**kwargs)
         item = self.node.item
@@ -117,6 +120,14 @@ class CodeValue:
         )
 
 
+def _int_seed(key: Any) -> int:
+    """An int seed drawn from a point's key; 0 while only shapes are traced (a shape does
+    not depend on the seed)."""
+    if isinstance(key, jax.core.Tracer):
+        return 0
+    return int(jax.random.randint(key, (), 0, 2**31 - 1))
+
+
 def _first(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else ""
@@ -140,6 +151,7 @@ def load_code(node: PythonTree, spec: Spec, dims: Mapping[str, int], field: str)
     except (TypeError, ValueError):  # no signature (a builtin): call it with nothing
         params = []
     key_param = next((p.name for p in params if p.name in KEY_NAMES), None)
+    key_param = key_param or next((p.name for p in params if p.name in SEED_NAMES), None)
     dim_params, missing = [], []
     for p in params:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name == key_param:
@@ -151,6 +163,9 @@ def load_code(node: PythonTree, spec: Spec, dims: Mapping[str, int], field: str)
     value = CodeValue(node, field, obj, False, key_param, tuple(dim_params))
     if missing:
         names = ", ".join(f"'{n}'" for n in missing)
-        hint = "adcli passes a PRNG key as key or rng, and dims by name; give the others defaults"
+        hint = (
+            "adcli passes a PRNG key as key or rng (or an int as seed), and dims by name; "
+            "give the others defaults"
+        )
         raise value.error(spec, f"adcli cannot fill its parameter {names}", hint)
     return value

@@ -84,8 +84,9 @@ def _call_args_from(ref: str) -> Any:
     except (TypeError, ValueError):
         params = {}  # type: ignore[assignment]
     key = next((p for p in params if p in ("key", "rng")), None)
+    seed = {"seed": 0} if key is None and "seed" in params else {}
     try:
-        return fn(**({key: jax.random.key(0)} if key else {}))
+        return fn(**({key: jax.random.key(0)} if key else seed))
     except Exception as exc:
         raise UsageError(f"{ref}: calling it failed: {type(exc).__name__}: {exc}") from None
 

@@ -36,6 +36,11 @@ def init_params(key, d, h):
     k1, k2 = jax.random.split(key)
     return {"w": jax.random.normal(k1, (d, h)), "b": 0.1 * jax.random.normal(k2, (h,))}
 
+def seeded_params(seed=0, d=3):
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    return {"w": jnp.asarray(rng.normal(size=(d, 2))), "b": jnp.zeros(2)}
+
 def fixed_params():
     return {"w": jnp.ones((3, 2)), "b": jnp.zeros(2)}
 
@@ -91,6 +96,17 @@ def test_a_callable_with_a_key_gets_a_key_per_point_and_dims_by_name(folder: Pat
     assert problem.notes == []
 
 
+def test_a_seed_parameter_gets_an_int_per_point(folder: Path) -> None:
+    """``def init(seed=0)`` (NumPy-style code): an int drawn from the point's key, so each
+    point differs and the same point repeats; shapes are read with seed 0."""
+    problem = _build(folder, _spec(folder, "  params: {python: m.py:seeded_params}\n"))
+    assert problem.input_structs["params"]["w"].shape == (3, 2)
+    a, b = problem.sample_inputs(0), problem.sample_inputs(1)
+    assert not np.allclose(a["params"]["w"], b["params"]["w"])
+    np.testing.assert_array_equal(problem.sample_inputs(0)["params"]["w"], a["params"]["w"])
+    assert problem.notes == []
+
+
 def test_without_a_key_every_point_is_the_same_and_the_report_says_so(folder: Path) -> None:
     text = _spec(folder, "  params: {python: m.py:fixed_params}\n")
     problem = _build(folder, text)
@@ -99,7 +115,7 @@ def test_without_a_key_every_point_is_the_same_and_the_report_says_so(folder: Pa
     )
     note = (
         "params: m.py:fixed_params takes no key, so every point uses the same values "
-        "(adcli passes a PRNG key to a parameter named key or rng)"
+        "(adcli passes a PRNG key to a parameter named key or rng, an int to one named seed)"
     )
     assert problem.notes == [note]
     (spec,) = load_text(text, file=str(folder / "s.yaml"), base_dir=str(folder))
