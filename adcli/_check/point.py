@@ -114,6 +114,31 @@ def dot_scale(pt: Point, values: np.ndarray, terms: np.ndarray) -> np.ndarray:
     return scale
 
 
+@dataclass(frozen=True)
+class Pairing:
+    """⟨Jᵀu, v⟩ and Σᵢ|(Jᵀu)ᵢ·vᵢ| for every direction v (K rows) and VJP Jᵀu (J rows):
+    (K, J) each. Each is a pass over K·d numbers (at d = 10⁶, more than a JVP costs), so
+    it is computed once per set of directions and shared by the FD refinement, the rev
+    comparison and the adjoint identity."""
+
+    dots: np.ndarray
+    sizes: np.ndarray
+
+
+# Columns per block of ``pairing``: |v| and |Jᵀu| are taken a block at a time (a few MB
+# that stay in cache), never as whole K × d copies.
+PAIRING_BLOCK = 1 << 15
+
+
+def pairing(dirs: np.ndarray, vjps: np.ndarray) -> Pairing:
+    """The :class:`Pairing` of directions ``dirs`` (K, d) and VJPs ``vjps`` (J, d)."""
+    sizes = np.zeros((dirs.shape[0], vjps.shape[0]))
+    for lo in range(0, dirs.shape[1], PAIRING_BLOCK):
+        cols = slice(lo, lo + PAIRING_BLOCK)
+        sizes += np.abs(dirs[:, cols]) @ np.abs(vjps[:, cols]).T
+    return Pairing(dirs @ vjps.T, sizes)
+
+
 def choose_method(requested: str, d: int, m: int) -> str:
     if requested != "auto":
         return requested
@@ -181,7 +206,7 @@ def directions_for(pt: Point, count: int) -> np.ndarray:
     elementwise by |x| and rounded to the input's own dtypes."""
     z = np.zeros((count, pt.fn.d))
     z[:, pt.segment] = pt.rng.standard_normal((count, pt.d)) * pt.scale[pt.segment]
-    return pt.fn.layout.round_to_leaves(z)
+    return pt.fn.layout.round_to_leaves(z, copy=False)
 
 
 def cotangents_for(pt: Point, count: int) -> np.ndarray:
