@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from adcli._check.point import Point, dot_scale
+from adcli._check.point import Pairing, Point, dot_scale, pairing
 from adcli._numerics import finite_diff as fdiff
 from adcli._numerics.compare import directional_scale
 from adcli._numerics.refine import failing_rows, fd_estimate
@@ -23,25 +23,30 @@ def directions_fd(
     jvps: np.ndarray | None = None,
     vjps: np.ndarray | None = None,
     cots: np.ndarray | None = None,
+    pairs: Pairing | None = None,
 ) -> fdiff.Estimate:
     """FD of g along each direction (K, m), refined where it is untrusted or disagrees
-    with ``jvps`` (K, m) or with ``vjps`` (J, d) contracted with ``cots`` (J, m)."""
+    with ``jvps`` (K, m) or with ``vjps`` (J, d) contracted with ``cots`` (J, m)
+    (``pairs``: their :class:`Pairing` with ``dirs``, when the caller has it)."""
 
     def sample(rows: np.ndarray, h: float, noise: bool) -> np.ndarray:
-        return pt.evals.fd_directions(pt.ref_at, dirs[rows], h, noise, ref=pt.use_ref)
+        picked = dirs if len(rows) == len(dirs) else dirs[rows]  # all rows: no K × d copy
+        return pt.evals.fd_directions(pt.ref_at, picked, h, noise, ref=pt.use_ref)
+
+    if vjps is not None and cots is not None and pairs is None:
+        pairs = pairing(dirs, vjps)
 
     def needs_more(e: fdiff.Estimate) -> np.ndarray:
         candidates = [jvps] if jvps is not None else []
         more = failing_rows(e, candidates, directional_scale(e.value), pt.rtol, pt.atol)
-        if vjps is not None and cots is not None:
-            ad = (vjps @ dirs.T).T  # (K, J)
+        if pairs is not None and cots is not None:
             ref = e.value @ cots.T
             tol = (
                 2 * (np.where(e.trusted, e.error, 0) @ np.abs(cots).T)
-                + pt.rtol * (np.abs(ref) + dot_scale(pt, ref, np.abs(dirs) @ np.abs(vjps).T))
+                + pt.rtol * (np.abs(ref) + dot_scale(pt, ref, pairs.sizes))
                 + pt.atol
             )
-            more |= (np.abs(ad - ref) > tol).any(axis=1)
+            more |= (np.abs(pairs.dots - ref) > tol).any(axis=1)
         return more
 
     return fd_estimate(sample, len(dirs), pt.eps, needs_more, pt.max_step)

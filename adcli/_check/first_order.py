@@ -20,6 +20,7 @@ import copy
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -28,11 +29,13 @@ from adcli._check.fd import coordinates_fd, directions_fd
 from adcli._check.leaves import Rows, aligned_directions, leaf_blocks, spot_coordinates
 from adcli._check.localized import localized
 from adcli._check.point import (
+    Pairing,
     Point,
     coordinate_labels,
     cotangents_for,
     directions_for,
     dot_scale,
+    pairing,
 )
 from adcli._numerics import finite_diff as fdiff
 from adcli._numerics.compare import (
@@ -214,14 +217,16 @@ def first_order_directions(pt: Point, count: int) -> FirstOrderResult:
     rows = Rows(len(dirs), tuple(kept), tuple(coords), tuple(owners), expected)
     dirs = np.concatenate([dirs, aligned, spots])
     jvps = pt.evals.jvp(pt.at, dirs) if "fwd" in usable else None  # (K, m)
-    est = directions_fd(pt, dirs, jvps, vjps, cots)
+    pairs = pairing(dirs, vjps) if vjps is not None else None
+    est = directions_fd(pt, dirs, jvps, vjps, cots, pairs)
     for _ in range(REDRAWS):
         vague = _vague_random(est, rows)
         if not vague.size:
             break
         dirs[vague] = directions_for(pt, len(vague))
         jvps = pt.evals.jvp(pt.at, dirs) if jvps is not None else None
-        est = directions_fd(pt, dirs, jvps, vjps, cots)
+        pairs = pairing(dirs, vjps) if vjps is not None else None
+        est = directions_fd(pt, dirs, jvps, vjps, cots, pairs)
     skips = _skips(pt)
     out: list[Comparison] = []
     terms: dict[str, Terms] = {}
@@ -229,10 +234,11 @@ def first_order_directions(pt: Point, count: int) -> FirstOrderResult:
         if mode in skips:
             out.append(skips[mode])
         elif ad is not None:
-            terms[mode] = (fwd_terms if mode == "fwd" else rev_terms)(pt, rows, dirs, ad, cots, est)
+            make = fwd_terms if mode == "fwd" else partial(rev_terms, pairs=pairs)
+            terms[mode] = make(pt, rows, dirs, ad, cots, est)
             out.append(_judged(pt, mode, rows, dirs, ad, cots, terms[mode]))
-    if jvps is not None and vjps is not None:
-        out.append(_adjoint(pt, rows, dirs, cots, jvps, vjps))
+    if jvps is not None and vjps is not None and pairs is not None:
+        out.append(_adjoint(pt, rows, cots, jvps, pairs))
     return FirstOrderResult(
         tuple(out),
         est,
@@ -272,11 +278,12 @@ def _judged(
 
 
 def _adjoint(
-    pt: Point, rows: Rows, dirs: np.ndarray, cots: np.ndarray, jvps: np.ndarray, vjps: np.ndarray
+    pt: Point, rows: Rows, cots: np.ndarray, jvps: np.ndarray, pairs: Pairing
 ) -> Comparison:
-    """⟨u, Jv⟩ from the JVPs against ⟨Jᵀu, v⟩ from the VJPs, for every pair (u, v)."""
-    reference = vjps @ dirs.T
-    terms = np.abs(cots) @ np.abs(jvps).T + np.abs(vjps) @ np.abs(dirs).T
+    """⟨u, Jv⟩ from the JVPs against ⟨Jᵀu, v⟩ from the VJPs (``pairs``), for every pair
+    (u, v)."""
+    reference = pairs.dots.T
+    terms = np.abs(cots) @ np.abs(jvps).T + pairs.sizes.T
     labels = Labels(lambda i: rows.name(pt, i[1]), lambda i: f"⟨u{i[0]}, ·⟩")
     scale = dot_scale(pt, reference, terms)
     return compare(pt.about("adjoint"), cots @ jvps.T, reference, scale, pt.tolerance, labels)
@@ -358,9 +365,14 @@ def rev_terms(
     cots: np.ndarray,
     est: fdiff.Estimate,
     allowance: np.ndarray | float = 0.0,
+    *,
+    pairs: Pairing | None = None,
 ) -> Terms:
     """⟨Jᵀu, v⟩ from the VJPs against ⟨u, FD along v⟩, for every (v, u): (K, J)
-    (``allowance``: added to each element's tolerance, see ``adcli._check.rounding``)."""
+    (``allowance``: added to each element's tolerance, see ``adcli._check.rounding``;
+    ``pairs``: the :class:`Pairing` of ``dirs`` and ``vjps``, when the caller has it)."""
+    if pairs is None:
+        pairs = pairing(dirs, vjps)
     trusted = np.asarray(est.trusted.all(axis=1))  # per direction
     error = np.where(est.trusted, est.error, 0.0) @ np.abs(cots).T  # (K, J)
     jump = np.where(np.isfinite(est.slope_jump), est.slope_jump, 0) @ np.abs(cots).T
@@ -372,7 +384,7 @@ def rev_terms(
         jump,
         *_contracted(est, cots),
     )
-    terms = np.abs(dirs) @ np.abs(vjps).T
+    terms = pairs.sizes
     floor = np.asarray(rows.expected) if rows.expected else np.zeros(len(cots))
 
     def directional(k: np.ndarray) -> np.ndarray:
@@ -386,7 +398,7 @@ def rev_terms(
         lambda i: rows.name(pt, i[0]),
         (lambda i: out_layout.describe(0)) if pt.fn.m == 1 else (lambda i: f"⟨u{i[1]}, ·⟩"),
     )
-    return Terms((vjps @ dirs.T).T, reference, scale, labels)
+    return Terms(pairs.dots, reference, scale, labels)
 
 
 def _contracted(est: fdiff.Estimate, cots: np.ndarray) -> tuple[np.ndarray | None, ...]:

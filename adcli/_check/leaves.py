@@ -71,13 +71,12 @@ def aligned_directions(
         rms = float(np.sqrt(np.mean(part**2))) if part.size else 0.0
         if not (np.all(np.isfinite(part)) and rms > 0):
             continue
-        v = np.zeros(pt.fn.d)
-        v[block.lo : block.hi] = part / rms * pt.scale[block.lo : block.hi]
-        rows.append(v)
+        rows.append(part / rms * pt.scale[block.lo : block.hi])
         kept.append(block)
-    if not rows:
-        return np.zeros((0, pt.fn.d)), []
-    return pt.fn.layout.round_to_leaves(np.stack(rows)), kept
+    out = np.zeros((len(rows), pt.fn.d))
+    for row, block, v in zip(out, kept, rows, strict=True):
+        row[block.lo : block.hi] = v
+    return pt.fn.layout.round_to_leaves(out, copy=False), kept
 
 
 SPOT = 8  # coordinates of each block checked one by one, every time
@@ -98,22 +97,18 @@ def spot_coordinates(pt: Point, blocks: list[Block]) -> tuple[np.ndarray, list[B
     sampled coordinates, as in the ``full`` method. Returns the directions, the block of
     each and the coordinates.
     """
-    rows, owners, coords = [], [], []
+    owners, coords = [], []
     step = SPOT_STEP if pt.eps < 1e-12 else 1.0
     for block in blocks:
         rng = np.random.default_rng([pt.point, zlib.crc32(block.label.encode()), 5])
         picked = np.arange(block.lo, block.hi)
         if block.size > SPOT:
             picked = np.sort(rng.choice(picked, SPOT, replace=False))
-        for i in picked:
-            v = np.zeros(pt.fn.d)
-            v[i] = pt.scale[i] * step
-            rows.append(v)
-            owners.append(block)
-            coords.append(int(i))
-    if not rows:
-        return np.zeros((0, pt.fn.d)), [], []
-    return pt.fn.layout.round_to_leaves(np.stack(rows)), owners, coords
+        owners += [block] * len(picked)
+        coords += [int(i) for i in picked]
+    rows = np.zeros((len(coords), pt.fn.d))
+    rows[np.arange(len(coords)), coords] = pt.scale[coords] * step
+    return pt.fn.layout.round_to_leaves(rows, copy=False), owners, coords
 
 
 @dataclass(frozen=True)

@@ -58,3 +58,6 @@ def test_round_to_leaves_rounds_each_part_to_its_own_precision() -> None:
     rounded = layout.round_to_leaves(third)
     assert rounded[0, 0] == float(np.float16(1 / 3)) != 1 / 3
     assert rounded[0, 1] == 1 / 3
+    assert third[0, 0] == 1 / 3  # a copy by default
+    in_place = layout.round_to_leaves(third, copy=False)  # the caller hands its array over
+    assert in_place is third and third[0, 0] == rounded[0, 0] and third[0, 1] == 1 / 3
