@@ -22,7 +22,7 @@ from adcli._check.special import special_point
 from adcli._numerics.evaluate import Evaluator
 from adcli._numerics.function import InputFunction
 from adcli._problem.build import Problem, build
-from adcli._problem.runtime import jax_scope
+from adcli._problem.runtime import counting_compiles, jax_scope
 from adcli._results.check import Comparison, SpecResult
 from adcli._results.common import worst_verdict
 from adcli._spec.model import Spec
@@ -32,7 +32,8 @@ Progress = Callable[[str], None]
 
 @jax_scope()
 def check_spec(spec: Spec, *, progress: Progress | None = None) -> SpecResult:
-    """Check every derivative a spec asks for; see ``check_problem``.
+    """Check every derivative a spec asks for; see ``check_problem``. The result counts the
+    XLA compilations that building and checking the spec made (``compiles``).
 
     Raises:
         SpecError: if the spec cannot be built into a runnable function.
@@ -45,7 +46,14 @@ def check_spec(spec: Spec, *, progress: Progress | None = None) -> SpecResult:
 
         spec = apply_overrides(spec, dims=spec.check.dims)
         spec = spec.replace(check=dataclasses.replace(spec.check, dims={}))
-    return check_problem(build(spec), progress=progress)
+    with counting_compiles() as compiles:
+        result = check_problem(build(spec), progress=progress)
+    return dataclasses.replace(
+        result,
+        compiles=compiles.count,
+        compiles_cached=compiles.cached,
+        compile_seconds=compiles.seconds,
+    )
 
 
 @jax_scope()
