@@ -8,7 +8,8 @@ or ``--old-root``/``--new-root``): *cold* with an empty compilation cache
 (``ADCLI_CACHE_DIR`` a fresh directory), then *warm* with the cache that run filled. Two
 sets: the whole folder of each tree, and the spec files common to both (same path, same
 text), so that specs added since the old tree do not count against the new one. The new
-tree runs with ``-j 1`` (serial: fewer compiles alone) and with its default (``-j auto``).
+tree runs with ``-j 1`` (serial: fewer compiles alone) and with ``-j --jobs`` (default: one
+worker per core).
 Times are wall-clock seconds of the whole command (start-up and import included), the
 median of ``--repeats`` rounds; rounds interleave the trees so that both see the same load.
 The load average is printed with each round: on a shared machine it moves the figures.
@@ -69,6 +70,12 @@ def run(config: Config, cache: str) -> tuple[float, int]:
     return seconds, done.returncode
 
 
+def _cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def load() -> str:
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
@@ -95,16 +102,17 @@ def configs(args: argparse.Namespace) -> list[Config]:
     common = tuple(p for p, text in new_specs.items() if old_specs.get(p) == text)
     print(f"old tree {old_root}: {len(old_specs)} spec files")
     print(f"new tree {new_root}: {len(new_specs)} spec files, {len(common)} common to both")
+    jobs = ("-j", str(args.jobs))
     found = [
         Config("old, common", args.old, old_root, (), common),
         Config("new -j 1, common", args.new, new_root, ("-j", "1"), common),
-        Config("new -j auto, common", args.new, new_root, (), common),
+        Config(f"new -j {args.jobs}, common", args.new, new_root, jobs, common),
     ]
     if not args.quick:
         found += [
             Config("old, whole folder", args.old, old_root, (), ("specs/",)),
             Config("new -j 1, whole folder", args.new, new_root, ("-j", "1"), ("specs/",)),
-            Config("new -j auto, whole folder", args.new, new_root, (), ("specs/",)),
+            Config(f"new -j {args.jobs}, whole folder", args.new, new_root, jobs, ("specs/",)),
         ]
     # The old tree's whole folder is its common specs when nothing was removed or changed.
     if not args.quick and set(old_specs) == set(common):
@@ -137,13 +145,15 @@ def main() -> None:
     parser.add_argument("--new-root", help="the new source tree (default: found from --new)")
     parser.add_argument("--repeats", type=int, default=3, help="rounds (default 3)")
     parser.add_argument("--quick", action="store_true", help="one round, common specs only")
+    parser.add_argument(
+        "--jobs", type=int, default=_cores(), help="workers of the parallel runs (default: cores)"
+    )
     parser.add_argument("--json", help="also write every time to this file")
     args = parser.parse_args()
     if args.quick:
         args.repeats = 1
     chosen = configs(args)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print(f"{cores} cores available, load {load()}")
+    print(f"{_cores()} cores available, load {load()}")
     rounds = []
     for i in range(args.repeats):
         print(f"round {i + 1}/{args.repeats}")

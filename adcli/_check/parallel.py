@@ -1,14 +1,15 @@
 """Specs checked in worker processes (``adcli check -j N``), results in the serial order.
 
 JAX does not survive a fork once initialised, so the workers are *spawned*: fresh
-interpreters that import jax and adcli themselves (1–2 s each) and take the parent's
-persistent-cache settings. Each worker checks whole specs and sends back their
+interpreters that import jax, adcli and the specs' model libraries themselves (2–6 s each
+on a loaded 2-core machine) and take the parent's persistent-cache settings. Each worker
+checks whole specs and sends back their
 ``SpecResult``s (plain dataclasses); the parent keeps the order of ``specs``, so the
 report is the one a serial run gives, but for the timing fields (``seconds``, and
 ``compiles``, which depend on what the worker compiled before).
 
-How many workers ``auto`` starts is ``auto_jobs``: none for a handful of specs, where
-starting workers costs more than the checks.
+How many workers ``auto`` starts is ``auto_jobs``: none for a handful of specs or on fewer
+than 4 cores, where starting workers costs more than they save.
 """
 
 from __future__ import annotations
@@ -26,10 +27,14 @@ from adcli._spec.model import Spec
 # (spec name, what is being done) -> None, as ``adcli._check.run.Progress``.
 Progress = Callable[[str, str], None]
 
-# Below this many specs per worker, a worker's start-up (importing jax and adcli, ~1.5 s
-# on a 2-core machine) costs more than the checks it would take over (about 1 s a spec
-# cold, 0.3 s warm): measured in benchmarks/spec_throughput.py.
+# Below this many specs per worker, a worker's start-up (importing jax, adcli and the
+# specs' model libraries: 2-6 s on a loaded 2-core machine) costs more than the checks it
+# takes over (about 1.3 s a spec cold, 0.3 s warm).
 SPECS_PER_WORKER = 4
+# Below this many cores ``auto`` checks in this process: on 2 cores, 2 workers were no
+# faster cold and up to 1.9x slower warm than one process (benchmarks/spec_throughput.py:
+# each worker pays the start-up and recompiles what the others compiled).
+MIN_CORES = 4
 
 # The persistent-cache settings a worker copies from the parent (the ``adcli`` command's
 # choice, ``adcli._problem.runtime.use_persistent_cache``).
@@ -50,9 +55,11 @@ def cores() -> int:
 
 def auto_jobs(count: int, available: int | None = None) -> int:
     """Workers for ``count`` specs: one per core, but no more than one per
-    ``SPECS_PER_WORKER`` specs; 1 (serial, in this process) when that is fewer than 2."""
-    workers = min(available if available is not None else cores(), count // SPECS_PER_WORKER)
-    return workers if workers >= 2 else 1
+    ``SPECS_PER_WORKER`` specs; 1 (serial, in this process) when that is fewer than 2 or
+    there are fewer than ``MIN_CORES`` cores."""
+    available = available if available is not None else cores()
+    workers = min(available, count // SPECS_PER_WORKER)
+    return workers if workers >= 2 and available >= MIN_CORES else 1
 
 
 def apart(spec: Spec) -> bool:

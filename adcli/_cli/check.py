@@ -126,8 +126,8 @@ class CheckArgs(CommandArgs):
     default="auto",
     callback=_jobs,
     metavar="N|auto",
-    help="Check specs in N worker processes (1: in this one). auto (default): one per "
-    "core, at most one per 4 specs (docs/ci.md).",
+    help="Check specs in N worker processes (1: in this one). auto (default): with 4 or "
+    "more cores, one per core and at most one per 4 specs; else 1 (docs/ci.md).",
 )
 @click.option(
     "--allow-inconclusive",

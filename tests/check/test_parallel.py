@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from adcli._check.parallel import SPECS_PER_WORKER, auto_jobs
+from adcli._check.parallel import MIN_CORES, SPECS_PER_WORKER, auto_jobs
 from adcli._cli.main import cli
 
 SPECS = {
@@ -54,10 +54,10 @@ def _untimed(data: Any) -> Any:
 
 @pytest.mark.parametrize(
     ("specs", "cores", "jobs"),
-    [(1, 16, 1), (7, 2, 1), (8, 2, 2), (47, 2, 2), (47, 16, 11), (100, 4, 4)],
+    [(1, 16, 1), (7, 4, 1), (8, 4, 2), (47, 2, 1), (47, 3, 1), (47, 16, 11), (100, 4, 4)],
 )
 def test_auto_jobs_one_worker_per_core_and_per_few_specs(specs: int, cores: int, jobs: int) -> None:
-    assert SPECS_PER_WORKER == 4
+    assert (SPECS_PER_WORKER, MIN_CORES) == (4, 4)
     assert auto_jobs(specs, cores) == jobs
 
 
