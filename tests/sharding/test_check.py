@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -21,6 +20,7 @@ from adcli._check.run import check_specs
 from adcli._cli.main import cli
 from adcli._numerics.evaluate import Evaluator
 from adcli._numerics.function import InputFunction
+from adcli._problem import host
 from adcli._problem.build import build
 from adcli._spec.load import load_file, load_text
 
@@ -57,7 +57,7 @@ def test_the_check_programs_are_sharded_and_run_the_collectives() -> None:
 def test_without_a_mesh_the_evaluator_is_plain_jit() -> None:
     problem = build(_spec("specs", "quadratic.yaml"))
     evals = Evaluator(InputFunction(problem, problem.spec.wrt))
-    assert evals._compile is jax.jit and evals._put is jnp.asarray
+    assert evals._compile is jax.jit and evals._put is host.put  # device_put, no program
     assert problem.mesh is None
 
 
