@@ -9,7 +9,7 @@ from collections.abc import Callable
 import jax
 
 from adcli._check.diagnose import diagnose, jaxpr_notes, relevant_notes
-from adcli._check.expect import check_expect
+from adcli._check.expect import HESSIAN_FULL_MAX_D, check_expect
 from adcli._check.first_order import check_first_order
 from adcli._check.higher_order import check_higher_orders
 from adcli._check.inert import inert_stops
@@ -22,7 +22,7 @@ from adcli._check.special import special_point
 from adcli._numerics.evaluate import Evaluator
 from adcli._numerics.function import InputFunction
 from adcli._problem.build import Problem, build
-from adcli._problem.runtime import jax_scope
+from adcli._problem.runtime import counting_compiles, jax_scope
 from adcli._results.check import Comparison, SpecResult
 from adcli._results.common import worst_verdict
 from adcli._spec.model import Spec
@@ -32,7 +32,8 @@ Progress = Callable[[str], None]
 
 @jax_scope()
 def check_spec(spec: Spec, *, progress: Progress | None = None) -> SpecResult:
-    """Check every derivative a spec asks for; see ``check_problem``.
+    """Check every derivative a spec asks for; see ``check_problem``. The result counts the
+    XLA compilations that building and checking the spec made (``compiles``).
 
     Raises:
         SpecError: if the spec cannot be built into a runnable function.
@@ -45,7 +46,14 @@ def check_spec(spec: Spec, *, progress: Progress | None = None) -> SpecResult:
 
         spec = apply_overrides(spec, dims=spec.check.dims)
         spec = spec.replace(check=dataclasses.replace(spec.check, dims={}))
-    return check_problem(build(spec), progress=progress)
+    with counting_compiles() as compiles:
+        result = check_problem(build(spec), progress=progress)
+    return dataclasses.replace(
+        result,
+        compiles=compiles.count,
+        compiles_cached=compiles.cached,
+        compile_seconds=compiles.seconds,
+    )
 
 
 @jax_scope()
@@ -64,7 +72,7 @@ def check_problem(
     evals = problem.cache.get(key)
     if evals is None:
         evals = Evaluator(InputFunction(problem, spec.wrt))
-        _share_programs(evals, opts.method)
+        _share_programs(evals, problem)
         problem.cache[key] = evals
         # A caller's one-off first-order check runs op by op (compiling would cost more);
         # the same function checked again compiles its programs (_numerics/evaluate.py).
@@ -145,10 +153,20 @@ def check_problem(
     )
 
 
-def _share_programs(evals: Evaluator, method: str) -> None:
+def _share_programs(evals: Evaluator, problem: Problem) -> None:
     """Size the batched programs for the largest input checked coordinate by coordinate,
-    so that every input reuses them instead of compiling its own."""
-    sizes = [s.stop - s.start for s in evals.fn.layout.segments.values()]
-    full = [n for n in sizes if choose_method(method, n, evals.fn.m) == "full"]
+    and the second-order ones for the largest Hessian given in ``expect``, so that every
+    input and comparison reuses them instead of compiling its own."""
+    opts = problem.spec.check
+    segments = evals.fn.layout.segments
+    sizes = [s.stop - s.start for s in segments.values()]
+    full = [n for n in sizes if choose_method(opts.method, n, evals.fn.m) == "full"]
     if full:
         evals.share_coordinates(max(full))
+    hessians = [
+        n
+        for name, s in segments.items()
+        if name in problem.expect_hessian and (n := s.stop - s.start) <= HESSIAN_FULL_MAX_D
+    ]
+    if hessians and opts.order >= 2:
+        evals.share_second_order(max(*hessians, opts.directions))

@@ -40,37 +40,54 @@ def _for_spec(progress: Progress | None, name: str) -> Callable[[str], None] | N
     return lambda what: progress(name, what)
 
 
+def check_one(spec: Spec, progress: Progress | None) -> SpecResult:
+    """Check one spec; a spec that cannot be built, or whose function fails under a
+    transformation, is an ``error`` result, not raised."""
+    from adcli._check.engine import check_spec  # jax is imported here, not at start-up
+
+    if progress:
+        progress(spec.name, "building")
+    try:
+        try:
+            return check_spec(spec, progress=_for_spec(progress, spec.name))
+        except (SpecError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            # The user's function failed under a transformation adcli needs (vmap of a
+            # pure_callback, a jit of Python control flow, ...): report it against the
+            # spec and go on with the others. ADCLI_DEBUG=1 shows the traceback.
+            if os.environ.get("ADCLI_DEBUG"):
+                raise
+            raise CannotCheck(spec, exc) from exc
+    except (SpecError, CannotCheck) as exc:
+        error = exc.format() if isinstance(exc, SpecError) else str(exc)
+        return unchecked(spec, "error", line=getattr(exc, "line", None), error=error)
+
+
 def check_specs(
     specs: Sequence[Spec],
     *,
     errors: Sequence[str] = (),
     progress: Progress | None = None,
     allow_inconclusive: bool = False,
+    jobs: int | None = 1,
 ) -> CheckReport:
-    """Check each spec; a spec that cannot be built is reported as an error, not raised."""
-    from adcli._check.engine import check_spec  # jax is imported here, not at start-up
+    """Check each spec; a spec that cannot be built is reported as an error, not raised.
+
+    ``jobs``: worker processes (``adcli._check.parallel``); None chooses by the number of
+    specs and cores (``auto_jobs``); 1 checks in this process. Specs with a mesh are always
+    checked in this process. The results keep the order of ``specs`` either way.
+    """
+    from adcli._check.parallel import apart, auto_jobs, check_in_workers
 
     start = time.perf_counter()
-    results: list[SpecResult] = []
-    for spec in specs:
-        if progress:
-            progress(spec.name, "building")
-        try:
-            try:
-                result = check_spec(spec, progress=_for_spec(progress, spec.name))
-            except (SpecError, KeyboardInterrupt):
-                raise
-            except Exception as exc:
-                # The user's function failed under a transformation adcli needs (vmap of a
-                # pure_callback, a jit of Python control flow, ...): report it against the
-                # spec and go on with the others. ADCLI_DEBUG=1 shows the traceback.
-                if os.environ.get("ADCLI_DEBUG"):
-                    raise
-                raise CannotCheck(spec, exc) from exc
-        except (SpecError, CannotCheck) as exc:
-            error = exc.format() if isinstance(exc, SpecError) else str(exc)
-            result = unchecked(spec, "error", line=getattr(exc, "line", None), error=error)
-        results.append(result)
+    count = sum(apart(spec) for spec in specs)
+    workers = auto_jobs(count) if jobs is None else min(jobs, count)
+    results: list[SpecResult]
+    if workers > 1:
+        results = check_in_workers(specs, workers, progress)
+    else:
+        results = [check_one(spec, progress) for spec in specs]
     if any(spec.mesh is not None for spec in specs):  # several processes: one verdict
         from adcli._check.sharded import agree_across_processes
 

@@ -37,6 +37,19 @@ Exit codes:
 """
 
 
+def _jobs(ctx: click.Context, param: click.Parameter, value: str) -> int | None:
+    """``auto`` (None) or a number of worker processes of at least 1."""
+    if value == "auto":
+        return None
+    try:
+        jobs = int(value)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise click.BadParameter(f"{value!r} is neither auto nor a whole number ≥ 1", ctx, param)
+    return jobs
+
+
 @dataclass(frozen=True, kw_only=True)
 class CheckArgs(CommandArgs):
     """``adcli check``'s options (``fmt`` None: [tool.adcli] format, else text)."""
@@ -54,6 +67,7 @@ class CheckArgs(CommandArgs):
     show_config: bool
     verbose: bool
     allow_inconclusive: bool
+    jobs: int | None  # None: auto
 
 
 @click.command("check", epilog=EXIT_CODES)
@@ -104,7 +118,21 @@ class CheckArgs(CommandArgs):
     help="Print the merged settings ([tool.adcli] and options) and where each came from; exit.",
 )
 @output_option
-@click.option("-v", "--verbose", is_flag=True, help="Show every comparison, not only failures.")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Show every comparison, not only failures, and the XLA compiles of each spec.",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    default="auto",
+    callback=_jobs,
+    metavar="N|auto",
+    help="Check specs in N worker processes (1: in this one). auto (default): with 4 or "
+    "more cores, one per core and at most one per 4 specs; else 1 (docs/ci.md).",
+)
 @click.option(
     "--allow-inconclusive",
     is_flag=True,
@@ -131,6 +159,7 @@ def check_command(**options: Any) -> None:
       adcli check spec.yaml --dim n=10000 --points 3 --seed 1 -v
       adcli check specs/ --junit-xml report.xml --format github
       adcli check specs/kernels/attention.yaml --repeat 20
+      adcli check specs/ -j 1 -v
       adcli check sharded.yaml --devices 8 --parity
     """
     devices = DeviceArgs.take(options)
@@ -211,6 +240,7 @@ def _check(
         errors=errors,
         progress=progress.callback,
         allow_inconclusive=config["allow-inconclusive"],
+        jobs=1 if devices.distributed else args.jobs,
     )
 
 

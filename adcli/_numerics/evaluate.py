@@ -31,6 +31,7 @@ import numpy as np
 from adcli._numerics.finite_diff import OFFSETS, offsets
 from adcli._numerics.function import At, InputFunction
 from adcli._numerics.nested import nested
+from adcli._problem import host
 
 MEMORY_BUDGET = 1 << 26  # bytes of perturbed inputs/outputs in one chunk (64 MiB: stays in cache)
 # (t, row, x0, *extra, inputs, constants) -> the value sampled at offset t along one row
@@ -47,7 +48,7 @@ def _eagerly(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _as_jax(value: Any) -> Any:
-    return jnp.asarray(value) if isinstance(value, np.ndarray | np.generic) else value
+    return host.put(value) if isinstance(value, np.ndarray | np.generic) else value
 
 
 def _on_device(value: np.ndarray) -> jax.Array:
@@ -120,8 +121,20 @@ class Evaluator:
     def share_coordinates(self, rows: int) -> None:
         """Compile the coordinate programs (FD stencils, ``jacobian_fwd``) for at least
         ``rows`` rows, so that every input's batch fits the same program."""
-        for key in ("fd-coord-True", "fd-coord-False", "jacfwd", "jacobians"):
-            size = min(self.chunk, 1 << max(rows - 1, 0).bit_length())
+        self.share(("fd-coord-True", "fd-coord-False", "jacfwd", "jacobians"), rows)
+
+    def share_second_order(self, rows: int) -> None:
+        """Compile the HVP programs and the FD of the gradient for at least ``rows`` rows:
+        the Hessian's unit vectors (``expect.hessian``) and the random directions of the
+        second-order check then share one program of each kind."""
+        keys = ("hvps-fwd-over-rev-rev-over-rev", "hvp-fwd-over-rev", "hvp-rev-over-rev")
+        self.share((*keys, "fd-grad"), rows)
+
+    def share(self, keys: tuple[str, ...], rows: int) -> None:
+        """Compile the programs of ``keys`` for at least ``rows`` rows (a power of two, at
+        most a chunk)."""
+        size = min(self.chunk, 1 << max(rows - 1, 0).bit_length())
+        for key in keys:
             self._sizes[key] = max(self._sizes.get(key, 0), size)
 
     # -- chunked batching ---------------------------------------------------------------
@@ -344,7 +357,7 @@ class Evaluator:
             compiled = self._program("jacobians", fn)
             with self.fn.mode.apply():
                 x0 = self.fn.own(np.asarray(at.x0))
-                return compiled(jnp.asarray(padded), x0, at.inputs, at.constants)
+                return compiled(host.put(padded), x0, at.inputs, at.constants)
 
         fwd, rev = self._retry(run)
         keep = np.asarray(fwd, np.float64)[: len(columns)]

@@ -23,6 +23,7 @@ import numpy as np
 
 from adcli._numerics.function import At, InputFunction, failure
 from adcli._numerics.linear import Linear
+from adcli._problem import host
 from adcli._problem.build import Problem
 from adcli._problem.jaxpr import float_dtypes, least_precise
 from adcli._problem.promote import promote, promote_function
@@ -62,7 +63,7 @@ def demote(tree: Any) -> Any:
 
     def leaf(a: Any) -> Any:
         dtype = _DEMOTED.get(np.dtype(a.dtype))
-        return a if dtype is None else jnp.asarray(a, dtype)
+        return a if dtype is None else host.cast(a, dtype)
 
     return jax.tree_util.tree_map(leaf, tree)
 

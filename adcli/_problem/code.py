@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from adcli._errors import SpecError
+from adcli._problem import host
 from adcli._problem.partition import kind_of
 from adcli._problem.python import load_object
 from adcli._spec.model import PythonTree, Spec
@@ -107,7 +108,7 @@ class CodeValue:
             target = jnp.dtype(dtype)
         if isinstance(leaf, jax.ShapeDtypeStruct):
             return jax.ShapeDtypeStruct(leaf.shape, target)
-        return jnp.asarray(leaf, target)
+        return host.cast(leaf, target)
 
     def error(self, spec: Spec, problem: str, hint: str | None = None) -> SpecError:
         where = f"{self.field}.python"

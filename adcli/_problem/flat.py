@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from adcli._problem import host
 from adcli._problem.paths import path_text
 
 if TYPE_CHECKING:
@@ -64,9 +65,14 @@ class FlatLayout:
         self.size = offset
 
     def flatten(self, tree: Any, dtype: Any = jnp.float64) -> jax.Array:
-        """The tree's leaves as one real vector of ``dtype`` (traceable)."""
+        """The tree's leaves as one real vector of ``dtype`` (traceable; concrete leaves are
+        joined on the host, ``adcli._problem.host``, compiling nothing)."""
+        values = jax.tree_util.tree_leaves(tree)
+        flat = host.flatten(values, [leaf.is_complex for leaf in self.leaves], dtype)
+        if flat is not None:
+            return flat
         parts = []
-        for leaf, value in zip(self.leaves, jax.tree_util.tree_leaves(tree), strict=True):
+        for leaf, value in zip(self.leaves, values, strict=True):
             flat = jnp.ravel(value)
             if leaf.is_complex:
                 parts += [jnp.real(flat).astype(dtype), jnp.imag(flat).astype(dtype)]

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from adcli._problem import host
 from adcli._problem.jaxpr import Environment
 from adcli._problem.runtime import JaxMode
 
@@ -65,7 +66,7 @@ def promoted_dtype(dtype: Any) -> Any:
 def _promote_value(value: Any) -> Any:
     dtype = getattr(value, "dtype", None)
     if dtype is not None and jnp.issubdtype(dtype, jnp.inexact):
-        return jnp.asarray(value, promoted_dtype(dtype))
+        return host.cast(value, promoted_dtype(dtype))
     return value
 
 
@@ -236,4 +237,4 @@ def promote_function(
 
 def promote(tree: Any) -> Any:
     """Cast every floating leaf to float64 (complex to complex128); exact, no rounding."""
-    return jax.tree_util.tree_map(lambda a: jnp.asarray(a, promoted_dtype(a.dtype)), tree)
+    return jax.tree_util.tree_map(lambda a: host.cast(a, promoted_dtype(a.dtype)), tree)

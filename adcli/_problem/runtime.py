@@ -19,12 +19,14 @@ settings alone.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import jax
+import jax.monitoring
 
 # The settings adcli's own programs need, and the public context manager of each.
 _HARNESS: dict[str, Any] = {
@@ -115,6 +117,46 @@ def use_persistent_cache() -> None:
         jax.config.update("jax_compilation_cache_dir", cache)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+# Recorded once per XLA compilation, whether compiled or read from the persistent cache.
+_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+_CACHE_HIT_EVENT = "/jax/compilation_cache/cache_hits"
+
+
+@dataclass
+class Compiles:
+    """XLA programs compiled (``count``, of which ``cached`` were read from the persistent
+    cache) and the seconds spent on them, while ``counting_compiles`` was open."""
+
+    count: int = 0
+    cached: int = 0
+    seconds: float = 0.0
+
+
+@contextmanager
+def counting_compiles() -> Iterator[Compiles]:
+    """Count the XLA compilations this thread makes inside (JAX's monitoring events: jit
+    programs and the per-primitive programs of eager operations alike)."""
+    found = Compiles()
+    thread = threading.get_ident()
+
+    def on_duration(event: str, duration_secs: float, **_: str | int) -> None:
+        if event == _COMPILE_EVENT and threading.get_ident() == thread:
+            found.count += 1
+            found.seconds += duration_secs
+
+    def on_event(event: str, **_: str | int) -> None:
+        if event == _CACHE_HIT_EVENT and threading.get_ident() == thread:
+            found.cached += 1
+
+    jax.monitoring.register_event_duration_secs_listener(on_duration)
+    jax.monitoring.register_event_listener(on_event)
+    try:
+        yield found
+    finally:
+        jax.monitoring.unregister_event_duration_listener(on_duration)
+        jax.monitoring.unregister_event_listener(on_event)
 
 
 def default_memory_budget() -> int:

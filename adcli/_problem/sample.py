@@ -9,6 +9,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
+from adcli._problem import host
 from adcli._spec.model import ArraySpec, Init
 
 _DEFAULT_PARAMS = {"normal": (0.0, 1.0), "uniform": (0.0, 1.0), "positive": (0.5, 2.0)}
@@ -31,7 +32,7 @@ def sample_array(init: Init, struct: Any, path: str, seed: int, point: int | Non
     if point is not None:
         key.append(point)
     rng = np.random.default_rng(key)
-    return jnp.asarray(_sample_leaf(init, struct.shape, struct.dtype, rng), struct.dtype)
+    return host.cast(_sample_leaf(init, struct.shape, struct.dtype, rng), struct.dtype)
 
 
 def _sample_leaf(init: Init, shape: tuple[int, ...], dtype: Any, rng: np.random.Generator) -> Any:

@@ -300,6 +300,12 @@ class SpecResult(SpecHeader):
     diagnoses: tuple[str, ...] = ()
     error: str | None = None
     seconds: float = 0.0
+    # XLA programs compiled (or read from the persistent cache) while checking, of them
+    # read from the cache, and the seconds they took: like ``seconds``, they depend on the
+    # process (programs an earlier spec compiled are reused), not on the spec alone.
+    compiles: int = 0
+    compiles_cached: int = 0
+    compile_seconds: float = 0.0
 
     @property
     def margin(self) -> float:

@@ -31,7 +31,8 @@ COMMANDS: dict[str, tuple[list[str], int, list[str], str, set[str]]] = {
         ["schema_version", "verdict", "exit_code", "seconds", "errors", "specs"],
         "specs",
         HEADER
-        | {"verdict", "seed", "points", "method", "comparisons", "diagnoses", "error", "margin"},
+        | {"verdict", "seed", "points", "method", "comparisons", "diagnoses", "error", "margin"}
+        | {"compiles", "compiles_cached", "compile_seconds"},
     ),
     "choose-mode": (
         ["choose-mode", "specs/modes/linear_map.yaml", "--measure", "none", "--dim", "m=8"],

@@ -40,6 +40,9 @@ SPEC_KEYS = [
     "diagnoses",
     "error",
     "seconds",
+    "compiles",
+    "compiles_cached",
+    "compile_seconds",
     "margin",
 ]
 COMPARISON_KEYS = [
@@ -282,6 +285,8 @@ def test_spec_fields(report: dict[str, Any]) -> None:
         assert all(isinstance(n, str) for n in s["notes"] + s["diagnoses"])
         assert s["error"] is None or isinstance(s["error"], str)
         assert is_number(s["seconds"]) and is_number(s["margin"])
+        assert isinstance(s["compiles"], int) and 0 <= s["compiles_cached"] <= s["compiles"]
+        assert is_number(s["compile_seconds"]) and s["compile_seconds"] >= 0
 
 
 def test_comparison_and_worst_fields(report: dict[str, Any]) -> None:
