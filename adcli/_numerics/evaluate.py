@@ -28,11 +28,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adcli._numerics.finite_diff import OFFSETS, offsets
+from adcli._numerics.finite_diff import OFFSETS, Stencil, offsets
 from adcli._numerics.function import At, InputFunction
 from adcli._numerics.nested import nested
+from adcli._numerics.screen import SCREEN_OFFSETS
 
-MEMORY_BUDGET = 1 << 26  # bytes of perturbed inputs/outputs in one chunk (64 MiB: stays in cache)
+MEMORY_BUDGET = 1 << 26  # bytes of perturbed inputs/outputs in one chunk (64 MiB)
+# On CPU, rows inside a chunk are evaluated in batches whose perturbed inputs and outputs
+# fit in about this many bytes (lax.map with a batch size: a scan over vmapped batches).
+# One vmap over a whole chunk makes a (rows, d) matrix that leaves the cache: at d = 10⁴
+# a coordinate FD stencil ran 5–10× slower so, and a forward Jacobian 10×.
+CACHE_BUDGET = 1 << 21
+MIN_BATCH = 8  # below this (d ≳ 3·10⁴), batches gain nothing: one vmap, as before
 # (t, row, x0, *extra, inputs, constants) -> the value sampled at offset t along one row
 Sample = Callable[..., jax.Array]
 
@@ -86,6 +93,28 @@ class Evaluator:
         mapped: Callable[[Any], Any] = jax.vmap(fn)
         return mapped
 
+    def _batch_size(self) -> int | None:
+        """Rows per cache-sized batch, or None where one vmap serves (see CACHE_BUDGET)."""
+        size = CACHE_BUDGET // (8 * (self.fn.d + self.fn.m + 1))
+        if self.sequential or self.eager or size < MIN_BATCH or jax.default_backend() != "cpu":
+            return None
+        return size
+
+    def over_rows(self, fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """``over(fn)`` for a batch of rows (perturbed inputs, tangents): on CPU, in
+        cache-sized batches (``CACHE_BUDGET``) when the batch holds more rows than that."""
+        size = self._batch_size()
+        if size is None:
+            return self.over(fn)
+
+        def mapped(xs: Any) -> Any:
+            n = jax.tree_util.tree_leaves(xs)[0].shape[0]
+            if n <= size:
+                return jax.vmap(fn)(xs)
+            return jax.lax.map(fn, xs, batch_size=size)
+
+        return mapped
+
     def _retry(self, run: Callable[[], Any]) -> Any:
         """``run()``; if the function cannot be vmapped, again with sequential rows."""
         try:
@@ -108,7 +137,8 @@ class Evaluator:
     def share_coordinates(self, rows: int) -> None:
         """Compile the coordinate programs (FD stencils, ``jacobian_fwd``) for at least
         ``rows`` rows, so that every input's batch fits the same program."""
-        for key in ("fd-coord-True", "fd-coord-False", "jacfwd", "jacobians"):
+        fd = [f"fd-coord-{ref}-{kind}" for ref in (True, False) for kind in ("level", "screen")]
+        for key in (*fd, "jacfwd", "jacobians"):
             size = min(self.chunk, 1 << max(rows - 1, 0).bit_length())
             self._sizes[key] = max(self._sizes.get(key, 0), size)
 
@@ -169,44 +199,58 @@ class Evaluator:
         sample: Sample,
         rows: np.ndarray,
         h: float,
-        noise: bool,
+        stencil: Stencil,
         at: At,
         *extra: Any,
         own: bool,
+        shared_center: bool = True,
     ) -> np.ndarray:
-        """``sample`` at every offset t of one FD level (``offsets(h, noise)``) along every
-        row: (7 or 9, K, q). The noise probe's pair is always evaluated (one program for
-        both uses, not two compilations) and dropped when not asked for."""
+        """``sample`` at every offset t of one stencil along every row: a level
+        (``offsets(h, True)``: (9, K, q)) or the screen (``SCREEN_OFFSETS``·h, then t = 0:
+        (5, K, q)). ``shared_center``: the sample at t = 0 is the same for every row (g at
+        the point), so the screen evaluates it once per chunk, not once per row."""
+        screen = stencil == "screen"
+        once = screen and shared_center
 
         def program(rows: jax.Array, x0: jax.Array, ts: jax.Array, *args: Any) -> Any:
             *more, inputs, constants = args
             one: Callable[[jax.Array, jax.Array], Any] = lambda t, r: sample(  # noqa: E731
                 t, r, x0, *more, inputs, constants
             )
-            return self.over(lambda t: self.over(lambda r: one(t, r))(rows))(ts)
+            if self._batch_size() is None:  # one vmap over offsets and rows
+                out = self.over(lambda t: self.over(lambda r: one(t, r))(rows))(ts)
+            else:  # offsets one after the other (one trace), rows in cache-sized batches
+                out = jax.lax.map(lambda t: self.over_rows(lambda r: one(t, r))(rows), ts)
+            if once:
+                center = one(jnp.zeros((), ts.dtype), rows[0])
+                out = jnp.concatenate([out, jnp.broadcast_to(center, out.shape[1:])[None]])
+            return out
 
-        ts = np.asarray(offsets(h, True))
+        if screen:
+            ts = SCREEN_OFFSETS * h if once else np.append(SCREEN_OFFSETS * h, 0.0)
+        else:
+            ts = np.asarray(offsets(h, True))
         args = (*(np.asarray(e) for e in extra), at.inputs, at.constants)
-        values = self._batched(key, program, rows, np.asarray(at.x0), ts, *args, axis=1, own=own)
-        return values if noise else values[: len(offsets(h, False))]
+        name = f"{key}-{stencil}"
+        return self._batched(name, program, rows, np.asarray(at.x0), ts, *args, axis=1, own=own)
 
     # -- finite differences -------------------------------------------------------------
     def fd_directions(
-        self, at: At, directions: np.ndarray, h: float, noise: bool, ref: bool
+        self, at: At, directions: np.ndarray, h: float, stencil: Stencil, ref: bool
     ) -> np.ndarray:
-        """g at x0 + t·v for t in OFFSETS·h and each direction v (rows): (7|9, K, m)."""
+        """g at x0 + t·v for t in the stencil's offsets and each direction v: (9|5, K, m)."""
         g = self.fn.g_ref if ref else self.fn.g
 
         def sample(t: jax.Array, v: jax.Array, x0: jax.Array, inputs: Any, constants: Any) -> Any:
             return g(x0 + t * v, inputs, constants)
 
         own = not (ref and self.fn.promoted)
-        return self._stencil(f"fd-dir-{ref}", sample, directions, h, noise, at, own=own)
+        return self._stencil(f"fd-dir-{ref}", sample, directions, h, stencil, at, own=own)
 
     def fd_coordinates(
-        self, at: At, index: np.ndarray, scale: np.ndarray, h: float, noise: bool, ref: bool
+        self, at: At, index: np.ndarray, scale: np.ndarray, h: float, stencil: Stencil, ref: bool
     ) -> np.ndarray:
-        """g at x0 + t·sᵢ·eᵢ for t in OFFSETS·h and each coordinate i: (7|9, C, m)."""
+        """g at x0 + t·sᵢ·eᵢ for t in the stencil's offsets and each coordinate i: (9|5, C, m)."""
         g = self.fn.g_ref if ref else self.fn.g
 
         def sample(
@@ -215,12 +259,12 @@ class Evaluator:
             return g(x0.at[i].add(t * s[i]), inputs, constants)
 
         own = not (ref and self.fn.promoted)
-        return self._stencil(f"fd-coord-{ref}", sample, index, h, noise, at, scale, own=own)
+        return self._stencil(f"fd-coord-{ref}", sample, index, h, stencil, at, scale, own=own)
 
     def fd_gradient(
-        self, at: At, u: np.ndarray, directions: np.ndarray, h: float, noise: bool
+        self, at: At, u: np.ndarray, directions: np.ndarray, h: float, stencil: Stencil
     ) -> np.ndarray:
-        """∇φ (promoted, reverse mode) at x0 + t·w for each direction w: (7|9, K, d)."""
+        """∇φ (promoted, reverse mode) at x0 + t·w for each direction w: (9|5, K, d)."""
         grad = grad_phi(self.fn.g_ref)
 
         def sample(
@@ -229,13 +273,13 @@ class Evaluator:
             return grad(x0 + t * w, u, inputs, constants)
 
         return self._stencil(
-            "fd-grad", sample, directions, h, noise, at, u, own=not self.fn.promoted
+            "fd-grad", sample, directions, h, stencil, at, u, own=not self.fn.promoted
         )
 
     def fd_second_fwd(
-        self, at: At, u: np.ndarray, pairs: np.ndarray, h: float, noise: bool
+        self, at: At, u: np.ndarray, pairs: np.ndarray, h: float, stencil: Stencil
     ) -> np.ndarray:
-        """⟨u, J(x0 + t·w)·v⟩ (promoted, forward mode) for each pair (v, w): (7|9, K, 1)."""
+        """⟨u, J(x0 + t·w)·v⟩ (promoted, forward mode) for each pair (v, w): (9|5, K, 1)."""
         g = self.fn.g_ref
 
         def sample(
@@ -244,7 +288,10 @@ class Evaluator:
             out = jax.jvp(lambda y: g(y, inputs, constants), (x0 + t * pair[1],), (pair[0],))
             return jnp.dot(u, out[1])[None]
 
-        return self._stencil("fd-fwd-fwd", sample, pairs, h, noise, at, u, own=not self.fn.promoted)
+        own = not self.fn.promoted
+        return self._stencil(
+            "fd-fwd-fwd", sample, pairs, h, stencil, at, u, own=own, shared_center=False
+        )
 
     # -- first-order AD -----------------------------------------------------------------
     def _ad(self, ref: bool) -> tuple[Callable[..., jax.Array], str, bool]:
@@ -305,7 +352,7 @@ class Evaluator:
                 out: jax.Array = pull(jnp.zeros(m, x0.dtype).at[i].set(1.0))[0]
                 return out
 
-            return self.over(column)(idx), self.over(row)(jnp.arange(m))
+            return self.over_rows(column)(idx), self.over_rows(row)(jnp.arange(m))
 
         padded = np.concatenate([columns, np.repeat(columns[:1], size - len(columns))])
 
@@ -329,7 +376,7 @@ class Evaluator:
                 out: jax.Array = jax.jvp(lambda y: g(y, inputs, constants), (x0,), (e,))[1]
                 return out
 
-            return self.over(column)(idx)
+            return self.over_rows(column)(idx)
 
         columns = np.asarray(columns)
         x0 = np.asarray(at.x0)
@@ -343,7 +390,7 @@ class Evaluator:
 
         def fn(idx: jax.Array, x0: jax.Array, inputs: Any, constants: Any) -> Any:
             pull = jax.vjp(lambda y: g(y, inputs, constants), x0)[1]
-            return self.over(lambda i: pull(jnp.zeros(m, x0.dtype).at[i].set(1.0))[0])(idx)
+            return self.over_rows(lambda i: pull(jnp.zeros(m, x0.dtype).at[i].set(1.0))[0])(idx)
 
         x0 = np.asarray(at.x0)
         return self._batched("jacrev" + tag, fn, np.arange(m), x0, at.inputs, at.constants, own=own)
@@ -422,10 +469,10 @@ class Evaluator:
         tuples: np.ndarray,
         how: tuple[str, ...],
         h: float,
-        noise: bool,
+        stencil: Stencil,
     ) -> np.ndarray:
         """D^(k−1)φ[w₁, …, w_{k−1}] of the reference, composed ``how``, at x0 + t·w_k for
-        each row of ``tuples`` (K, k, d): (7|9, K, 1)."""
+        each row of ``tuples`` (K, k, d): (9|5, K, 1)."""
         g = self.fn.g_ref
 
         def sample(
@@ -434,4 +481,5 @@ class Evaluator:
             return nested(g, u, inputs, constants, ws[:-1], how)(x0 + t * ws[-1])[None]
 
         key = f"fd-d-{'-'.join(how)}"
-        return self._stencil(key, sample, tuples, h, noise, at, u, own=not self.fn.promoted)
+        own = not self.fn.promoted
+        return self._stencil(key, sample, tuples, h, stencil, at, u, own=own, shared_center=False)

@@ -38,9 +38,13 @@ or not finite is stepped by h₀ itself).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+
+# The stencils a sampler evaluates: a full level (OFFSETS) or the screen
+# (``adcli._numerics.screen``: ±h, ±h/4 and the point).
+Stencil = Literal["level", "screen"]
 
 # Multiples of the level step h at which g is evaluated, in this order: the stencil, the
 # point itself (part of the same batched call), and the noise probe pair.
