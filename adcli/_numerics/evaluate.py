@@ -31,7 +31,7 @@ import numpy as np
 from adcli._numerics.finite_diff import OFFSETS, Stencil, offsets
 from adcli._numerics.function import At, InputFunction
 from adcli._numerics.nested import nested
-from adcli._numerics.screen import SCREEN_OFFSETS
+from adcli._numerics.screen import REST_OFFSETS, SCREEN_OFFSETS
 
 MEMORY_BUDGET = 1 << 26  # bytes of perturbed inputs/outputs in one chunk (64 MiB)
 # On CPU, rows inside a chunk are evaluated in batches whose perturbed inputs and outputs
@@ -137,7 +137,8 @@ class Evaluator:
     def share_coordinates(self, rows: int) -> None:
         """Compile the coordinate programs (FD stencils, ``jacobian_fwd``) for at least
         ``rows`` rows, so that every input's batch fits the same program."""
-        fd = [f"fd-coord-{ref}-{kind}" for ref in (True, False) for kind in ("level", "screen")]
+        kinds = ("level", "screen", "rest")
+        fd = [f"fd-coord-{ref}-{kind}" for ref in (True, False) for kind in kinds]
         for key in (*fd, "jacfwd", "jacobians"):
             size = min(self.chunk, 1 << max(rows - 1, 0).bit_length())
             self._sizes[key] = max(self._sizes.get(key, 0), size)
@@ -206,9 +207,10 @@ class Evaluator:
         shared_center: bool = True,
     ) -> np.ndarray:
         """``sample`` at every offset t of one stencil along every row: a level
-        (``offsets(h, True)``: (9, K, q)) or the screen (``SCREEN_OFFSETS``·h, then t = 0:
-        (5, K, q)). ``shared_center``: the sample at t = 0 is the same for every row (g at
-        the point), so the screen evaluates it once per chunk, not once per row."""
+        (``offsets(h, True)``: (9, K, q)), the screen (``SCREEN_OFFSETS``·h, then t = 0:
+        (5, K, q)) or the rest of a level after a screen (``REST_OFFSETS``·h: (4, K, q)).
+        ``shared_center``: the sample at t = 0 is the same for every row (g at the point),
+        so the screen evaluates it once per chunk, not once per row."""
         screen = stencil == "screen"
         once = screen and shared_center
 
@@ -228,6 +230,8 @@ class Evaluator:
 
         if screen:
             ts = SCREEN_OFFSETS * h if once else np.append(SCREEN_OFFSETS * h, 0.0)
+        elif stencil == "rest":
+            ts = REST_OFFSETS * h
         else:
             ts = np.asarray(offsets(h, True))
         args = (*(np.asarray(e) for e in extra), at.inputs, at.constants)
@@ -238,7 +242,7 @@ class Evaluator:
     def fd_directions(
         self, at: At, directions: np.ndarray, h: float, stencil: Stencil, ref: bool
     ) -> np.ndarray:
-        """g at x0 + t·v for t in the stencil's offsets and each direction v: (9|5, K, m)."""
+        """g at x0 + t·v for t in the stencil's offsets and each direction v: (9|5|4, K, m)."""
         g = self.fn.g_ref if ref else self.fn.g
 
         def sample(t: jax.Array, v: jax.Array, x0: jax.Array, inputs: Any, constants: Any) -> Any:
@@ -250,7 +254,7 @@ class Evaluator:
     def fd_coordinates(
         self, at: At, index: np.ndarray, scale: np.ndarray, h: float, stencil: Stencil, ref: bool
     ) -> np.ndarray:
-        """g at x0 + t·sᵢ·eᵢ for t in the stencil's offsets and each coordinate i: (9|5, C, m)."""
+        """g at x0 + t·sᵢ·eᵢ for t in the stencil's offsets and each coordinate i: (9|5|4, C, m)."""
         g = self.fn.g_ref if ref else self.fn.g
 
         def sample(
@@ -264,7 +268,7 @@ class Evaluator:
     def fd_gradient(
         self, at: At, u: np.ndarray, directions: np.ndarray, h: float, stencil: Stencil
     ) -> np.ndarray:
-        """∇φ (promoted, reverse mode) at x0 + t·w for each direction w: (9|5, K, d)."""
+        """∇φ (promoted, reverse mode) at x0 + t·w for each direction w: (9|5|4, K, d)."""
         grad = grad_phi(self.fn.g_ref)
 
         def sample(
@@ -279,7 +283,7 @@ class Evaluator:
     def fd_second_fwd(
         self, at: At, u: np.ndarray, pairs: np.ndarray, h: float, stencil: Stencil
     ) -> np.ndarray:
-        """⟨u, J(x0 + t·w)·v⟩ (promoted, forward mode) for each pair (v, w): (9|5, K, 1)."""
+        """⟨u, J(x0 + t·w)·v⟩ (promoted, forward mode) for each pair (v, w): (9|5|4, K, 1)."""
         g = self.fn.g_ref
 
         def sample(
@@ -472,7 +476,7 @@ class Evaluator:
         stencil: Stencil,
     ) -> np.ndarray:
         """D^(k−1)φ[w₁, …, w_{k−1}] of the reference, composed ``how``, at x0 + t·w_k for
-        each row of ``tuples`` (K, k, d): (9|5, K, 1)."""
+        each row of ``tuples`` (K, k, d): (9|5|4, K, 1)."""
         g = self.fn.g_ref
 
         def sample(

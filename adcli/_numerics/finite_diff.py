@@ -42,9 +42,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-# The stencils a sampler evaluates: a full level (OFFSETS) or the screen
-# (``adcli._numerics.screen``: ±h, ±h/4 and the point).
-Stencil = Literal["level", "screen"]
+# The stencils a sampler evaluates: a full level (OFFSETS), the screen
+# (``adcli._numerics.screen``: ±h, ±h/4 and the point) or the rest of a level after it.
+Stencil = Literal["level", "screen", "rest"]
 
 # Multiples of the level step h at which g is evaluated, in this order: the stencil, the
 # point itself (part of the same batched call), and the noise probe pair.

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from adcli._numerics import finite_diff as fdiff
-from adcli._numerics.screen import SCREEN_MIN_ROWS, SCREEN_SHARE, screen, screen_step
+from adcli._numerics.screen import SCREEN_MIN_ROWS, SCREEN_SHARE, as_level, screen, screen_step
 
 # (rows, h, stencil) -> g along each row's direction at the stencil's offsets times h:
 # "level": fdiff.OFFSETS (9, rows, q); "screen": screen.SCREEN_OFFSETS, then t = 0 (5, rows, q)
@@ -32,10 +32,10 @@ def fd_estimate(
     With ``decided`` (the rows a screened estimate decides, e.g. ``screen_decided``) and
     at least ``SCREEN_MIN_ROWS`` rows (the screen's noise estimate pools them), every row
     is screened first (four evaluations per row, ``adcli._numerics.screen``) and only
-    the others go on to the base level. Every level is sampled with the noise
-    probe (its measured noise sets the rounding floor). Refining a row tries the finer
-    and coarser levels (those within ``max_step``), keeping for each element the level
-    with the smallest error bound.
+    the others go on to the base level (four more evaluations per row). Every level is
+    sampled with the noise probe (its measured noise sets the rounding floor). Refining a
+    row tries the finer and coarser levels (those within ``max_step``), keeping for each
+    element the level with the smallest error bound.
     """
     h = fdiff.level_step(eps, 0, max_step)
     if decided is None or n < SCREEN_MIN_ROWS:
@@ -57,19 +57,23 @@ def fd_estimate(
 def _screened(
     sample: Sampler, n: int, eps: float, needs_more: Rows, max_step: float | None, decided: Rows
 ) -> fdiff.Estimate:
-    """Screen every row; the base level for the rows the screen leaves open, and for any
-    screened row that ``needs_more`` names once the others' values are in (block scales
-    are RMS over rows, so they move a little)."""
-    hs = screen_step(eps, max_step)
-    est = screen(sample(np.arange(n), hs, "screen"), hs, eps)
+    """Screen every row; the base level for the rows the screen leaves open (its samples
+    are five of that level's nine), and for any screened row that ``needs_more`` names
+    once the others' values are in (block scales are RMS over rows: they move a little)."""
+    h = screen_step(eps, max_step)
+    values = sample(np.arange(n), h, "screen")
+    est = screen(values, h, eps)
     full = ~decided(est)
-    h = fdiff.level_step(eps, 0, max_step)
+
+    def level(rows: np.ndarray) -> fdiff.Estimate:
+        return fdiff.combine(as_level(values[:, rows], sample(rows, h, "rest")), h, eps)
+
     if full.any():
         rows = np.flatnonzero(full)
-        est = _put(est, rows, fdiff.combine(sample(rows, h, "level"), h, eps))
+        est = _put(est, rows, level(rows))
         late = np.flatnonzero(~full & needs_more(est))
         if late.size:
-            est = _put(est, late, fdiff.combine(sample(late, h, "level"), h, eps))
+            est = _put(est, late, level(late))
     return est
 
 

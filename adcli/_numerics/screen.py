@@ -28,9 +28,12 @@ second difference grow as the step shrinks and the one-sided slopes at h/4 diffe
 than twice the spread; that element is untrusted, as in ``finite_diff.combine``. A kink
 farther away (h/7 ≤ a < h) leaves R's error within the spread.
 
-**Step.** The bound is O(h²) + O(ε/h), smallest near h = ε^(1/3) (6e-6 in float64, times
-each coordinate's scale), not the ε^(1/7) of the full levels: a longer step would make the
-bound, not the estimate, too wide to decide anything.
+**Step.** The screen takes the base level's step h₀ (``finite_diff.level_step``), so its
+five samples are five of that level's nine: a row the screen leaves open needs only the
+other four (±h₀/2, ±3h₀/8: ``REST_OFFSETS``) to be combined as a full level, eight
+evaluations per row where a level alone takes nine. Rows are many only for large inputs,
+where a coordinate's higher derivatives are small beside the function's rounding (a dot
+product of 10⁴ terms), which a long step suits.
 
 A screen decides an element or hands its row to the full levels
 (``adcli._numerics.refine``): it is never the reason an element fails.
@@ -40,31 +43,50 @@ from __future__ import annotations
 
 import numpy as np
 
-from adcli._numerics.finite_diff import NOISE_SIGMAS, Estimate, Stencil, offsets
+from adcli._numerics.finite_diff import (
+    NOISE_PROBE,
+    NOISE_SIGMAS,
+    Estimate,
+    Stencil,
+    level_step,
+    offsets,
+)
 
 # Multiples of h at which g is evaluated along each row, then the shared point t = 0.
 SCREEN_OFFSETS = np.array([1.0, -1.0, 0.25, -0.25])
+# The rest of a level's offsets (``finite_diff.OFFSETS``), and where each of the nine
+# comes from in (screen samples + these): OFFSETS = (1, −1, ½, −½, ¼, −¼, 0, ⅜, −⅜).
+REST_OFFSETS = np.array([0.5, -0.5, NOISE_PROBE, -NOISE_PROBE])
+_LEVEL_ORDER = np.array([0, 1, 5, 6, 2, 3, 4, 7, 8])
 ROUNDING_FACTOR = 5.0
 SCREEN_MIN_ROWS = 32  # fewer rows: too few to pool the noise estimate over
 # A screened element's error bound may use at most this share of its base tolerance
-# (SAFETY · error ≤ SCREEN_SHARE · (rtol·(|value| + scale) + atol)): its tolerance then
-# stays within 10% of the one the full levels' tighter bounds give.
-SCREEN_SHARE = 0.1
+# (SAFETY · error ≤ SCREEN_SHARE · (rtol·(|value| + scale) + atol)): as much as
+# ``refine.failing_rows`` lets an element of the full levels use without refining it.
+SCREEN_SHARE = 1.0
 # g(h) + g(−h) − 16·(g(h/4) + g(−h/4)) + 30·g(0): blind to cubics, unit-normalised.
 _NULL = np.array([1.0, 1.0, -16.0, -16.0, 30.0]) / np.sqrt(1414.0)
 
 
 def stencil_offsets(stencil: Stencil, h: float) -> np.ndarray:
-    """The points t a sampler evaluates for ``stencil`` at step h (9 or 5, in order)."""
+    """The points t a sampler evaluates for ``stencil`` at step h (9, 5 or 4, in order)."""
     if stencil == "screen":
         return np.append(SCREEN_OFFSETS * h, 0.0)
+    if stencil == "rest":
+        return REST_OFFSETS * h
     return offsets(h, True)
 
 
 def screen_step(eps: float, max_step: float | None = None) -> float:
-    """The screening step: ε^(1/3), or ``max_step`` (the caller's largest step) if smaller."""
-    base: float = eps ** (1.0 / 3.0)
-    return base if max_step is None else min(base, max_step)
+    """The screening step: the base level's (see the module docstring)."""
+    return level_step(eps, 0, max_step)
+
+
+def as_level(screened: np.ndarray, rest: np.ndarray) -> np.ndarray:
+    """A full level's nine samples (``finite_diff.OFFSETS`` order) from the screen's five
+    and the ``rest`` four, taken at the same step."""
+    level: np.ndarray = np.concatenate([screened, rest])[_LEVEL_ORDER]
+    return level
 
 
 # Steps that leave the domain give NaN/inf: they make an element untrusted, not a warning.
@@ -90,15 +112,19 @@ def screen(values: np.ndarray, h: float, eps: float) -> Estimate:
     left = (center - g[3]) / (h / 4)
     jump = np.abs(right - left)
     kink = grows & (jump > 2 * spread + 8 * model / (h / 4))
+    # The null combination also holds the O(h⁴) truncation a step of ε^(1/5) leaves: in
+    # the rounding bound, that only widens it; the magnitude (δ/ε, which lets ``vague``
+    # call a zero derivative decided) takes only the values and their grid.
+    grid = np.maximum(model, _quantum(values))
     measured = NOISE_SIGMAS * np.maximum(np.abs(null), _pooled(null, kink))
-    noise = np.maximum(np.maximum(model, measured), _quantum(values))
+    noise = np.maximum(grid, measured)
     finite = np.all(np.isfinite(g), axis=0)
     trusted = finite & ~kink
     error = np.where(trusted, spread + ROUNDING_FACTOR * noise / h, np.inf)
     steps = np.full(np.shape(value), h)
     sides = _one_sided(g, h, noise)
     return Estimate(
-        np.where(finite, value, np.nan), error, trusted, steps, jump, noise / eps, *sides
+        np.where(finite, value, np.nan), error, trusted, steps, jump, grid / eps, *sides
     )
 
 
