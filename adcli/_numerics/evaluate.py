@@ -219,7 +219,8 @@ class Evaluator:
             one: Callable[[jax.Array, jax.Array], Any] = lambda t, r: sample(  # noqa: E731
                 t, r, x0, *more, inputs, constants
             )
-            if self._batch_size() is None:  # one vmap over offsets and rows
+            size = self._batch_size()
+            if size is None or rows.shape[0] <= size:  # one vmap over offsets and rows
                 out = self.over(lambda t: self.over(lambda r: one(t, r))(rows))(ts)
             else:  # offsets one after the other (one trace), rows in cache-sized batches
                 out = jax.lax.map(lambda t: self.over_rows(lambda r: one(t, r))(rows), ts)
