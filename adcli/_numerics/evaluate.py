@@ -30,14 +30,13 @@ import numpy as np
 
 from adcli._numerics.finite_diff import OFFSETS, Stencil, offsets
 from adcli._numerics.function import At, InputFunction
-from adcli._numerics.nested import nested
+from adcli._numerics.nested import grad_phi, nested
 from adcli._numerics.screen import REST_OFFSETS, SCREEN_OFFSETS
 
 MEMORY_BUDGET = 1 << 26  # bytes of perturbed inputs/outputs in one chunk (64 MiB)
-# On CPU, rows inside a chunk are evaluated in batches whose perturbed inputs and outputs
-# fit in about this many bytes (lax.map with a batch size: a scan over vmapped batches).
-# One vmap over a whole chunk makes a (rows, d) matrix that leaves the cache: at d = 10⁴
-# a coordinate FD stencil ran 5–10× slower so, and a forward Jacobian 10×.
+# On CPU, rows are evaluated in batches of about this many bytes (lax.map with a batch
+# size): one vmap over a chunk makes a (rows, d) matrix that leaves the cache (at d = 10⁴
+# a coordinate FD stencil ran 5–10× slower so, a forward Jacobian 10×).
 CACHE_BUDGET = 1 << 21
 MIN_BATCH = 8  # below this (d ≳ 3·10⁴), batches gain nothing: one vmap, as before
 # (t, row, x0, *extra, inputs, constants) -> the value sampled at offset t along one row
@@ -55,16 +54,6 @@ def _eagerly(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _as_jax(value: Any) -> Any:
     return jnp.asarray(value) if isinstance(value, np.ndarray | np.generic) else value
-
-
-def grad_phi(g: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
-    """(x, u, inputs, constants) ↦ ∇φ(x) = J(x)ᵀu for φ = ⟨u, g⟩, by reverse mode."""
-
-    def grad(x: jax.Array, u: jax.Array, inputs: Any, constants: Any) -> jax.Array:
-        grad: jax.Array = jax.vjp(lambda y: g(y, inputs, constants), x)[1](u)[0]
-        return grad
-
-    return grad
 
 
 class Evaluator:
@@ -140,7 +129,8 @@ class Evaluator:
         kinds = ("level", "screen", "rest")
         fd = [f"fd-coord-{ref}-{kind}" for ref in (True, False) for kind in kinds]
         for key in (*fd, "jacfwd", "jacobians"):
-            size = min(self.chunk, 1 << max(rows - 1, 0).bit_length())
+            limit = self.chunk if key == "jacobians" else self._chunk_rows(True)
+            size = min(limit, 1 << max(rows - 1, 0).bit_length())
             self._sizes[key] = max(self._sizes.get(key, 0), size)
 
     # -- chunked batching ---------------------------------------------------------------
@@ -152,26 +142,43 @@ class Evaluator:
         *rest: Any,
         axis: int = 0,
         own: bool = True,
+        batched: bool = False,
     ) -> np.ndarray:
         """Apply ``fn(batch_chunk, *rest)`` over fixed-size chunks of ``batch`` (its axis 0);
         the chunks' results are joined along ``axis``, as float64. The last chunk is padded
         so that every chunk has one shape and one compiled program. ``own``: a program of f
         as it runs (in f's mode, floating arguments in its flat dtype); otherwise one of the
-        float64 reference (in adcli's scope)."""
+        float64 reference (in adcli's scope). ``batched``: ``fn`` maps its rows with
+        ``over_rows``, so a chunk may hold more rows (``_chunk_rows``)."""
 
         def run() -> np.ndarray:
             compiled = self._program(key, fn)
             if own:
                 with self.fn.mode.apply():
                     cast = [self.fn.own(a) for a in rest]
-                    return self._chunks(key, compiled, self.fn.own(batch), cast, axis)
-            return self._chunks(key, compiled, batch, list(rest), axis)
+                    return self._chunks(key, compiled, self.fn.own(batch), cast, axis, batched)
+            return self._chunks(key, compiled, batch, list(rest), axis, batched)
 
         found: np.ndarray = self._retry(run)
         return found
 
+    def _chunk_rows(self, batched: bool) -> int:
+        """Rows per call: ``chunk``, or for a program mapping its rows in cache-sized
+        batches as many as its outputs allow, up to 1024 (at d = 10⁴, 435 calls of 23
+        rows took 5× as long)."""
+        if not batched or self._batch_size() is None:
+            return self.chunk
+        outputs = MEMORY_BUDGET // (8 * len(OFFSETS) * (self.fn.m + 1))
+        return int(max(self.chunk, min(1024, outputs)))
+
     def _chunks(
-        self, key: str, compiled: Any, batch: np.ndarray, rest: list[Any], axis: int
+        self,
+        key: str,
+        compiled: Any,
+        batch: np.ndarray,
+        rest: list[Any],
+        axis: int,
+        batched: bool = False,
     ) -> np.ndarray:
         n = batch.shape[0]
         if n == 0:  # nothing to evaluate (no outputs, no rows): the shape of nothing
@@ -179,10 +186,10 @@ class Evaluator:
             shape = list(jax.eval_shape(compiled, one, *rest).shape)
             shape[axis] = 0
             return np.zeros(shape)
-        # Batch sizes are powers of two (up to the chunk) so that refining a few rows
-        # reuses a compiled program instead of compiling one per row count.
-        # A later, smaller call (refining a few rows) pads up to the size already compiled.
-        size = max(self._sizes.get(key, 0), min(self.chunk, 1 << max(n - 1, 0).bit_length()))
+        # Batch sizes are powers of two (up to the chunk), and a later, smaller call
+        # (refining a few rows) pads up to the size already compiled: no compile per count.
+        limit = self._chunk_rows(batched)
+        size = max(self._sizes.get(key, 0), min(limit, 1 << max(n - 1, 0).bit_length()))
         self._sizes[key] = size
         outs = []
         for start in range(0, n, size):
@@ -220,7 +227,7 @@ class Evaluator:
                 t, r, x0, *more, inputs, constants
             )
             size = self._batch_size()
-            if size is None or rows.shape[0] <= size:  # one vmap over offsets and rows
+            if size is None or ts.shape[0] * rows.shape[0] <= size:  # one vmap: all fit
                 out = self.over(lambda t: self.over(lambda r: one(t, r))(rows))(ts)
             else:  # offsets one after the other (one trace), rows in cache-sized batches
                 out = jax.lax.map(lambda t: self.over_rows(lambda r: one(t, r))(rows), ts)
@@ -237,7 +244,8 @@ class Evaluator:
             ts = np.asarray(offsets(h, True))
         args = (*(np.asarray(e) for e in extra), at.inputs, at.constants)
         name = f"{key}-{stencil}"
-        return self._batched(name, program, rows, np.asarray(at.x0), ts, *args, axis=1, own=own)
+        x0 = np.asarray(at.x0)
+        return self._batched(name, program, rows, x0, ts, *args, axis=1, own=own, batched=True)
 
     # -- finite differences -------------------------------------------------------------
     def fd_directions(
@@ -385,7 +393,8 @@ class Evaluator:
 
         columns = np.asarray(columns)
         x0 = np.asarray(at.x0)
-        return self._batched("jacfwd" + tag, fn, columns, x0, at.inputs, at.constants, own=own).T
+        args = (x0, at.inputs, at.constants)
+        return self._batched("jacfwd" + tag, fn, columns, *args, own=own, batched=True).T
 
     def jacobian_rev(self, at: At, ref: bool = False) -> np.ndarray:
         """The full Jacobian (m, d) from m VJPs along the unit cotangents (built on device)."""
@@ -398,7 +407,8 @@ class Evaluator:
             return self.over_rows(lambda i: pull(jnp.zeros(m, x0.dtype).at[i].set(1.0))[0])(idx)
 
         x0 = np.asarray(at.x0)
-        return self._batched("jacrev" + tag, fn, np.arange(m), x0, at.inputs, at.constants, own=own)
+        args = (x0, at.inputs, at.constants)
+        return self._batched("jacrev" + tag, fn, np.arange(m), *args, own=own, batched=True)
 
     # -- second order: φ(x) = ⟨u, g(x)⟩ ---------------------------------------------------
     def hvps(self, ways: tuple[str, ...], at: At, u: np.ndarray, dirs: np.ndarray) -> np.ndarray:
