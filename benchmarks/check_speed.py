@@ -357,9 +357,12 @@ def time_full_jacobian(repeats: int) -> dict[str, dict[int, dict[str, Timing]]]:
     for name in ("logistic", "tanh_layer"):
         case = CASES[name]
         x, c = case.point(FULL_MAX, 0)
+        # Every repeat runs (no BUDGET_S cut): a first call that compiles for 15 s would
+        # otherwise leave a median of two runs, one of them still loading programs.
+        full = partial(run_adcli, case.jax_fn, x, c, method="full")
         row = {
-            "jax fd2": time_calls(partial(run_fd2, case.jax_fn, x, c), repeats),
-            "adcli full": time_calls(partial(run_adcli, case.jax_fn, x, c, method="full"), repeats),
+            "jax fd2": time_calls(partial(run_fd2, case.jax_fn, x, c), repeats, budget_s=1e9),
+            "adcli full": time_calls(full, repeats, budget_s=1e9),
         }
         for tool, t in row.items():
             emit(
