@@ -13,14 +13,15 @@ vanishes on cubics, g(h) + g(−h) − 16·(g(h/4) + g(−h/4)) + 30·g(0), in t
 the RMS over the rows of the same output, and the grid the samples lie on.
 
 **Noise above the model** (g small by cancellation of large terms) is what a screen can
-miss: one combination per row can be zero by chance, and values on a grid (1e8 + sin t −
-1e8) make it, and the spread, exactly zero often; measured on 400 such rows, one in
-eight was decided with a bound too small. Pooling the combination over the rows of an
-output (they share the hidden term) and reading the grid from the samples' binary
-digits left none of 3,200 rows so, with 32 rows or more to pool over: a caller screens
-only batches of at least ``SCREEN_MIN_ROWS`` rows (a full Jacobian's coordinates), and
-fewer rows (a few random directions, HVPs) take the full levels, whose nine samples
-measure the noise themselves.
+miss: one combination per row can be zero by chance, and values on a grid (c·((B +
+sin(ωt)/ω) − B)) make it, and the spread, exactly zero often. Screened one row at a
+time, up to 500 of 3,200 such rows (B = 1e8, c = 0.3, ω = 0.01) were decided at
+float64's tolerance with a bound too small. Pooling the combination over the rows of an
+output (they share the hidden term) and reading the grid from the samples' binary digits
+left none of 3,200 so (B = 1e2 … 1e8, c = 1, 0.3, 1.7), in batches of 32 rows: a caller
+screens only batches of at least ``SCREEN_MIN_ROWS`` rows (a full Jacobian's
+coordinates), and fewer rows (a few random directions, HVPs) take the full levels, whose
+nine samples measure the noise themselves.
 
 **Kinks.** The step ratio 4 keeps a kink inside the stencil visible. A slope jump J at
 distance a < h/7 from the point (where the spread no longer bounds R's error) makes the
