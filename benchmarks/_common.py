@@ -57,9 +57,14 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def parse_args(
-    doc: str, default_repeats: int = 3, argv: Sequence[str] | None = None
+    doc: str,
+    default_repeats: int = 3,
+    argv: Sequence[str] | None = None,
+    extra: Callable[[argparse.ArgumentParser], None] | None = None,
 ) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
+    if extra is not None:  # a script's own flags
+        extra(parser)
     parser.add_argument(
         "--quick", action="store_true", help="small grid for a smoke run (under a minute)"
     )

@@ -4,6 +4,12 @@ and torch.autograd.gradcheck; plus the CLI end to end on a 10⁶-parameter spec 
 
     python benchmarks/check_speed.py            # full grid (4–7 minutes on 2 cores)
     python benchmarks/check_speed.py --quick    # smoke run (under a minute)
+    python benchmarks/check_speed.py --full-jacobian   # adcli full vs jax fd2 at d = 10⁴ only
+
+``jax fd2`` is the yardstick of a full-Jacobian check: plain 2-point central differences
+(2d evaluations, no error model, no AD), vmapped and jitted in JAX, rows in batches of 32
+inside one program (the fastest of the batch sizes 8–2048 tried on this machine; one vmap
+over all 10⁴ coordinates took 10× longer).
 
 Times are wall-clock seconds on the CPU backend: the median of --repeats runs after a first
 call that is reported apart (it includes JAX tracing and XLA compilation, with an empty
@@ -22,6 +28,9 @@ import tempfile
 import time
 from functools import partial
 
+import jax
+import jax.numpy as jnp
+import numpy as np
 from _common import (
     CASES,
     REPO,
@@ -46,7 +55,26 @@ from _common import (
 FULL_MAX = 10**4  # adcli full and torch full mode are O(d) function evaluations: capped here
 BUDGET_S = 10.0  # slower cells get fewer timed runs than --repeats (see time_calls)
 SPEC = os.path.join("benchmarks", "specs", "million.yaml")
-TOOLS = ("adcli auto", "adcli full", "check_grads", "torch full", "torch fast")
+TOOLS = ("adcli auto", "adcli full", "jax fd2", "check_grads", "torch full", "torch fast")
+FD2_BATCH = 32
+_FD2: dict[object, object] = {}  # one compiled yardstick per function
+
+
+def run_fd2(fn, x, consts):
+    """The yardstick: a 2-point central-difference Jacobian of x ↦ fn(x, consts), steps
+    ε^(1/3)·max(|xᵢ|, 1), jitted, rows vmapped in batches (FD2_BATCH); no verdict."""
+    program = _FD2.get(fn)
+    if program is None:
+
+        def jacobian(x, consts, h):
+            def row(i):
+                return (fn(x.at[i].add(h[i]), consts) - fn(x.at[i].add(-h[i]), consts)) / (2 * h[i])
+
+            return jax.lax.map(row, jnp.arange(x.shape[0]), batch_size=FD2_BATCH)
+
+        program = _FD2[fn] = jax.jit(jacobian)
+    h = np.finfo(x.dtype).eps ** (1 / 3) * np.maximum(np.abs(x), 1.0)
+    return program(jnp.asarray(x), tuple(jnp.asarray(c) for c in consts), jnp.asarray(h))
 
 
 def sizes(quick: bool, case: str) -> list[int]:
@@ -75,6 +103,7 @@ def time_case(name: str, quick: bool, repeats: int) -> dict[int, dict[str, Timin
         calls = {
             "adcli auto": partial(run_adcli, case.jax_fn, x, c),
             "adcli full": partial(run_adcli, case.jax_fn, x, c, method="full"),
+            "jax fd2": partial(run_fd2, case.jax_fn, x, c),
             "check_grads": partial(run_check_grads, case.jax_fn, x, c),
             "torch full": partial(run_torch, case.torch_fn, x, c, fast=False),
             "torch fast": partial(run_torch, case.torch_fn, x, c, fast=True),
@@ -83,6 +112,7 @@ def time_case(name: str, quick: bool, repeats: int) -> dict[int, dict[str, Timin
             del calls["torch full"], calls["torch fast"]
         if d > FULL_MAX:
             calls.pop("adcli full")
+            calls.pop("jax fd2")
             calls.pop("torch full", None)
         row: dict[str, Timing | float] = {}
         for tool, call in calls.items():
@@ -127,7 +157,7 @@ def render_case(name: str, results: dict[int, dict[str, Timing | float]], repeat
                 cells.append(f"{fmt_s(t.median)}{flag} ({fmt_s(t.first)})")
             elif tool == "torch full" and "torch full est" in row:
                 cells.append(f"~{fmt_s(row['torch full est'])} est.")
-            elif tool in ("adcli full", "torch full") and d > FULL_MAX:
+            elif tool in ("adcli full", "jax fd2", "torch full") and d > FULL_MAX:
                 cells.append("too slow")
             else:
                 cells.append("–")
@@ -142,6 +172,7 @@ def render_case(name: str, results: dict[int, dict[str, Timing | float]], repeat
         ratio_rows.append(
             [
                 fmt_d(d),
+                fmt_ratio(med("adcli full"), med("jax fd2")),
                 fmt_ratio(torch_full, med("adcli full")),
                 fmt_ratio(torch_full, med("adcli auto")) + (est if torch_full else ""),
                 fmt_ratio(med("torch fast"), med("adcli auto")),
@@ -159,15 +190,19 @@ def render_case(name: str, results: dict[int, dict[str, Timing | float]], repeat
         f"{3 * BUDGET_S:.0f} s: the first call and one more).",
         f"adcli full and torch full (one FD column per coordinate) run for d ≤ {fmt_d(FULL_MAX)}; "
         "'est.' extrapolates torch full as d^k, k in [1, 2] fitted to its two largest sizes.",
+        "jax fd2: the yardstick of a full check, 2-point central differences jitted and "
+        f"vmapped in batches of {FD2_BATCH} (no error model, no AD, no verdict).",
         "check_grads: order 1, modes fwd+rev, one random direction. First calls after the first "
         "tool in a row may reuse programs it compiled.",
     ]
     if torch is None:
         notes.append(TORCH_MISSING)
     ratios = table(
-        f"{CASES[name].label}: ratios of medians (other tool ÷ adcli; > 1× = adcli faster)",
+        f"{CASES[name].label}: ratios of medians (other tool ÷ adcli: > 1× = adcli faster; "
+        "adcli full ÷ jax fd2: its cost over the yardstick)",
         [
             "d",
+            "adcli full ÷ jax fd2",
             "torch full ÷ adcli full",
             "torch full ÷ adcli auto",
             "torch fast ÷ adcli auto",
@@ -265,8 +300,26 @@ def render_cli(cli: dict[str, object]) -> str:
     )
 
 
-def render_targets(results: dict[str, dict], cli: dict[str, object]) -> str:
+def full_jacobian_rows(results: dict[str, dict]) -> list[list[str]]:
+    """The target: adcli full within 2× of the jax fd2 yardstick at d = 10⁴."""
     rows = []
+    for name, res in results.items():
+        row = res.get(FULL_MAX, {})
+        a, y = row.get("adcli full"), row.get("jax fd2")
+        if isinstance(a, Timing) and isinstance(y, Timing):
+            r = a.median / y.median
+            rows.append(
+                [
+                    f"full Jacobian at d=10⁴, {name}: adcli full ÷ jax fd2 ≤ 2×",
+                    f"{r:.2g}× ({fmt_s(a.median)} s ÷ {fmt_s(y.median)} s)",
+                    "met" if r <= 2 else "NOT met",
+                ]
+            )
+    return rows
+
+
+def render_targets(results: dict[str, dict], cli: dict[str, object] | None) -> str:
+    rows = full_jacobian_rows(results)
     for name, res in results.items():
         row = res.get(FULL_MAX, {})
         a, t = row.get("adcli full"), row.get("torch full")
@@ -279,6 +332,8 @@ def render_targets(results: dict[str, dict], cli: dict[str, object]) -> str:
                     "met" if r >= 3 else "NOT met",
                 ]
             )
+    if cli is None:
+        return table("Targets", ["target", "measured", "status"], rows)
     cold = statistics.median(cli["cold"])
     rows.append(
         [
@@ -296,11 +351,46 @@ def render_targets(results: dict[str, dict], cli: dict[str, object]) -> str:
     return table("Targets", ["target", "measured", "status"], rows, notes)
 
 
+def time_full_jacobian(repeats: int) -> dict[str, dict[int, dict[str, Timing]]]:
+    """adcli full and the jax fd2 yardstick at d = 10⁴ on both cases, one after the other."""
+    results: dict[str, dict[int, dict[str, Timing]]] = {}
+    for name in ("logistic", "tanh_layer"):
+        case = CASES[name]
+        x, c = case.point(FULL_MAX, 0)
+        # Every repeat runs (no BUDGET_S cut): a first call that compiles for 15 s would
+        # otherwise leave a median of two runs, one of them still loading programs.
+        full = partial(run_adcli, case.jax_fn, x, c, method="full")
+        row = {
+            "jax fd2": time_calls(partial(run_fd2, case.jax_fn, x, c), repeats, budget_s=1e9),
+            "adcli full": time_calls(full, repeats, budget_s=1e9),
+        }
+        for tool, t in row.items():
+            emit(
+                f"  {name} d={FULL_MAX} {tool:<10} median {fmt_s(t.median)} s "
+                f"(runs {t.spread}, first {fmt_s(t.first)}, verdicts {set(t.verdicts) or '–'})"
+            )
+        results[name] = {FULL_MAX: row}
+    return results
+
+
+def add_flags(parser) -> None:
+    parser.add_argument(
+        "--full-jacobian",
+        action="store_true",
+        help="only adcli full against the jax fd2 yardstick at d = 10⁴ (both cases)",
+    )
+
+
 def main() -> None:
-    args = parse_args(__doc__)
-    emit(header("adcli benchmarks: check_speed" + (" (--quick)" if args.quick else "")))
+    args = parse_args(__doc__, extra=add_flags)
+    title = "adcli benchmarks: check_speed" + (" (--quick)" if args.quick else "")
+    emit(header(title + (" (--full-jacobian)" if args.full_jacobian else "")))
     emit()
     warm_up()
+    if args.full_jacobian:
+        emit(render_targets(time_full_jacobian(args.repeats), None))
+        emit(f"finished {time.strftime('%H:%M:%S')}, load average {load_average()}")
+        return
     results = {}
     for name in ("logistic", "tanh_layer"):
         results[name] = time_case(name, args.quick, args.repeats)

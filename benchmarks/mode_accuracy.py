@@ -9,7 +9,7 @@ machine. Candidates predicted ≥ FAR× the best FLOPs are not run in the ground
 (counted as slower; the count of such is printed) — a 10⁴-output reverse Jacobian would
 take minutes and the prediction of a 30× gap is never wrong by that much.
 
-Grid (issue 3): f = Ax, tanh(Ax), a 3-layer tanh MLP (hidden 128); n ∈ {30, 100, 300},
+Grid: f = Ax, tanh(Ax), a 3-layer tanh MLP (hidden 128); n ∈ {30, 100, 300},
 m/n ∈ {0.01 … 100}; bottleneck maps; Hessians of a logistic loss up to n = 2000.
 
 Scores: accuracy on the points whose measured gap (2nd best ÷ best) exceeds 20%, the worst

@@ -1,7 +1,8 @@
-"""The FD references of one input at one point, each refined (``adcli._numerics.refine``)
-only where it is untrusted or disagrees with the AD values it will be compared with:
-g along directions and along coordinates, the gradient along directions (for HVPs) and
-the JVP along directions (for forward-over-forward)."""
+"""The FD references of one input at one point, each screened first and refined
+(``adcli._numerics.refine``) only where the screen cannot decide it, or it is untrusted or
+disagrees with the AD values it will be compared with: g along directions and along
+coordinates, the gradient along directions (for HVPs and ``expect`` Hessians) and the JVP
+along directions (for forward-over-forward)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 from adcli._check.point import Pairing, Point, dot_scale, pairing
 from adcli._numerics import finite_diff as fdiff
 from adcli._numerics.compare import directional_scale
-from adcli._numerics.refine import failing_rows, fd_estimate
+from adcli._numerics.refine import failing_rows, fd_estimate, tight
 
 NeedsMore = Callable[[fdiff.Estimate], np.ndarray]
 
@@ -29,9 +30,9 @@ def directions_fd(
     with ``jvps`` (K, m) or with ``vjps`` (J, d) contracted with ``cots`` (J, m)
     (``pairs``: their :class:`Pairing` with ``dirs``, when the caller has it)."""
 
-    def sample(rows: np.ndarray, h: float, noise: bool) -> np.ndarray:
+    def sample(rows: np.ndarray, h: float, stencil: fdiff.Stencil) -> np.ndarray:
         picked = dirs if len(rows) == len(dirs) else dirs[rows]  # all rows: no K × d copy
-        return pt.evals.fd_directions(pt.ref_at, picked, h, noise, ref=pt.use_ref)
+        return pt.evals.fd_directions(pt.ref_at, picked, h, stencil, ref=pt.use_ref)
 
     if vjps is not None and cots is not None and pairs is None:
         pairs = pairing(dirs, vjps)
@@ -49,24 +50,33 @@ def directions_fd(
             more |= (np.abs(pairs.dots - ref) > tol).any(axis=1)
         return more
 
-    return fd_estimate(sample, len(dirs), pt.eps, needs_more, pt.max_step)
+    def decided(e: fdiff.Estimate) -> np.ndarray:
+        scale = directional_scale(e.value)
+        base = pt.rtol * (np.abs(e.value) + scale) + pt.atol
+        found: np.ndarray = ~needs_more(e) & tight(e, base)
+        return found
+
+    return fd_estimate(sample, len(dirs), pt.eps, needs_more, pt.max_step, decided)
 
 
-def coordinates_fd(pt: Point, coords: np.ndarray, needs_more: NeedsMore) -> fdiff.Estimate:
-    """FD of g along each coordinate in ``coords``, stepped by its scale: (C, m)."""
+def coordinates_fd(
+    pt: Point, coords: np.ndarray, needs_more: NeedsMore, decided: NeedsMore | None = None
+) -> fdiff.Estimate:
+    """FD of g along each coordinate in ``coords``, stepped by its scale: (C, m), screened
+    first when ``decided`` says which rows a screened estimate decides."""
 
-    def sample(rows: np.ndarray, h: float, noise: bool) -> np.ndarray:
+    def sample(rows: np.ndarray, h: float, stencil: fdiff.Stencil) -> np.ndarray:
         at = pt.ref_at
-        return pt.evals.fd_coordinates(at, coords[rows], pt.scale, h, noise, ref=pt.use_ref)
+        return pt.evals.fd_coordinates(at, coords[rows], pt.scale, h, stencil, ref=pt.use_ref)
 
-    return fd_estimate(sample, len(coords), pt.eps, needs_more, pt.max_step)
+    return fd_estimate(sample, len(coords), pt.eps, needs_more, pt.max_step, decided)
 
 
 def gradient_fd(pt: Point, u: np.ndarray, dirs: np.ndarray, hv: list[np.ndarray]) -> fdiff.Estimate:
     """FD of ∇φ along each row of ``dirs``: (K, d), refined where it disagrees with ``hv``."""
 
-    def sample(rows: np.ndarray, h: float, noise: bool) -> np.ndarray:
-        return pt.evals.fd_gradient(pt.ref_at, u, dirs[rows], h, noise)
+    def sample(rows: np.ndarray, h: float, stencil: fdiff.Stencil) -> np.ndarray:
+        return pt.evals.fd_gradient(pt.ref_at, u, dirs[rows], h, stencil)
 
     def needs_more(e: fdiff.Estimate) -> np.ndarray:
         tol = 2 * np.where(e.trusted, e.error, 0) + pt.rtol * (
@@ -77,19 +87,28 @@ def gradient_fd(pt: Point, u: np.ndarray, dirs: np.ndarray, hv: list[np.ndarray]
             bad = bad | (np.abs(ad - e.value) > tol + pt.atol)
         return np.asarray(bad.any(axis=1))
 
-    return fd_estimate(sample, len(dirs), pt.eps, needs_more, pt.max_step)
+    def decided(e: fdiff.Estimate) -> np.ndarray:
+        base = pt.rtol * (np.abs(e.value) + directional_scale(e.value)) + pt.atol
+        found: np.ndarray = ~needs_more(e) & tight(e, base)
+        return found
+
+    return fd_estimate(sample, len(dirs), pt.eps, needs_more, pt.max_step, decided)
 
 
 def second_fwd_fd(pt: Point, u: np.ndarray, pairs: np.ndarray, ad: np.ndarray) -> fdiff.Estimate:
     """FD of ⟨u, J·v⟩ along w for each pair (v, w): (K, 1), refined where it disagrees
     with ``ad`` (vᵀHw by forward-over-forward)."""
 
-    def sample(rows: np.ndarray, h: float, noise: bool) -> np.ndarray:
-        return pt.evals.fd_second_fwd(pt.ref_at, u, pairs[rows], h, noise)
+    def sample(rows: np.ndarray, h: float, stencil: fdiff.Stencil) -> np.ndarray:
+        return pt.evals.fd_second_fwd(pt.ref_at, u, pairs[rows], h, stencil)
 
     def needs_more(e: fdiff.Estimate) -> np.ndarray:
         tol = 2 * np.where(e.trusted, e.error, 0) + pt.rtol * 2 * np.abs(e.value) + pt.atol
         more: np.ndarray = (~e.trusted | (np.abs(ad - e.value) > tol)).any(axis=1)
         return more
 
-    return fd_estimate(sample, len(pairs), pt.eps, needs_more, pt.max_step)
+    def decided(e: fdiff.Estimate) -> np.ndarray:
+        found: np.ndarray = ~needs_more(e) & tight(e, pt.rtol * 2 * np.abs(e.value) + pt.atol)
+        return found
+
+    return fd_estimate(sample, len(pairs), pt.eps, needs_more, pt.max_step, decided)

@@ -46,7 +46,7 @@ from adcli._numerics.compare import (
     directional_scale,
     skipped,
 )
-from adcli._numerics.refine import failing_rows
+from adcli._numerics.refine import failing_rows, screen_decided
 from adcli._results.check import Comparison
 
 
@@ -148,6 +148,7 @@ def first_order_full(pt: Point, directions: int = 0) -> FirstOrderResult:
         pt,
         cols,
         lambda e: failing_rows(e, list(jac.values()), scale_rows[0], pt.rtol, pt.atol),
+        lambda e: screen_decided(e, list(jac.values()), scale_rows[0], pt.rtol, pt.atol),
     )
     s = pt.scale[cols][:, None]
     labels = coordinate_labels(pt, cols)

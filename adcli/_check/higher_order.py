@@ -29,7 +29,7 @@ from adcli._numerics import finite_diff as fdiff
 from adcli._numerics.compare import Labels, compare, directional_scale, skipped
 from adcli._numerics.function import failure
 from adcli._numerics.nested import compositions, reference_composition
-from adcli._numerics.refine import fd_estimate
+from adcli._numerics.refine import fd_estimate, tight
 from adcli._results.check import CheckKind, Comparison
 
 
@@ -85,8 +85,8 @@ def _reference(
     modes = ["fwd"] if pt.fn.promoted else _usable(pt)
     how = reference_composition(k, modes)
 
-    def sample(rows: np.ndarray, h: float, noise: bool) -> np.ndarray:
-        return pt.evals.fd_derivative(pt.ref_at, u, tuples[rows], how, h, noise)
+    def sample(rows: np.ndarray, h: float, stencil: fdiff.Stencil) -> np.ndarray:
+        return pt.evals.fd_derivative(pt.ref_at, u, tuples[rows], how, h, stencil)
 
     def needs_more(e: fdiff.Estimate) -> np.ndarray:
         scale = directional_scale(e.value)
@@ -97,4 +97,9 @@ def _reference(
         more: np.ndarray = bad.any(axis=1)
         return more
 
-    return fd_estimate(sample, len(tuples), pt.eps, needs_more, pt.max_step)
+    def decided(e: fdiff.Estimate) -> np.ndarray:
+        base = pt.rtol * (np.abs(e.value) + directional_scale(e.value)) + pt.atol
+        found: np.ndarray = ~needs_more(e) & tight(e, base)
+        return found
+
+    return fd_estimate(sample, len(tuples), pt.eps, needs_more, pt.max_step, decided)

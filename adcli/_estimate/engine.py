@@ -72,7 +72,7 @@ def estimate_function(
         f: scalar function of a flat real vector x and anything else (``aux``, not
             differentiated).
         k: zero-order directions (default d: the cost of central differences, 2d evals).
-        directions: ``sphere`` (the issue's d·(…)·v) or ``gaussian`` (v ~ N(0, I)).
+        directions: ``sphere`` (the lecture's d·(…)·v) or ``gaussian`` (v ~ N(0, I)).
         seeds: zero-order runs with different directions; the error is their mean ± std.
         sequential: evaluate one point (or JVP) at a time instead of vmapped chunks.
         memory_budget: bytes of rows evaluated together per chunk.

@@ -14,8 +14,8 @@ forward-ad         gᵢ = JVP of f along eᵢ                                   
 reverse-ad         g = VJP of f with the cotangent 1                         1 VJP
 =================  ======================================================  ==============
 
-Zero-order directions: ``sphere`` (vⱼ uniform on the unit sphere, c = d: the issue's
-formula, since E[vvᵀ] = I/d) or ``gaussian`` (vⱼ ~ N(0, I), c = 1, since E[vvᵀ] = I).
+Zero-order directions: ``sphere`` (vⱼ uniform on the unit sphere, c = d: the
+lecture's formula, since E[vvᵀ] = I/d) or ``gaussian`` (vⱼ ~ N(0, I), c = 1, since E[vvᵀ] = I).
 Both are unbiased; their relative mean-square errors are (d − 1)/k and (d + 1)/k
 (``zero_order_rms``). The step δ is ∛ε·max(1, rms(x)) along a unit direction (δ/√d for a
 Gaussian one, whose length is about √d), so truncation stays far below the sampling noise.

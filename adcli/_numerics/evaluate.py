@@ -2,16 +2,9 @@
 
 Every perturbed evaluation a check needs at one point (the FD stencil along many
 directions or coordinates, JVPs, VJPs, HVPs) runs as one vmapped, jit-compiled call,
-chunked to stay within a memory budget, never a Python loop over coordinates. Arguments
-are passed (not closed over) so that every point reuses the same compiled program.
-
-Programs are jit-compiled, except while ``eager`` is set (a one-off first-order check of
-a Python callable): then they run op by op, on JAX's per-primitive programs, which a test
-suite shares across all its checks; compiling each program would cost more than running
-it once (12 elementwise functions, order 1: 5.2 s op by op, 8.4 s compiled, check_grads
-5.2 s). Higher orders compile (nested AD makes many distinct primitives: order 2 costs
-the same either way, order 3 is 1.2× faster compiled), and so does a later check of the
-same function and shapes.
+chunked to stay within a memory budget (``batches.Batches``), never a Python loop over
+coordinates. Arguments are passed (not closed over) so that every point reuses the same
+compiled program.
 
 Two kinds of program: those of f as it runs (AD, and FD in f's own precision) run in the
 problem's ``JaxMode`` (the caller's settings for a Python callable: float32 flat vectors
@@ -28,172 +21,36 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adcli._numerics.finite_diff import OFFSETS, offsets
-from adcli._numerics.function import At, InputFunction
-from adcli._numerics.nested import nested
+from adcli._numerics.batches import Batches
+from adcli._numerics.finite_diff import Stencil, offsets
+from adcli._numerics.function import At
+from adcli._numerics.nested import grad_phi, nested
+from adcli._numerics.screen import REST_OFFSETS, SCREEN_OFFSETS
 from adcli._problem import host
 
-MEMORY_BUDGET = 1 << 26  # bytes of perturbed inputs/outputs in one chunk (64 MiB: stays in cache)
 # (t, row, x0, *extra, inputs, constants) -> the value sampled at offset t along one row
 Sample = Callable[..., jax.Array]
 
 
-def _eagerly(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn`` run op by op on JAX arrays (what jit would have converted its arguments to)."""
-
-    def run(*args: Any) -> Any:
-        return fn(*jax.tree_util.tree_map(_as_jax, args))
-
-    return run
-
-
-def _as_jax(value: Any) -> Any:
-    return host.put(value) if isinstance(value, np.ndarray | np.generic) else value
-
-
-def _on_device(value: np.ndarray) -> jax.Array:
-    """A host array on the default device, sharing its memory where the device can (the
-    CPU: no copy of a K × d batch of directions, 8 MB a row at d = 10⁶). Safe here: the
-    batches are not written while a program that reads them runs."""
-    placed: jax.Array = jax.device_put(value, may_alias=True)
-    return placed
-
-
-def grad_phi(g: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
-    """(x, u, inputs, constants) ↦ ∇φ(x) = J(x)ᵀu for φ = ⟨u, g⟩, by reverse mode."""
-
-    def grad(x: jax.Array, u: jax.Array, inputs: Any, constants: Any) -> jax.Array:
-        grad: jax.Array = jax.vjp(lambda y: g(y, inputs, constants), x)[1](u)[0]
-        return grad
-
-    return grad
-
-
-class Evaluator:
+class Evaluator(Batches):
     """The batched evaluations of ``fn`` (one compiled program per kind of evaluation)."""
-
-    def __init__(self, fn: InputFunction) -> None:
-        self.fn = fn
-        per_eval = 32 * (fn.d + fn.m) + 1
-        self.chunk = int(max(1, min(4096, MEMORY_BUDGET // (per_eval * len(OFFSETS)))))
-        # Fewer rows than offsets fit a chunk (large d): a stencil's offsets are evaluated
-        # one after the other, each over the chunk's rows, instead of all nine perturbed
-        # copies of x at once (at d = 10⁶, 9 × 8 MB per row: 3-4× slower than in turn).
-        self.offsets_in_turn = self.chunk < len(OFFSETS)
-        self._jit: dict[tuple[str, bool], Callable[..., Any]] = {}
-        self._sizes: dict[str, int] = {}
-        # A sharded spec: programs with the spec's in-shardings (the inputs and constants
-        # arrive placed so) and replicated results; batches of rows replicated on the mesh.
-        mesh = fn.problem.mesh
-        self._compile: Callable[..., Any] = jax.jit if mesh is None else mesh.jit
-        self._put: Callable[[np.ndarray], Any] = _on_device if mesh is None else mesh.replicate
-        self.eager = False  # run the programs op by op (see the module's docstring)
-        # Rows are batched with vmap; a function that cannot be vmapped (a pure_callback
-        # without a vmap_method) gets them one after the other (lax.map) instead.
-        self.sequential = False
-
-    def over(self, fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        """``fn`` over the leading axis of its argument: vmap, or lax.map once vmap failed."""
-        if self.sequential:
-            return lambda xs: jax.lax.map(fn, xs)
-        mapped: Callable[[Any], Any] = jax.vmap(fn)
-        return mapped
-
-    def _retry(self, run: Callable[[], Any]) -> Any:
-        """``run()``; if the function cannot be vmapped, again with sequential rows."""
-        try:
-            return run()
-        except Exception as exc:
-            if self.sequential or "vmap" not in str(exc):
-                raise
-            self.sequential = True
-            self._jit.clear()  # programs traced with vmap
-            return run()
-
-    def _program(self, key: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """``fn`` compiled once per key (or, while ``eager``, run op by op)."""
-        found = self._jit.get((key, self.eager))
-        if found is None:
-            found = _eagerly(fn) if self.eager else self._compile(fn)
-            self._jit[(key, self.eager)] = found
-        return found
 
     def share_coordinates(self, rows: int) -> None:
         """Compile the coordinate programs (FD stencils, ``jacobian_fwd``) for at least
         ``rows`` rows, so that every input's batch fits the same program."""
-        self.share(("fd-coord-True", "fd-coord-False", "jacfwd", "jacobians"), rows)
+        kinds = ("level", "screen", "rest")
+        fd = tuple(f"fd-coord-{ref}-{kind}" for ref in (True, False) for kind in kinds)
+        self.share((*fd, "jacfwd"), rows, self._chunk_rows(True))
+        self.share(("jacobians",), rows)
 
     def share_second_order(self, rows: int) -> None:
         """Compile the HVP programs and the FD of the gradient for at least ``rows`` rows:
         the Hessian's unit vectors (``expect.hessian``) and the random directions of the
         second-order check then share one program of each kind."""
         keys = ("hvps-fwd-over-rev-rev-over-rev", "hvp-fwd-over-rev", "hvp-rev-over-rev")
-        self.share((*keys, "fd-grad"), rows)
-
-    def share(self, keys: tuple[str, ...], rows: int) -> None:
-        """Compile the programs of ``keys`` for at least ``rows`` rows (a power of two, at
-        most a chunk)."""
-        size = min(self.chunk, 1 << max(rows - 1, 0).bit_length())
-        for key in keys:
-            self._sizes[key] = max(self._sizes.get(key, 0), size)
-
-    # -- chunked batching ---------------------------------------------------------------
-    def _batched(
-        self,
-        key: str,
-        fn: Callable[..., Any],
-        batch: np.ndarray,
-        *rest: Any,
-        axis: int = 0,
-        own: bool = True,
-    ) -> np.ndarray:
-        """Apply ``fn(batch_chunk, *rest)`` over fixed-size chunks of ``batch`` (its axis 0);
-        the chunks' results are joined along ``axis``, as float64. The last chunk is padded
-        so that every chunk has one shape and one compiled program. ``own``: a program of f
-        as it runs (in f's mode, floating arguments in its flat dtype); otherwise one of the
-        float64 reference (in adcli's scope)."""
-
-        def run() -> np.ndarray:
-            compiled = self._program(key, fn)
-            if own:
-                with self.fn.mode.apply():
-                    cast = [self.fn.own(a) for a in rest]
-                    return self._chunks(key, compiled, self.fn.own(batch), cast, axis)
-            return self._chunks(key, compiled, batch, list(rest), axis)
-
-        found: np.ndarray = self._retry(run)
-        return found
-
-    def _chunks(
-        self, key: str, compiled: Any, batch: np.ndarray, rest: list[Any], axis: int
-    ) -> np.ndarray:
-        n = batch.shape[0]
-        if n == 0:  # nothing to evaluate (no outputs, no rows): the shape of nothing
-            one = jax.ShapeDtypeStruct((1, *batch.shape[1:]), batch.dtype)
-            shape = list(jax.eval_shape(compiled, one, *rest).shape)
-            shape[axis] = 0
-            return np.zeros(shape)
-        # Batch sizes are powers of two (up to the chunk) so that refining a few rows
-        # reuses a compiled program instead of compiling one per row count.
-        # A later, smaller call (refining a few rows) pads up to the size already compiled.
-        size = max(self._sizes.get(key, 0), min(self.chunk, 1 << max(n - 1, 0).bit_length()))
-        self._sizes[key] = size
-        # Host arrays go to the device once, not once per chunk (x0 is d numbers), and every
-        # chunk is dispatched before any result is read back, so that the host's next
-        # transfer overlaps the device's work.
-        placed = [self._put(a) if isinstance(a, np.ndarray) else a for a in rest]
-        outs, kept = [], []
-        for start in range(0, n, size):
-            part = batch[start : start + size]
-            kept.append(part.shape[0])
-            if part.shape[0] < size:
-                part = np.concatenate([part, np.repeat(part[:1], size - part.shape[0], axis=0)])
-            outs.append(compiled(self._put(part), *placed))
-        found = [
-            np.take(np.asarray(out, dtype=np.float64), np.arange(keep), axis=axis)
-            for out, keep in zip(outs, kept, strict=True)
-        ]
-        return np.concatenate(found, axis=axis)
+        self.share(keys, rows)
+        kinds = ("level", "screen", "rest")
+        self.share(tuple(f"fd-grad-{kind}" for kind in kinds), rows, self._chunk_rows(True))
 
     def _stencil(
         self,
@@ -201,14 +58,19 @@ class Evaluator:
         sample: Sample,
         rows: np.ndarray,
         h: float,
-        noise: bool,
+        stencil: Stencil,
         at: At,
         *extra: Any,
         own: bool,
+        shared_center: bool = True,
     ) -> np.ndarray:
-        """``sample`` at every offset t of one FD level (``offsets(h, noise)``) along every
-        row: (7 or 9, K, q). The noise probe's pair is always evaluated (one program for
-        both uses, not two compilations) and dropped when not asked for."""
+        """``sample`` at every offset t of one stencil along every row: a level
+        (``offsets(h, True)``: (9, K, q)), the screen (``SCREEN_OFFSETS``·h, then t = 0:
+        (5, K, q)) or the rest of a level after a screen (``REST_OFFSETS``·h: (4, K, q)).
+        ``shared_center``: the sample at t = 0 is the same for every row (g at the point),
+        so the screen evaluates it once per chunk, not once per row."""
+        screen = stencil == "screen"
+        once = screen and shared_center
 
         offsets_map = self._offsets_map()
 
@@ -217,40 +79,45 @@ class Evaluator:
             one: Callable[[jax.Array, jax.Array], Any] = lambda t, r: sample(  # noqa: E731
                 t, r, x0, *more, inputs, constants
             )
-            return offsets_map(lambda t: self.over(lambda r: one(t, r))(rows))(ts)
+            size = self._batch_size()
+            if size is not None and ts.shape[0] * rows.shape[0] > size:
+                # offsets one after the other (one trace), rows in cache-sized batches
+                out = jax.lax.map(lambda t: self.over_rows(lambda r: one(t, r))(rows), ts)
+            else:
+                out = offsets_map(lambda t: self.over(lambda r: one(t, r))(rows))(ts)
+            if once:
+                center = one(jnp.zeros((), ts.dtype), rows[0])
+                out = jnp.concatenate([out, jnp.broadcast_to(center, out.shape[1:])[None]])
+            return out
 
-        ts = np.asarray(offsets(h, True))
+        if screen:
+            ts = SCREEN_OFFSETS * h if once else np.append(SCREEN_OFFSETS * h, 0.0)
+        elif stencil == "rest":
+            ts = REST_OFFSETS * h
+        else:
+            ts = np.asarray(offsets(h, True))
         args = (*(np.asarray(e) for e in extra), at.inputs, at.constants)
-        values = self._batched(key, program, rows, np.asarray(at.x0), ts, *args, axis=1, own=own)
-        return values if noise else values[: len(offsets(h, False))]
-
-    def _offsets_map(self) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
-        """How a stencil maps over its offsets: vmapped with the rows, or (``offsets_in_turn``)
-        one offset after the other: lax.map when compiled, a Python loop when run op by op
-        (an eager lax.map would compile its body)."""
-        if not self.offsets_in_turn:
-            return self.over
-        if self.eager:
-            return lambda fn: lambda ts: jnp.stack([fn(t) for t in ts])
-        return lambda fn: lambda ts: jax.lax.map(fn, ts)
+        name = f"{key}-{stencil}"
+        x0 = np.asarray(at.x0)
+        return self._batched(name, program, rows, x0, ts, *args, axis=1, own=own, batched=True)
 
     # -- finite differences -------------------------------------------------------------
     def fd_directions(
-        self, at: At, directions: np.ndarray, h: float, noise: bool, ref: bool
+        self, at: At, directions: np.ndarray, h: float, stencil: Stencil, ref: bool
     ) -> np.ndarray:
-        """g at x0 + t·v for t in OFFSETS·h and each direction v (rows): (7|9, K, m)."""
+        """g at x0 + t·v for t in the stencil's offsets and each direction v: (9|5|4, K, m)."""
         g = self.fn.g_ref if ref else self.fn.g
 
         def sample(t: jax.Array, v: jax.Array, x0: jax.Array, inputs: Any, constants: Any) -> Any:
             return g(x0 + t * v, inputs, constants)
 
         own = not (ref and self.fn.promoted)
-        return self._stencil(f"fd-dir-{ref}", sample, directions, h, noise, at, own=own)
+        return self._stencil(f"fd-dir-{ref}", sample, directions, h, stencil, at, own=own)
 
     def fd_coordinates(
-        self, at: At, index: np.ndarray, scale: np.ndarray, h: float, noise: bool, ref: bool
+        self, at: At, index: np.ndarray, scale: np.ndarray, h: float, stencil: Stencil, ref: bool
     ) -> np.ndarray:
-        """g at x0 + t·sᵢ·eᵢ for t in OFFSETS·h and each coordinate i: (7|9, C, m)."""
+        """g at x0 + t·sᵢ·eᵢ for t in the stencil's offsets and each coordinate i: (9|5|4, C, m)."""
         g = self.fn.g_ref if ref else self.fn.g
 
         def sample(
@@ -259,12 +126,12 @@ class Evaluator:
             return g(x0.at[i].add(t * s[i]), inputs, constants)
 
         own = not (ref and self.fn.promoted)
-        return self._stencil(f"fd-coord-{ref}", sample, index, h, noise, at, scale, own=own)
+        return self._stencil(f"fd-coord-{ref}", sample, index, h, stencil, at, scale, own=own)
 
     def fd_gradient(
-        self, at: At, u: np.ndarray, directions: np.ndarray, h: float, noise: bool
+        self, at: At, u: np.ndarray, directions: np.ndarray, h: float, stencil: Stencil
     ) -> np.ndarray:
-        """∇φ (promoted, reverse mode) at x0 + t·w for each direction w: (7|9, K, d)."""
+        """∇φ (promoted, reverse mode) at x0 + t·w for each direction w: (9|5|4, K, d)."""
         grad = grad_phi(self.fn.g_ref)
 
         def sample(
@@ -273,13 +140,13 @@ class Evaluator:
             return grad(x0 + t * w, u, inputs, constants)
 
         return self._stencil(
-            "fd-grad", sample, directions, h, noise, at, u, own=not self.fn.promoted
+            "fd-grad", sample, directions, h, stencil, at, u, own=not self.fn.promoted
         )
 
     def fd_second_fwd(
-        self, at: At, u: np.ndarray, pairs: np.ndarray, h: float, noise: bool
+        self, at: At, u: np.ndarray, pairs: np.ndarray, h: float, stencil: Stencil
     ) -> np.ndarray:
-        """⟨u, J(x0 + t·w)·v⟩ (promoted, forward mode) for each pair (v, w): (7|9, K, 1)."""
+        """⟨u, J(x0 + t·w)·v⟩ (promoted, forward mode) for each pair (v, w): (9|5|4, K, 1)."""
         g = self.fn.g_ref
 
         def sample(
@@ -288,7 +155,10 @@ class Evaluator:
             out = jax.jvp(lambda y: g(y, inputs, constants), (x0 + t * pair[1],), (pair[0],))
             return jnp.dot(u, out[1])[None]
 
-        return self._stencil("fd-fwd-fwd", sample, pairs, h, noise, at, u, own=not self.fn.promoted)
+        own = not self.fn.promoted
+        return self._stencil(
+            "fd-fwd-fwd", sample, pairs, h, stencil, at, u, own=own, shared_center=False
+        )
 
     # -- first-order AD -----------------------------------------------------------------
     def _ad(self, ref: bool) -> tuple[Callable[..., jax.Array], str, bool]:
@@ -349,7 +219,7 @@ class Evaluator:
                 out: jax.Array = pull(jnp.zeros(m, x0.dtype).at[i].set(1.0))[0]
                 return out
 
-            return self.over(column)(idx), self.over(row)(jnp.arange(m))
+            return self.over_rows(column)(idx), self.over_rows(row)(jnp.arange(m))
 
         padded = np.concatenate([columns, np.repeat(columns[:1], size - len(columns))])
 
@@ -373,11 +243,12 @@ class Evaluator:
                 out: jax.Array = jax.jvp(lambda y: g(y, inputs, constants), (x0,), (e,))[1]
                 return out
 
-            return self.over(column)(idx)
+            return self.over_rows(column)(idx)
 
         columns = np.asarray(columns)
         x0 = np.asarray(at.x0)
-        return self._batched("jacfwd" + tag, fn, columns, x0, at.inputs, at.constants, own=own).T
+        args = (x0, at.inputs, at.constants)
+        return self._batched("jacfwd" + tag, fn, columns, *args, own=own, batched=True).T
 
     def jacobian_rev(self, at: At, ref: bool = False) -> np.ndarray:
         """The full Jacobian (m, d) from m VJPs along the unit cotangents (built on device)."""
@@ -387,10 +258,11 @@ class Evaluator:
 
         def fn(idx: jax.Array, x0: jax.Array, inputs: Any, constants: Any) -> Any:
             pull = jax.vjp(lambda y: g(y, inputs, constants), x0)[1]
-            return self.over(lambda i: pull(jnp.zeros(m, x0.dtype).at[i].set(1.0))[0])(idx)
+            return self.over_rows(lambda i: pull(jnp.zeros(m, x0.dtype).at[i].set(1.0))[0])(idx)
 
         x0 = np.asarray(at.x0)
-        return self._batched("jacrev" + tag, fn, np.arange(m), x0, at.inputs, at.constants, own=own)
+        args = (x0, at.inputs, at.constants)
+        return self._batched("jacrev" + tag, fn, np.arange(m), *args, own=own, batched=True)
 
     # -- second order: φ(x) = ⟨u, g(x)⟩ ---------------------------------------------------
     def hvps(self, ways: tuple[str, ...], at: At, u: np.ndarray, dirs: np.ndarray) -> np.ndarray:
@@ -466,10 +338,10 @@ class Evaluator:
         tuples: np.ndarray,
         how: tuple[str, ...],
         h: float,
-        noise: bool,
+        stencil: Stencil,
     ) -> np.ndarray:
         """D^(k−1)φ[w₁, …, w_{k−1}] of the reference, composed ``how``, at x0 + t·w_k for
-        each row of ``tuples`` (K, k, d): (7|9, K, 1)."""
+        each row of ``tuples`` (K, k, d): (9|5|4, K, 1)."""
         g = self.fn.g_ref
 
         def sample(
@@ -478,4 +350,5 @@ class Evaluator:
             return nested(g, u, inputs, constants, ws[:-1], how)(x0 + t * ws[-1])[None]
 
         key = f"fd-d-{'-'.join(how)}"
-        return self._stencil(key, sample, tuples, h, noise, at, u, own=not self.fn.promoted)
+        own = not self.fn.promoted
+        return self._stencil(key, sample, tuples, h, stencil, at, u, own=own, shared_center=False)

@@ -29,6 +29,12 @@ derivatives at s = h/4 (from g(0), g(±s), g(±2s)) of the finest level tried, w
 error ``side_error``: at a kink exactly at the point they are the slopes of the two
 pieces, between which a subgradient lies.
 
+**Screening.** Where many rows are estimated at once (a full Jacobian's coordinates),
+``adcli._numerics.screen`` first samples five of a level's nine points (±h, ±h/4 and the
+point, once for all rows) and bounds a Richardson value by the spread of its two
+differences; the rows it cannot decide are completed to a full level here
+(``adcli._numerics.refine``).
+
 The base step is h₀ = ε^(1/7), optimal for an O(h⁶) formula, times the magnitude of each
 coordinate (directions are scaled elementwise by |xᵢ|, so 1e-4 next to 1e4 is perturbed
 in proportion and a log near its singularity stays in its domain; a coordinate that is 0
@@ -38,9 +44,13 @@ or not finite is stepped by h₀ itself).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+
+# The stencils a sampler evaluates: a full level (OFFSETS), the screen
+# (``adcli._numerics.screen``: ±h, ±h/4 and the point) or the rest of a level after it.
+Stencil = Literal["level", "screen", "rest"]
 
 # Multiples of the level step h at which g is evaluated, in this order: the stencil, the
 # point itself (part of the same batched call), and the noise probe pair.

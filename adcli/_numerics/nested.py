@@ -75,3 +75,13 @@ def reference_composition(order: int, modes: Sequence[str]) -> tuple[str, ...]:
     """How the FD reference's order-(k − 1) derivative is taken: nested JVPs where forward
     mode traces (cheapest), else nested gradients."""
     return ("fwd" if "fwd" in modes else "rev",) * (order - 1)
+
+
+def grad_phi(g: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
+    """(x, u, inputs, constants) ↦ ∇φ(x) = J(x)ᵀu for φ = ⟨u, g⟩, by reverse mode."""
+
+    def grad(x: jax.Array, u: jax.Array, inputs: Any, constants: Any) -> jax.Array:
+        grad: jax.Array = jax.vjp(lambda y: g(y, inputs, constants), x)[1](u)[0]
+        return grad
+
+    return grad

@@ -1,5 +1,7 @@
-"""Finite differences with refinement: the base level for every row, finer and coarser
-levels (``adcli._numerics.finite_diff``) only for the rows whose verdict is still open."""
+"""Finite differences with refinement: the screening stencil (``adcli._numerics.screen``)
+for every row, the base level (``adcli._numerics.finite_diff``) for the rows the screen
+does not decide, and finer and coarser levels only for the rows whose verdict is still
+open."""
 
 from __future__ import annotations
 
@@ -9,26 +11,37 @@ from collections.abc import Callable
 import numpy as np
 
 from adcli._numerics import finite_diff as fdiff
+from adcli._numerics.screen import SCREEN_MIN_ROWS, SCREEN_SHARE, as_level, screen, screen_step
 
-# (rows, h, noise) -> g at fdiff.offsets(h, noise) along each row's direction: (7|9, rows, q)
-Sampler = Callable[[np.ndarray, float, bool], np.ndarray]
+# (rows, h, stencil) -> g along each row's direction at the stencil's offsets times h:
+# "level": fdiff.OFFSETS (9, rows, q); "screen": screen.SCREEN_OFFSETS, then t = 0 (5, rows, q)
+Sampler = Callable[[np.ndarray, float, fdiff.Stencil], np.ndarray]
+Rows = Callable[[fdiff.Estimate], np.ndarray]
 
 
 def fd_estimate(
     sample: Sampler,
     n: int,
     eps: float,
-    needs_more: Callable[[fdiff.Estimate], np.ndarray],
+    needs_more: Rows,
     max_step: float | None = None,
+    decided: Rows | None = None,
 ) -> fdiff.Estimate:
-    """FD for n rows at the base level, refining only the rows ``needs_more`` names.
+    """FD for n rows, refining only the rows ``needs_more`` names.
 
-    Every level is sampled with the noise probe (its measured noise sets the rounding
-    floor). Refining a row tries the finer and coarser levels (those within
-    ``max_step``), keeping for each element the level with the smallest error bound.
+    With ``decided`` (the rows a screened estimate decides, e.g. ``screen_decided``) and
+    at least ``SCREEN_MIN_ROWS`` rows (the screen's noise estimate pools them), every row
+    is screened first (four evaluations per row, ``adcli._numerics.screen``) and only
+    the others go on to the base level (four more evaluations per row). Every level is
+    sampled with the noise probe (its measured noise sets the rounding floor). Refining a
+    row tries the finer and coarser levels (those within ``max_step``), keeping for each
+    element the level with the smallest error bound.
     """
     h = fdiff.level_step(eps, 0, max_step)
-    est = fdiff.combine(sample(np.arange(n), h, True), h, eps)
+    if decided is None or n < SCREEN_MIN_ROWS:
+        est = fdiff.combine(sample(np.arange(n), h, "level"), h, eps)
+    else:
+        est = _screened(sample, n, eps, needs_more, max_step, decided)
     for level in fdiff.LEVEL_ORDER[1:]:
         if not fdiff.allowed(eps, level, max_step):
             continue
@@ -36,8 +49,31 @@ def fd_estimate(
         if redo.size == 0:
             break
         h = fdiff.level_step(eps, level, max_step)
-        finer = fdiff.combine(sample(redo, h, True), h, eps, strict=level < 0)
+        finer = fdiff.combine(sample(redo, h, "level"), h, eps, strict=level < 0)
         est = _put(est, redo, fdiff.best([est.take(redo), finer]))
+    return est
+
+
+def _screened(
+    sample: Sampler, n: int, eps: float, needs_more: Rows, max_step: float | None, decided: Rows
+) -> fdiff.Estimate:
+    """Screen every row; the base level for the rows the screen leaves open (its samples
+    are five of that level's nine), and for any screened row that ``needs_more`` names
+    once the others' values are in (block scales are RMS over rows: they move a little)."""
+    h = screen_step(eps, max_step)
+    values = sample(np.arange(n), h, "screen")
+    est = screen(values, h, eps)
+    full = ~decided(est)
+
+    def level(rows: np.ndarray) -> fdiff.Estimate:
+        return fdiff.combine(as_level(values[:, rows], sample(rows, h, "rest")), h, eps)
+
+    if full.any():
+        rows = np.flatnonzero(full)
+        est = _put(est, rows, level(rows))
+        late = np.flatnonzero(~full & needs_more(est))
+        if late.size:
+            est = _put(est, late, level(late))
     return est
 
 
@@ -70,6 +106,24 @@ def failing_rows(
     for ad in candidates:
         bad = bad | (np.abs(ad - est.value) > tol) | ~np.isfinite(ad)
     rows: np.ndarray = bad.reshape(bad.shape[0], -1).any(axis=1)
+    return rows
+
+
+def screen_decided(
+    est: fdiff.Estimate, candidates: list[np.ndarray], scale: np.ndarray, rtol: float, atol: float
+) -> np.ndarray:
+    """Rows a screened estimate decides: none of ``failing_rows``' reasons to refine, and
+    every element's error bound within ``tight``'s share of its base tolerance."""
+    base = rtol * (np.abs(est.value) + scale) + atol
+    ok: np.ndarray = ~failing_rows(est, candidates, scale, rtol, atol) & tight(est, base)
+    return ok
+
+
+def tight(est: fdiff.Estimate, base: np.ndarray) -> np.ndarray:
+    """Rows whose every element is trusted with 2·error ≤ SCREEN_SHARE · ``base`` (the
+    tolerance without the FD error bound, broadcastable to the estimate)."""
+    good = np.asarray(est.trusted & (2.0 * est.error <= SCREEN_SHARE * base))
+    rows: np.ndarray = np.asarray(good.reshape(good.shape[0], -1).all(axis=1))
     return rows
 
 

@@ -18,7 +18,7 @@ import pytest
 import adcli
 from adcli._check.point import PAIRING_BLOCK, pairing
 from adcli._numerics.evaluate import Evaluator
-from adcli._numerics.finite_diff import OFFSETS
+from adcli._numerics.finite_diff import OFFSETS, Stencil
 from adcli._numerics.function import At, InputFunction
 from adcli._problem.build import build
 from adcli._spec.load import load_text
@@ -85,13 +85,18 @@ def _evaluator(in_turn: bool, eager: bool = False) -> tuple[Evaluator, At]:
 
 
 @pytest.mark.parametrize("eager", [False, True])
-def test_offsets_in_turn_sample_the_same_stencil(eager: bool) -> None:
+@pytest.mark.parametrize(
+    ("stencil", "samples"), [("level", len(OFFSETS)), ("screen", 5), ("rest", 4)]
+)
+def test_offsets_in_turn_sample_the_same_stencil(
+    eager: bool, stencil: Stencil, samples: int
+) -> None:
     rows = np.random.default_rng(1).standard_normal((3, 4))
     batched, at = _evaluator(in_turn=False)
     in_turn, _ = _evaluator(in_turn=True, eager=eager)
-    want = batched.fd_directions(at, rows, 0.1, noise=True, ref=False)
-    got = in_turn.fd_directions(at, rows, 0.1, noise=True, ref=False)
-    assert got.shape == want.shape == (len(OFFSETS), 3, 1)
+    want = batched.fd_directions(at, rows, 0.1, stencil, ref=False)
+    got = in_turn.fd_directions(at, rows, 0.1, stencil, ref=False)
+    assert got.shape == want.shape == (samples, 3, 1)
     np.testing.assert_allclose(got, want, rtol=1e-15, atol=0)
 
 

@@ -149,14 +149,19 @@ def test_evaluator_jvp_vjp_and_jacobians_agree_with_the_formula() -> None:
 def test_evaluator_fd_stencils_sample_each_row_at_each_offset() -> None:
     fn, evals, at = _setup()
     fn.use_promoted_reference(at)
-    g = evals.fd_directions(at, np.eye(4)[:2], 0.1, noise=False, ref=True)  # (7, 2, 1)
-    assert g.shape == (7, 2, 1)
+    g = evals.fd_directions(at, np.eye(4)[:2], 0.1, "level", ref=True)  # (9, 2, 1)
+    assert g.shape == (9, 2, 1)  # with the noise probe pair
     f0 = 1 + 8 + 27 + 2.0
     np.testing.assert_allclose(g[6, :, 0], [f0, f0])  # offset 0: the point itself
     np.testing.assert_allclose(g[0, 0, 0], 36 + 2.1 * 1.0, rtol=1e-12)  # w + 0.1
     np.testing.assert_allclose(g[1, 1, 0], 0.9**3 + 35 + 2 * 0.9, rtol=1e-12)  # x[0] − 0.1
-    coords = evals.fd_coordinates(at, np.array([1]), np.full(4, 2.0), 0.1, noise=True, ref=True)
-    assert coords.shape == (9, 1, 1)  # with the noise probe pair
+    # The screen: ±h, ±h/4 along each row, then the point (evaluated once, for every row).
+    s = evals.fd_directions(at, np.eye(4)[:2], 0.1, "screen", ref=True)
+    assert s.shape == (5, 2, 1)
+    np.testing.assert_allclose(s[4, :, 0], [f0, f0])
+    np.testing.assert_allclose(s[3, 1, 0], 0.975**3 + 35 + 2 * 0.975, rtol=1e-12)  # x[0] − h/4
+    coords = evals.fd_coordinates(at, np.array([1]), np.full(4, 2.0), 0.1, "level", ref=True)
+    assert coords.shape == (9, 1, 1)
     np.testing.assert_allclose(coords[0, 0, 0], 1.2**3 + 35 + 2 * 1.2, rtol=1e-12)  # x[0] + 0.2
 
 

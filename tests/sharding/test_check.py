@@ -18,7 +18,8 @@ from adcli._check.engine import check_problem, check_spec
 from adcli._check.parity import SLACK
 from adcli._check.run import check_specs
 from adcli._cli.main import cli
-from adcli._numerics.evaluate import Evaluator, _on_device
+from adcli._numerics.batches import on_device
+from adcli._numerics.evaluate import Evaluator
 from adcli._numerics.function import InputFunction
 from adcli._problem.build import build
 from adcli._spec.load import load_file, load_text
@@ -56,7 +57,7 @@ def test_the_check_programs_are_sharded_and_run_the_collectives() -> None:
 def test_without_a_mesh_the_evaluator_is_plain_jit() -> None:
     problem = build(_spec("specs", "quadratic.yaml"))
     evals = Evaluator(InputFunction(problem, problem.spec.wrt))
-    assert evals._compile is jax.jit and evals._put is _on_device  # device_put, may alias
+    assert evals._compile is jax.jit and evals._put is on_device  # device_put, may alias
     assert problem.mesh is None
 
 
