@@ -18,6 +18,12 @@ from adcli._numerics.refine import failing_rows, fd_estimate, tight
 NeedsMore = Callable[[fdiff.Estimate], np.ndarray]
 
 
+def screening(pt: Point, rows: np.ndarray, decided: NeedsMore | None) -> NeedsMore | None:
+    """``decided`` where FD over ``rows`` is worth screening at this point's size
+    (``Evaluator.screens``), else None: every row takes the full levels."""
+    return decided if decided is not None and pt.evals.screens(len(rows)) else None
+
+
 def directions_fd(
     pt: Point,
     dirs: np.ndarray,
@@ -56,7 +62,9 @@ def directions_fd(
         found: np.ndarray = ~needs_more(e) & tight(e, base)
         return found
 
-    return fd_estimate(sample, len(dirs), pt.eps, needs_more, pt.max_step, decided)
+    return fd_estimate(
+        sample, len(dirs), pt.eps, needs_more, pt.max_step, screening(pt, dirs, decided)
+    )
 
 
 def coordinates_fd(
@@ -69,7 +77,9 @@ def coordinates_fd(
         at = pt.ref_at
         return pt.evals.fd_coordinates(at, coords[rows], pt.scale, h, stencil, ref=pt.use_ref)
 
-    return fd_estimate(sample, len(coords), pt.eps, needs_more, pt.max_step, decided)
+    return fd_estimate(
+        sample, len(coords), pt.eps, needs_more, pt.max_step, screening(pt, coords, decided)
+    )
 
 
 def gradient_fd(pt: Point, u: np.ndarray, dirs: np.ndarray, hv: list[np.ndarray]) -> fdiff.Estimate:
@@ -92,7 +102,9 @@ def gradient_fd(pt: Point, u: np.ndarray, dirs: np.ndarray, hv: list[np.ndarray]
         found: np.ndarray = ~needs_more(e) & tight(e, base)
         return found
 
-    return fd_estimate(sample, len(dirs), pt.eps, needs_more, pt.max_step, decided)
+    return fd_estimate(
+        sample, len(dirs), pt.eps, needs_more, pt.max_step, screening(pt, dirs, decided)
+    )
 
 
 def second_fwd_fd(pt: Point, u: np.ndarray, pairs: np.ndarray, ad: np.ndarray) -> fdiff.Estimate:
@@ -111,4 +123,6 @@ def second_fwd_fd(pt: Point, u: np.ndarray, pairs: np.ndarray, ad: np.ndarray) -
         found: np.ndarray = ~needs_more(e) & tight(e, pt.rtol * 2 * np.abs(e.value) + pt.atol)
         return found
 
-    return fd_estimate(sample, len(pairs), pt.eps, needs_more, pt.max_step, decided)
+    return fd_estimate(
+        sample, len(pairs), pt.eps, needs_more, pt.max_step, screening(pt, pairs, decided)
+    )

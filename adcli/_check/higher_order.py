@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from adcli._check.fd import screening
 from adcli._check.point import Point, cotangents_for, directions_for, fixed
 from adcli._numerics import finite_diff as fdiff
 from adcli._numerics.compare import Labels, compare, directional_scale, skipped
@@ -102,4 +103,6 @@ def _reference(
         found: np.ndarray = ~needs_more(e) & tight(e, base)
         return found
 
-    return fd_estimate(sample, len(tuples), pt.eps, needs_more, pt.max_step, decided)
+    return fd_estimate(
+        sample, len(tuples), pt.eps, needs_more, pt.max_step, screening(pt, tuples, decided)
+    )

@@ -25,7 +25,7 @@ from adcli._numerics.batches import Batches
 from adcli._numerics.finite_diff import Stencil, offsets
 from adcli._numerics.function import At
 from adcli._numerics.nested import grad_phi, nested
-from adcli._numerics.screen import REST_OFFSETS, SCREEN_OFFSETS
+from adcli._numerics.screen import REST_OFFSETS, SCREEN_MIN_WORK, SCREEN_OFFSETS
 from adcli._problem import host
 
 # (t, row, x0, *extra, inputs, constants) -> the value sampled at offset t along one row
@@ -34,6 +34,11 @@ Sample = Callable[..., jax.Array]
 
 class Evaluator(Batches):
     """The batched evaluations of ``fn`` (one compiled program per kind of evaluation)."""
+
+    def screens(self, rows: int) -> bool:
+        """Whether FD over a batch of ``rows`` rows is worth screening (SCREEN_MIN_WORK);
+        ``refine.fd_estimate`` also needs enough rows to pool the screen's noise over."""
+        return rows * (self.fn.d + self.fn.m) >= SCREEN_MIN_WORK
 
     def share_coordinates(self, rows: int) -> None:
         """Compile the coordinate programs (FD stencils, ``jacobian_fwd``) for at least

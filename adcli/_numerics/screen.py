@@ -61,6 +61,12 @@ REST_OFFSETS = np.array([0.5, -0.5, NOISE_PROBE, -NOISE_PROBE])
 _LEVEL_ORDER = np.array([0, 1, 5, 6, 2, 3, 4, 7, 8])
 ROUNDING_FACTOR = 5.0
 SCREEN_MIN_ROWS = 32  # fewer rows: too few to pool the noise estimate over
+# Fewer numbers than this in a batch (rows × (d + m)): the screen's two extra programs
+# (its stencil and the rest of a level) cost more to compile than its four saved
+# evaluations per row return. A float32 CNN of 5,122 parameters, 75 rows a batch: its
+# first check took 21.8 s unscreened, 32.7 s screened; a full Jacobian at d = 10⁴
+# (10⁸ numbers) 2.1 s unscreened, 0.20 s screened.
+SCREEN_MIN_WORK = 1 << 22
 # A screened element's error bound may use at most this share of its base tolerance
 # (SAFETY · error ≤ SCREEN_SHARE · (rtol·(|value| + scale) + atol)): as much as
 # ``refine.failing_rows`` lets an element of the full levels use without refining it.

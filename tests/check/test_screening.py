@@ -13,9 +13,17 @@ import numpy as np
 import pytest
 
 from adcli._check.function import check_function
+from adcli._numerics import evaluate
 from adcli._numerics.evaluate import Evaluator
 
-D = 64  # above SCREEN_MIN_ROWS: the coordinates are screened
+D = 64  # above SCREEN_MIN_ROWS: the coordinates are screened (with SCREEN_MIN_WORK off)
+
+
+@pytest.fixture(autouse=True)
+def small_batches_screen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Screen however few numbers a batch holds: at D = 64 the screen would not pay for
+    its compiles (``screen.SCREEN_MIN_WORK``), but its verdicts are what is tested here."""
+    monkeypatch.setattr(evaluate, "SCREEN_MIN_WORK", 0)
 
 
 @pytest.fixture
@@ -76,6 +84,16 @@ def test_a_wrong_row_takes_the_full_model(stencils: list) -> None:
     assert stencils[1] == ("rest", 1)  # only row 5: the level's other four samples
     worst = {w.input_index for c in result.comparisons for w in c.worst if c.verdict == "fail"}
     assert worst == {"x[5]"}
+
+
+def test_a_batch_too_small_to_pay_for_the_screen_takes_the_levels(
+    stencils: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(evaluate, "SCREEN_MIN_WORK", D * (D + 1) + 1)  # one number short
+    x, a = _point()
+    result = check_function(_softplus, x, a, wrt=[0], method="full", modes=("fwd", "rev"))
+    assert result.verdict == "pass"
+    assert stencils == [("level", D)]
 
 
 @pytest.mark.parametrize("k", [0, 17, 63])
