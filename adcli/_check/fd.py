@@ -56,15 +56,26 @@ def directions_fd(
             more |= (np.abs(pairs.dots - ref) > tol).any(axis=1)
         return more
 
+    return fd_estimate(
+        sample,
+        len(dirs),
+        pt.eps,
+        needs_more,
+        pt.max_step,
+        screening(pt, dirs, directional_decided(pt, needs_more)),
+    )
+
+
+def directional_decided(pt: Point, needs_more: NeedsMore) -> NeedsMore:
+    """Rows a screened estimate of directional derivatives decides: none of
+    ``needs_more``'s reasons, every bound within ``tight``'s share of the tolerance."""
+
     def decided(e: fdiff.Estimate) -> np.ndarray:
-        scale = directional_scale(e.value)
-        base = pt.rtol * (np.abs(e.value) + scale) + pt.atol
+        base = pt.rtol * (np.abs(e.value) + directional_scale(e.value)) + pt.atol
         found: np.ndarray = ~needs_more(e) & tight(e, base)
         return found
 
-    return fd_estimate(
-        sample, len(dirs), pt.eps, needs_more, pt.max_step, screening(pt, dirs, decided)
-    )
+    return decided
 
 
 def coordinates_fd(
@@ -97,13 +108,13 @@ def gradient_fd(pt: Point, u: np.ndarray, dirs: np.ndarray, hv: list[np.ndarray]
             bad = bad | (np.abs(ad - e.value) > tol + pt.atol)
         return np.asarray(bad.any(axis=1))
 
-    def decided(e: fdiff.Estimate) -> np.ndarray:
-        base = pt.rtol * (np.abs(e.value) + directional_scale(e.value)) + pt.atol
-        found: np.ndarray = ~needs_more(e) & tight(e, base)
-        return found
-
     return fd_estimate(
-        sample, len(dirs), pt.eps, needs_more, pt.max_step, screening(pt, dirs, decided)
+        sample,
+        len(dirs),
+        pt.eps,
+        needs_more,
+        pt.max_step,
+        screening(pt, dirs, directional_decided(pt, needs_more)),
     )
 
 

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from adcli._check.fd import screening
+from adcli._check.fd import directional_decided, screening
 from adcli._check.point import Point, cotangents_for, directions_for, fixed
 from adcli._numerics import finite_diff as fdiff
 from adcli._numerics.compare import Labels, compare, directional_scale, skipped
 from adcli._numerics.function import failure
 from adcli._numerics.nested import compositions, reference_composition
-from adcli._numerics.refine import fd_estimate, tight
+from adcli._numerics.refine import fd_estimate
 from adcli._results.check import CheckKind, Comparison
 
 
@@ -98,11 +98,11 @@ def _reference(
         more: np.ndarray = bad.any(axis=1)
         return more
 
-    def decided(e: fdiff.Estimate) -> np.ndarray:
-        base = pt.rtol * (np.abs(e.value) + directional_scale(e.value)) + pt.atol
-        found: np.ndarray = ~needs_more(e) & tight(e, base)
-        return found
-
     return fd_estimate(
-        sample, len(tuples), pt.eps, needs_more, pt.max_step, screening(pt, tuples, decided)
+        sample,
+        len(tuples),
+        pt.eps,
+        needs_more,
+        pt.max_step,
+        screening(pt, tuples, directional_decided(pt, needs_more)),
     )
